@@ -1,0 +1,128 @@
+package registration
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/looplab/fsm"
+)
+
+// enterStateKey is looplab/fsm's callback key for "after entering any state".
+// looplab silently ignores misspelled keys, so a test proves this one fires.
+const enterStateKey = "enter_state"
+
+// Transition is one completed state change.
+type Transition struct {
+	From  State // state before the event
+	To    State // state after the event
+	Event Event // the event that caused it
+}
+
+// Machine is the lifecycle state machine of one client. It starts in
+// [StateIdle].
+//
+// A Machine is meant to be owned by one goroutine (the client's event loop),
+// which alone calls Fire, Can and AvailableEvents; events from elsewhere are
+// queued to that goroutine. Current may be called from any goroutine. The
+// Machine starts no goroutines and never blocks.
+type Machine struct {
+	f            *fsm.FSM
+	onTransition func(Transition)
+	firing       bool // inside onTransition; see Fire
+}
+
+// NewMachine returns a Machine in [StateIdle]. onTransition, if not nil, is
+// called synchronously from inside [Machine.Fire] after every state change,
+// when [Machine.Current] already reports the new state. onTransition must not
+// call Fire (it gets [ErrReentrantFire]); it should record or queue the
+// transition and return.
+func NewMachine(onTransition func(Transition)) *Machine {
+	m := &Machine{onTransition: onTransition}
+	events := make(fsm.Events, 0, len(rules))
+	for _, r := range rules {
+		src := make([]string, len(r.src))
+		for i, s := range r.src {
+			src[i] = string(s)
+		}
+		events = append(events, fsm.EventDesc{Name: string(r.event), Src: src, Dst: string(r.dst)})
+	}
+	m.f = fsm.NewFSM(string(StateIdle), events, fsm.Callbacks{
+		enterStateKey: func(_ context.Context, e *fsm.Event) {
+			if m.onTransition == nil {
+				return
+			}
+			m.onTransition(Transition{From: State(e.Src), To: State(e.Dst), Event: Event(e.Event)})
+		},
+	})
+	return m
+}
+
+// Fire applies event e. On success the state has changed and onTransition
+// has returned. Errors:
+//
+//   - [*IllegalEventError] (matching [ErrIllegalEvent]) when e is not allowed
+//     in the current state or is unknown; the state is unchanged;
+//   - [ErrReentrantFire] when called from inside onTransition; the state is
+//     unchanged.
+//
+// A panic in onTransition propagates to the caller of Fire; the state change
+// has already happened and the Machine stays usable.
+func (m *Machine) Fire(e Event) error {
+	if m.firing {
+		return ErrReentrantFire
+	}
+	m.firing = true
+	defer func() { m.firing = false }()
+
+	from := m.Current()
+	// looplab/fsm leaves the machine "in transition" for good if the context
+	// is cancelled mid-event; this context can never be.
+	ctx := context.WithoutCancel(context.Background())
+	if err := m.f.Event(ctx, string(e)); err != nil {
+		// Every error looplab/fsm returns from Event (InvalidEventError,
+		// UnknownEventError, NoTransitionError, InTransitionError,
+		// CanceledError, AsyncError, InternalError) means the event was not
+		// applied as a state change. Callers get the one error they branch
+		// on; looplab's types are deliberately not wrapped, so they do not
+		// leak into this package's API.
+		return &IllegalEventError{Event: e, State: from}
+	}
+	return nil
+}
+
+// Current returns the current state. It is safe to call from any goroutine
+// and from inside onTransition.
+func (m *Machine) Current() State { return State(m.f.Current()) }
+
+// Can reports whether Fire(e) would succeed now. It is false inside
+// onTransition, where Fire is refused.
+func (m *Machine) Can(e Event) bool {
+	return !m.firing && m.f.Can(string(e))
+}
+
+// AvailableEvents returns the events allowed in the current state, sorted by
+// name. It is empty in [StateTerminated].
+func (m *Machine) AvailableEvents() []Event {
+	names := m.f.AvailableTransitions()
+	out := make([]Event, len(names))
+	for i, n := range names {
+		out[i] = Event(n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Mermaid returns the lifecycle as a Mermaid state diagram
+// (fsm.VisualizeWithType with fsm.MermaidStateDiagram) drawn from a fresh
+// Machine, so it starts at idle. The output is deterministic: transitions are
+// sorted by source state, then event. The README embeds it; a golden test
+// keeps the two in step.
+func Mermaid() string {
+	out, err := fsm.VisualizeWithType(NewMachine(nil).f, fsm.MermaidStateDiagram)
+	if err != nil {
+		// Only an unknown visualize type errors, and the type is a constant.
+		panic(fmt.Sprintf("registration: mermaid: %v", err))
+	}
+	return out
+}
