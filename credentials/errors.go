@@ -1,0 +1,113 @@
+package credentials
+
+import "errors"
+
+// Rejection codes. Each is a stable, documented machine code; the full table
+// with one-line meanings is in docs/ERRORS.md. Codes never change meaning.
+const (
+	// CodeTokenMalformed: not three base64url parts, or a header or payload
+	// that is not a strict JSON object (DESIGN rule 1).
+	CodeTokenMalformed = "token_malformed"
+	// CodeTokenAlgorithm: the header's alg is not exactly HS256 (rule 2).
+	CodeTokenAlgorithm = "token_algorithm"
+	// CodeKidInvalid: kid is missing or not hkdfv1-YYYYMMDD with a real date (rule 3).
+	CodeKidInvalid = "kid_invalid"
+	// CodeKidDateMismatch: the kid date is neither the UTC date of the
+	// challenge nor today's UTC date (rule 3).
+	CodeKidDateMismatch = "kid_date_mismatch"
+	// CodeSignatureInvalid: the HS256 signature does not match the key
+	// derived from the application secret and the kid date (rule 4), or a
+	// legacy signature does not match (rule 12).
+	CodeSignatureInvalid = "signature_invalid"
+	// CodeUnknownApplication: iss names an application the verifier does not know (rule 5).
+	CodeUnknownApplication = "unknown_application"
+	// CodeSubjectMismatch: sub is not iss + "/users/" + user, or names
+	// another user than the one registering (rule 5).
+	CodeSubjectMismatch = "subject_mismatch"
+	// CodeUserIDInvalid: the user id is empty, longer than 255 bytes or
+	// holds a character outside A-Z a-z 0-9 - _ = (rule 5).
+	CodeUserIDInvalid = "user_id_invalid"
+	// CodeClaimMissing: a required claim (iss, sub, iat, exp, nonce) is absent (rules 5-7).
+	CodeClaimMissing = "claim_missing"
+	// CodeClaimInvalid: a claim has the wrong JSON type or an impossible value.
+	CodeClaimInvalid = "claim_invalid"
+	// CodeTokenExpired: exp has passed, beyond the leeway (rule 6).
+	CodeTokenExpired = "token_expired"
+	// CodeTokenNotYetValid: iat (or nbf) lies in the future, beyond the leeway (rule 6).
+	CodeTokenNotYetValid = "token_not_yet_valid"
+	// CodeTokenTTLTooShort: exp - iat is under 60 seconds (rule 6).
+	CodeTokenTTLTooShort = "token_ttl_too_short"
+	// CodeInstanceTTLTooShort: sinch:rtc:instance:exp is under iat + 48 h (rule 8).
+	CodeInstanceTTLTooShort = "instance_ttl_too_short"
+	// CodeNonceReused: the nonce was seen before for this application while
+	// the earlier token could still be valid (rule 7).
+	CodeNonceReused = "nonce_reused"
+	// CodeSequenceNotIncreasing: a legacy registration sequence is not
+	// greater than the last accepted one for the user (rule 12).
+	CodeSequenceNotIncreasing = "sequence_not_increasing"
+)
+
+// Codes lists every rejection code this package returns, in rule order.
+func Codes() []string {
+	return []string{
+		CodeTokenMalformed, CodeTokenAlgorithm, CodeKidInvalid, CodeKidDateMismatch,
+		CodeSignatureInvalid, CodeUnknownApplication, CodeSubjectMismatch,
+		CodeUserIDInvalid, CodeClaimMissing, CodeClaimInvalid, CodeTokenExpired,
+		CodeTokenNotYetValid, CodeTokenTTLTooShort, CodeInstanceTTLTooShort,
+		CodeNonceReused, CodeSequenceNotIncreasing,
+	}
+}
+
+// Error is the one error type token and legacy verification return. Code is
+// one of the Code* constants; Reason is one human line that never contains a
+// secret or a derived key.
+type Error struct {
+	Code   string
+	Reason string
+}
+
+// Error formats the error as "code: reason", the form the CLI prints.
+func (e *Error) Error() string {
+	if e.Reason == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Reason
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, credentials.ErrSignatureInvalid) works whatever the reason.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is; they carry a code and no reason.
+var (
+	ErrTokenMalformed         = &Error{Code: CodeTokenMalformed}
+	ErrTokenAlgorithm         = &Error{Code: CodeTokenAlgorithm}
+	ErrKidInvalid             = &Error{Code: CodeKidInvalid}
+	ErrKidDateMismatch        = &Error{Code: CodeKidDateMismatch}
+	ErrSignatureInvalid       = &Error{Code: CodeSignatureInvalid}
+	ErrUnknownApplication     = &Error{Code: CodeUnknownApplication}
+	ErrSubjectMismatch        = &Error{Code: CodeSubjectMismatch}
+	ErrUserIDInvalid          = &Error{Code: CodeUserIDInvalid}
+	ErrClaimMissing           = &Error{Code: CodeClaimMissing}
+	ErrClaimInvalid           = &Error{Code: CodeClaimInvalid}
+	ErrTokenExpired           = &Error{Code: CodeTokenExpired}
+	ErrTokenNotYetValid       = &Error{Code: CodeTokenNotYetValid}
+	ErrTokenTTLTooShort       = &Error{Code: CodeTokenTTLTooShort}
+	ErrInstanceTTLTooShort    = &Error{Code: CodeInstanceTTLTooShort}
+	ErrNonceReused            = &Error{Code: CodeNonceReused}
+	ErrSequenceNotIncreasing  = &Error{Code: CodeSequenceNotIncreasing}
+)
+
+// CodeOf returns the rejection code carried by err, or "" when err holds no *Error.
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }

@@ -1,0 +1,393 @@
+package credentials
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/benbjohnson/clock"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Fixed values of the registration token (seeds 003 and 004).
+const (
+	// Algorithm is the only accepted JWS algorithm.
+	Algorithm = "HS256"
+	// IssuerPrefix is iss without the application key.
+	IssuerPrefix = "//rtc.sinch.com/applications/"
+	// InstanceExpiryClaim limits the lifetime of the instance a token creates or extends.
+	InstanceExpiryClaim = "sinch:rtc:instance:exp"
+
+	// DefaultTokenTTL is the token lifetime Mint uses when none is given.
+	DefaultTokenTTL = 10 * time.Minute
+	// MinTokenTTL is the shortest token lifetime Sinch accepts (exp - iat).
+	MinTokenTTL = time.Minute
+	// MinInstanceTTL is the shortest instance lifetime Sinch accepts
+	// (sinch:rtc:instance:exp - iat).
+	MinInstanceTTL = 48 * time.Hour
+	// RecommendedInstanceTTL is seed 004's advice: twelve months.
+	RecommendedInstanceTTL = 365 * 24 * time.Hour
+	// MaxUserIDLength is the longest user id, in bytes.
+	MaxUserIDLength = 255
+	// MaxTokenLength bounds what Verify reads; longer input is token_malformed.
+	MaxTokenLength = 8 << 10
+)
+
+// Issuer returns iss for an application key.
+func Issuer(applicationKey string) string { return IssuerPrefix + applicationKey }
+
+// Subject returns sub for an application key and user id.
+func Subject(applicationKey, userID string) string {
+	return IssuerPrefix + applicationKey + "/users/" + userID
+}
+
+// ValidateUserID checks DESIGN rule 5: 1 to 255 bytes of A-Z a-z 0-9 - _ =.
+// The error is an *Error with code user_id_invalid.
+func ValidateUserID(userID string) error {
+	if reason := userIDProblem(userID); reason != "" {
+		return reject(CodeUserIDInvalid, reason)
+	}
+	return nil
+}
+
+func userIDProblem(u string) string {
+	if u == "" {
+		return "user id is empty"
+	}
+	if len(u) > MaxUserIDLength {
+		return "user id is " + strconv.Itoa(len(u)) + " bytes; at most 255 are allowed"
+	}
+	for i := 0; i < len(u); i++ {
+		if !userIDByte(u[i]) {
+			if !utf8.ValidString(u) {
+				return "user id is not valid UTF-8"
+			}
+			r, _ := utf8.DecodeRuneInString(u[i:])
+			return fmt.Sprintf("user id has the character %q at byte %d; only A-Z a-z 0-9 - _ = are allowed", r, i)
+		}
+	}
+	return ""
+}
+
+func userIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '='
+}
+
+// Header is the decoded JOSE header of a registration token.
+type Header struct {
+	Alg string
+	Kid string
+	// Typ is the optional "typ" header some encoders add ("JWT").
+	Typ string
+	// Extra names any other header members, in token order. Verification
+	// ignores them; Explain reports them.
+	Extra []string
+}
+
+// Claims are the decoded claims of a registration token. Times are seconds
+// since the Unix epoch; InstanceExpiresAt is 0 when the token carries no
+// sinch:rtc:instance:exp. ApplicationKey and UserID are parsed out of iss
+// and sub.
+type Claims struct {
+	Issuer            string
+	Subject           string
+	IssuedAt          int64
+	ExpiresAt         int64
+	NotBefore         int64
+	Nonce             string
+	InstanceExpiresAt int64
+
+	ApplicationKey string
+	UserID         string
+}
+
+// TTL is exp - iat.
+func (c *Claims) TTL() time.Duration { return time.Duration(c.ExpiresAt-c.IssuedAt) * time.Second }
+
+// InstanceTTL is sinch:rtc:instance:exp - iat, or 0 when the claim is absent.
+func (c *Claims) InstanceTTL() time.Duration {
+	if c.InstanceExpiresAt == 0 {
+		return 0
+	}
+	return time.Duration(c.InstanceExpiresAt-c.IssuedAt) * time.Second
+}
+
+// InstanceExpiry returns sinch:rtc:instance:exp as a time and whether the claim is present.
+func (c *Claims) InstanceExpiry() (time.Time, bool) {
+	if c.InstanceExpiresAt == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(c.InstanceExpiresAt, 0).UTC(), true
+}
+
+// Claims implements jwt.Claims so that golang-jwt users can parse a
+// registration token into this type too.
+var _ jwt.Claims = (*Claims)(nil)
+
+func numericDate(s int64) *jwt.NumericDate {
+	if s == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(s, 0))
+}
+
+// GetExpirationTime implements jwt.Claims.
+func (c *Claims) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(c.ExpiresAt), nil }
+
+// GetIssuedAt implements jwt.Claims.
+func (c *Claims) GetIssuedAt() (*jwt.NumericDate, error) { return numericDate(c.IssuedAt), nil }
+
+// GetNotBefore implements jwt.Claims.
+func (c *Claims) GetNotBefore() (*jwt.NumericDate, error) { return numericDate(c.NotBefore), nil }
+
+// GetIssuer implements jwt.Claims.
+func (c *Claims) GetIssuer() (string, error) { return c.Issuer, nil }
+
+// GetSubject implements jwt.Claims.
+func (c *Claims) GetSubject() (string, error) { return c.Subject, nil }
+
+// GetAudience implements jwt.Claims; registration tokens have no audience.
+func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
+
+// UnmarshalJSON decodes a claims object with this package's strict reader
+// (no duplicate members, valid UTF-8, numeric times), so that
+// jwt.ParseWithClaims(token, &credentials.Claims{}, ...) works.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var buf [16]jsonField
+	fields, reason := parseJSONObject(b, buf[:0])
+	if reason != "" {
+		return reject(CodeTokenMalformed, "claims "+reason)
+	}
+	if e := c.fromFields(fields); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Token is a decoded, verified registration token.
+type Token struct {
+	// Raw is the compact token as given.
+	Raw    string
+	Header Header
+	Claims Claims
+	// HeaderJSON and ClaimsJSON are the decoded JSON texts, as encoded.
+	HeaderJSON []byte
+	ClaimsJSON []byte
+}
+
+// MinterConfig configures a Minter. Zero values take the defaults noted.
+type MinterConfig struct {
+	// ApplicationKey and Secret identify the application; both are required.
+	ApplicationKey string
+	Secret         Secret
+	// Clock supplies iat; nil means the real clock.
+	Clock clock.Clock
+	// TTL is exp - iat; 0 means DefaultTokenTTL (10 minutes); under a minute is refused.
+	TTL time.Duration
+	// InstanceTTL, when set, adds sinch:rtc:instance:exp = iat + InstanceTTL;
+	// under 48 hours is refused. 0 leaves the claim out.
+	InstanceTTL time.Duration
+}
+
+// Minter mints registration tokens for one application. It caches the
+// derived signing key per date and is safe for concurrent use.
+//
+// Self-signing on a device needs the application secret on the device; the
+// seeds warn against shipping it. Use a Minter in tests, in bots and in
+// auth servers, not in production clients.
+type Minter struct {
+	cfg  MinterConfig
+	keys *appKeys
+}
+
+// ErrConfig is wrapped by configuration errors (bad TTLs, missing key).
+var ErrConfig = errors.New("credentials: invalid configuration")
+
+// NewMinter validates cfg and returns a Minter.
+func NewMinter(cfg MinterConfig) (*Minter, error) {
+	if cfg.ApplicationKey == "" {
+		return nil, fmt.Errorf("%w: application key is empty", ErrConfig)
+	}
+	if cfg.Secret.IsZero() {
+		return nil, fmt.Errorf("%w: application secret is missing", ErrConfig)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTokenTTL
+	}
+	if err := checkTTLs(cfg.TTL, cfg.InstanceTTL); err != nil {
+		return nil, err
+	}
+	return &Minter{cfg: cfg, keys: &appKeys{secret: cfg.Secret, dates: map[string]*dateKey{}}}, nil
+}
+
+func checkTTLs(ttl, instanceTTL time.Duration) error {
+	if ttl < MinTokenTTL {
+		return fmt.Errorf("%w: token TTL %v is under the 1 minute Sinch requires", ErrConfig, ttl)
+	}
+	if ttl%time.Second != 0 {
+		return fmt.Errorf("%w: token TTL %v is not whole seconds", ErrConfig, ttl)
+	}
+	if instanceTTL != 0 && instanceTTL < MinInstanceTTL {
+		return fmt.Errorf("%w: instance TTL %v is under the 48 hours Sinch requires", ErrConfig, instanceTTL)
+	}
+	if instanceTTL%time.Second != 0 {
+		return fmt.Errorf("%w: instance TTL %v is not whole seconds", ErrConfig, instanceTTL)
+	}
+	return nil
+}
+
+// ApplicationKey returns the application the Minter signs for.
+func (m *Minter) ApplicationKey() string { return m.cfg.ApplicationKey }
+
+// MintParams overrides a Minter's defaults for one token.
+type MintParams struct {
+	// UserID is required.
+	UserID string
+	// Nonce defaults to a random UUID from crypto/rand.
+	Nonce string
+	// Now is iat; zero means the Minter's clock.
+	Now time.Time
+	// TTL and InstanceTTL override the Minter's; the same limits apply.
+	TTL         time.Duration
+	InstanceTTL time.Duration
+	// NoInstanceTTL drops sinch:rtc:instance:exp even when the Minter sets one.
+	NoInstanceTTL bool
+}
+
+// Mint returns a token for userID with the Minter's defaults.
+func (m *Minter) Mint(userID string) (string, error) {
+	return m.MintWith(MintParams{UserID: userID})
+}
+
+// MintWith returns a token: header {"alg":"HS256","kid":"hkdfv1-DATE"},
+// claims in the order iss, sub, iat, exp, nonce[, sinch:rtc:instance:exp],
+// minified, signed with the key of iat's UTC date. It reproduces seed 004's
+// example byte for byte.
+func (m *Minter) MintWith(p MintParams) (string, error) {
+	if err := ValidateUserID(p.UserID); err != nil {
+		return "", err
+	}
+	ttl, ittl := m.cfg.TTL, m.cfg.InstanceTTL
+	if p.TTL != 0 {
+		ttl = p.TTL
+	}
+	if p.InstanceTTL != 0 {
+		ittl = p.InstanceTTL
+	}
+	if p.NoInstanceTTL {
+		ittl = 0
+	}
+	if p.TTL != 0 || p.InstanceTTL != 0 {
+		if err := checkTTLs(ttl, ittl); err != nil {
+			return "", err
+		}
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = m.cfg.Clock.Now()
+	}
+	var nonceBuf [36]byte
+	nonce := p.Nonce
+	if nonce == "" {
+		nonce = string(newUUID(nonceBuf[:0]))
+	} else if !utf8.ValidString(nonce) {
+		return "", fmt.Errorf("%w: nonce is not valid UTF-8", ErrConfig)
+	}
+	iat := now.Unix()
+
+	// Assemble header.payload in one buffer; the signature is appended to it.
+	var scratch [512]byte
+	claims := scratch[:0]
+	claims = append(claims, `{"iss":"`...)
+	claims = append(claims, IssuerPrefix...)
+	claims = appendJSONBody(claims, m.cfg.ApplicationKey)
+	claims = append(claims, `","sub":"`...)
+	claims = append(claims, IssuerPrefix...)
+	claims = appendJSONBody(claims, m.cfg.ApplicationKey)
+	claims = append(claims, "/users/"...)
+	claims = append(claims, p.UserID...)
+	claims = append(claims, `","iat":`...)
+	claims = strconv.AppendInt(claims, iat, 10)
+	claims = append(claims, `,"exp":`...)
+	claims = strconv.AppendInt(claims, iat+int64(ttl/time.Second), 10)
+	claims = append(claims, `,"nonce":`...)
+	claims = appendJSONString(claims, nonce)
+	if ittl != 0 {
+		claims = append(claims, `,"`+InstanceExpiryClaim+`":`...)
+		claims = strconv.AppendInt(claims, iat+int64(ittl/time.Second), 10)
+	}
+	claims = append(claims, '}')
+
+	var date [8]byte
+	d := appendDate(date[:0], now)
+	var hdr [48]byte
+	header := append(hdr[:0], `{"alg":"HS256","kid":"hkdfv1-`...)
+	header = append(header, d...)
+	header = append(header, `"}`...)
+
+	enc := base64.RawURLEncoding
+	hl, cl := enc.EncodedLen(len(header)), enc.EncodedLen(len(claims))
+	out := make([]byte, hl+1+cl+1+enc.EncodedLen(32))
+	enc.Encode(out, header)
+	out[hl] = '.'
+	enc.Encode(out[hl+1:], claims)
+	out[hl+1+cl] = '.'
+	var sum [32]byte
+	sig := m.keys.forDate(string(d)).sign(sum[:0], out[:hl+1+cl])
+	enc.Encode(out[hl+1+cl+1:], sig)
+	return string(out), nil
+}
+
+// appendJSONBody appends s JSON-escaped without the surrounding quotes.
+func appendJSONBody(b []byte, s string) []byte {
+	n := len(b)
+	b = appendJSONString(b, s)
+	copy(b[n:], b[n+1:len(b)-1])
+	return b[:len(b)-2]
+}
+
+// newUUID appends a random RFC 4122 version 4 UUID in its 36-character form.
+func newUUID(dst []byte) []byte {
+	var u [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		panic("credentials: crypto/rand failed: " + err.Error())
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	const hexdig = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexdig[c>>4], hexdig[c&0xf])
+	}
+	return dst
+}
+
+// NewNonce returns a fresh random nonce (a version 4 UUID from crypto/rand).
+func NewNonce() string { return string(newUUID(make([]byte, 0, 36))) }
+
+// splitToken splits a compact JWS into its three parts.
+func splitToken(tok string) (h, c, s string, ok bool) {
+	i := strings.IndexByte(tok, '.')
+	if i < 0 {
+		return "", "", "", false
+	}
+	j := strings.IndexByte(tok[i+1:], '.')
+	if j < 0 {
+		return "", "", "", false
+	}
+	j += i + 1
+	if strings.IndexByte(tok[j+1:], '.') >= 0 {
+		return "", "", "", false
+	}
+	return tok[:i], tok[i+1 : j], tok[j+1:], true
+}
