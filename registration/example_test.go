@@ -34,7 +34,7 @@ func ExampleMachine() {
 	// registering --registered--> started
 	// registration: event "register" is not allowed in state "started"
 	// true
-	// started [connection_lost fail renew terminate]
+	// started [connection_lost fail renew require_credentials terminate]
 }
 
 func ExampleDefaultRenewal() {

@@ -36,23 +36,26 @@ var wantTable = map[State]map[Event]State{
 		EventTerminate:      StateTerminated,
 	},
 	StateRegistering: {
-		EventRegistered:     StateStarted,
-		EventConnectionLost: StateReconnecting,
-		EventFail:           StateFailed,
-		EventTerminate:      StateTerminated,
+		EventRequireCredentials: StateAwaitingCredentials,
+		EventRegistered:         StateStarted,
+		EventConnectionLost:     StateReconnecting,
+		EventFail:               StateFailed,
+		EventTerminate:          StateTerminated,
 	},
 	StateStarted: {
-		EventRenew:          StateRenewing,
-		EventConnectionLost: StateReconnecting,
-		EventFail:           StateFailed,
-		EventTerminate:      StateTerminated,
+		EventRequireCredentials: StateAwaitingCredentials,
+		EventRenew:              StateRenewing,
+		EventConnectionLost:     StateReconnecting,
+		EventFail:               StateFailed,
+		EventTerminate:          StateTerminated,
 	},
 	StateRenewing: {
-		EventRenewed:        StateStarted,
-		EventRenewFailed:    StateStarted,
-		EventConnectionLost: StateReconnecting,
-		EventFail:           StateFailed,
-		EventTerminate:      StateTerminated,
+		EventRequireCredentials: StateAwaitingCredentials,
+		EventRenewed:            StateStarted,
+		EventRenewFailed:        StateStarted,
+		EventConnectionLost:     StateReconnecting,
+		EventFail:               StateFailed,
+		EventTerminate:          StateTerminated,
 	},
 	StateReconnecting: {
 		EventReconnect: StateConnecting,
@@ -187,11 +190,11 @@ func TestLegalTransitions(t *testing.T) {
 			})
 		}
 	}
-	// start 2, authenticate 1, require_credentials 2, register 1,
+	// start 2, authenticate 1, require_credentials 5, register 1,
 	// registered 1, authenticated 1, renew 1, renewed 1, renew_failed 1,
 	// connection_lost 6, reconnect 1, fail 7, terminate 9.
-	if n != 34 {
-		t.Errorf("tested %d legal transitions, want 34", n)
+	if n != 37 {
+		t.Errorf("tested %d legal transitions, want 37", n)
 	}
 }
 

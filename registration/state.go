@@ -54,8 +54,10 @@ const (
 	// EventAuthenticate: connected and a stored instance exists;
 	// connecting → authenticating.
 	EventAuthenticate Event = "authenticate"
-	// EventRequireCredentials: no usable stored instance, or the backend no
-	// longer knows it; connecting, authenticating → awaiting_credentials.
+	// EventRequireCredentials: no usable stored instance, the backend no
+	// longer knows it (expired, revoked), or it asks for another token (a
+	// TTL is now required, a rate-limit window passed); connecting,
+	// authenticating, registering, started, renewing → awaiting_credentials.
 	EventRequireCredentials Event = "require_credentials"
 	// EventRegister: a JWT was provided; awaiting_credentials → registering.
 	EventRegister Event = "register"
@@ -136,7 +138,9 @@ type rule struct {
 var rules = []rule{
 	{EventStart, []State{StateIdle, StateFailed}, StateConnecting},
 	{EventAuthenticate, []State{StateConnecting}, StateAuthenticating},
-	{EventRequireCredentials, []State{StateConnecting, StateAuthenticating}, StateAwaitingCredentials},
+	{EventRequireCredentials, []State{
+		StateConnecting, StateAuthenticating, StateRegistering, StateStarted, StateRenewing,
+	}, StateAwaitingCredentials},
 	{EventRegister, []State{StateAwaitingCredentials}, StateRegistering},
 	{EventRegistered, []State{StateRegistering}, StateStarted},
 	{EventAuthenticated, []State{StateAuthenticating}, StateStarted},
