@@ -1,0 +1,515 @@
+package transport
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// presence says whether a string member must be there.
+type presence uint8
+
+const (
+	required presence = iota // present (may be "")
+	optional                 // may be absent; omitted on the wire when ""
+	nonEmpty                 // present and not ""
+)
+
+// timeLayout is RFC 3339 in UTC with second precision, the only timestamp
+// form of protocol v1.
+const timeLayout = "2006-01-02T15:04:05Z"
+
+// fielder is anything that describes its members to a codec: every Message,
+// Instance and Error.
+type fielder interface{ fields(c *codec) }
+
+// codec runs a message's member description in one of two directions:
+// encoding appends the members to buf; decoding fills them from the parsed
+// members of an object. The first problem found is kept in err.
+type codec struct {
+	decoding bool
+	err      string
+
+	// encoding
+	buf   []byte
+	first bool // the next member is the first of its object
+
+	// decoding
+	members []member
+	path    string // prefix for nested member names in reasons
+	top     [maxMembers]member
+	nested  [maxMembers]member
+}
+
+var codecPool = sync.Pool{New: func() any { return new(codec) }}
+
+func getCodec(decoding bool) *codec {
+	c := codecPool.Get().(*codec)
+	c.decoding = decoding
+	return c
+}
+
+func putCodec(c *codec) {
+	// Drop references into the caller's buffers before pooling.
+	clear(c.top[:])
+	clear(c.nested[:])
+	*c = codec{top: c.top, nested: c.nested}
+	codecPool.Put(c)
+}
+
+// Encode returns the JSON text of m, "type" first, then the members in the
+// order docs/PROTOCOL.md lists them. It refuses (with an error) any message
+// Decode would refuse: an invalid id, a string that is not valid UTF-8, an
+// empty code, a negative retryAfterMs, a protocol version below 1, a time
+// outside years 0000-9999. Times are sent in UTC, truncated to the second.
+func Encode(m Message) ([]byte, error) {
+	// Encode into pooled scratch space and copy once, so that the result is
+	// a single right-sized allocation.
+	bp := getMsgBuf()
+	defer putMsgBuf(bp)
+	b, err := appendMessage((*bp)[:0], m)
+	*bp = b
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// appendMessage appends the encoding of m to dst; on error dst is returned
+// unchanged.
+func appendMessage(dst []byte, m Message) ([]byte, error) {
+	if m == nil || reflect.ValueOf(m).IsNil() {
+		return dst, errors.New("transport: cannot encode a nil message")
+	}
+	c := getCodec(false)
+	defer putCodec(c)
+	c.buf = append(dst, `{"type":`...)
+	c.buf = appendString(c.buf, m.MessageType())
+	m.fields(c)
+	if c.err != "" {
+		return dst, errors.New("transport: cannot encode " + m.MessageType() + ": " + c.err)
+	}
+	return append(c.buf, '}'), nil
+}
+
+// Decode parses one protocol v1 message. It is strict: anything but a single
+// JSON object in valid UTF-8 with a known "type", exactly the members of that
+// type (no unknown, no duplicate, none missing) and the right JSON type for
+// each gives a *ProtocolError with a one-line reason. Decode never panics and
+// does not retain data.
+func Decode(data []byte) (Message, error) {
+	if !utf8.Valid(data) {
+		return nil, &ProtocolError{Reason: "message is not valid UTF-8"}
+	}
+	c := getCodec(true)
+	defer putCodec(c)
+	members, reason := parseObject(data, c.top[:0])
+	if reason != "" {
+		return nil, &ProtocolError{Reason: "message " + reason}
+	}
+	c.members = members
+	t := c.take("type")
+	switch {
+	case t == nil:
+		return nil, c.protocolError(`message has no "type"`)
+	case t.kind != kindString:
+		return nil, c.protocolError(`"type" must be a string, not ` + t.kind.String())
+	}
+	m := newMessage(t.val)
+	if m == nil {
+		return nil, c.protocolError("unknown message type " + excerpt(t.val))
+	}
+	m.fields(c)
+	c.unknown()
+	if c.err != "" {
+		return nil, c.protocolError(m.MessageType() + ": " + c.err)
+	}
+	return m, nil
+}
+
+// protocolError reports a well-formed object that is not a valid message,
+// with its request id when it has a valid one.
+func (c *codec) protocolError(reason string) *ProtocolError {
+	pe := &ProtocolError{Reason: reason}
+	if m := c.findOnly("id"); m != nil && m.kind == kindString && validID(m.val) {
+		pe.ID = string(m.val)
+	}
+	return pe
+}
+
+// validID reports whether id is 1..MaxIDLen bytes of printable ASCII
+// without space.
+func validID[T string | []byte](id T) bool {
+	if len(id) == 0 || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *codec) fail(name, what string) {
+	if c.err == "" {
+		c.err = `member "` + c.path + name + `" ` + what
+	}
+}
+
+// key starts a member when encoding.
+func (c *codec) key(name string) {
+	if !c.first {
+		c.buf = append(c.buf, ',')
+	}
+	c.first = false
+	c.buf = append(c.buf, '"')
+	c.buf = append(c.buf, name...)
+	c.buf = append(c.buf, '"', ':')
+}
+
+// take finds the member name when decoding and marks it used.
+func (c *codec) take(name string) *member {
+	for i := range c.members {
+		if string(c.members[i].key) == name {
+			c.members[i].used = true
+			return &c.members[i]
+		}
+	}
+	return nil
+}
+
+// unknown records the first member no description claimed.
+func (c *codec) unknown() {
+	if c.err != "" {
+		return
+	}
+	for i := range c.members {
+		if !c.members[i].used {
+			q := excerpt(c.members[i].key) // quoted
+			c.err = `unknown member "` + c.path + q[1:]
+			return
+		}
+	}
+}
+
+// takeKind finds a required member and checks its JSON type.
+func (c *codec) takeKind(name string, want jsonKind) *member {
+	m := c.take(name)
+	if m == nil {
+		c.fail(name, "is missing")
+		return nil
+	}
+	if m.kind != want {
+		c.fail(name, "must be "+want.String()+", not "+m.kind.String())
+		return nil
+	}
+	return m
+}
+
+func (c *codec) str(name string, p *string, pr presence) {
+	if !c.decoding {
+		switch {
+		case pr == optional && *p == "":
+			return
+		case pr == nonEmpty && *p == "":
+			c.fail(name, "must not be empty")
+			return
+		case !utf8.ValidString(*p):
+			c.fail(name, "is not valid UTF-8")
+			return
+		}
+		c.key(name)
+		c.buf = appendString(c.buf, *p)
+		return
+	}
+	if pr == optional {
+		m := c.take(name)
+		if m == nil {
+			return
+		}
+		if m.kind != kindString {
+			c.fail(name, "must be a string, not "+m.kind.String())
+			return
+		}
+		*p = string(m.val)
+		return
+	}
+	m := c.takeKind(name, kindString)
+	if m == nil {
+		return
+	}
+	if pr == nonEmpty && len(m.val) == 0 {
+		c.fail(name, "must not be empty")
+		return
+	}
+	*p = string(m.val)
+}
+
+func (c *codec) id(p *string, pr presence) {
+	const name = "id"
+	if !c.decoding {
+		if pr == optional && *p == "" {
+			return
+		}
+		if !validID(*p) {
+			c.fail(name, "must be 1-64 printable ASCII characters")
+			return
+		}
+		c.key(name)
+		c.buf = appendString(c.buf, *p)
+		return
+	}
+	var m *member
+	if pr == optional {
+		if m = c.take(name); m == nil {
+			return
+		}
+		if m.kind != kindString {
+			c.fail(name, "must be a string, not "+m.kind.String())
+			return
+		}
+		if len(m.val) == 0 {
+			return
+		}
+	} else if m = c.takeKind(name, kindString); m == nil {
+		return
+	}
+	if !validID(m.val) {
+		c.fail(name, "must be 1-64 printable ASCII characters")
+		return
+	}
+	*p = string(m.val)
+}
+
+func (c *codec) strs(name string, p *[]string) {
+	if !c.decoding {
+		for _, s := range *p {
+			if !utf8.ValidString(s) {
+				c.fail(name, "holds a string that is not valid UTF-8")
+				return
+			}
+		}
+		c.key(name)
+		c.buf = append(c.buf, '[')
+		for i, s := range *p {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = appendString(c.buf, s)
+		}
+		c.buf = append(c.buf, ']')
+		return
+	}
+	m := c.takeKind(name, kindArray)
+	if m == nil {
+		return
+	}
+	v, reason := parseStrings(m.val)
+	if reason != "" {
+		c.fail(name, "must be an array of strings")
+		return
+	}
+	*p = v
+}
+
+func (c *codec) time(name string, p *time.Time, pr presence) {
+	if !c.decoding {
+		if pr == optional && p.IsZero() {
+			return
+		}
+		t := p.UTC().Truncate(time.Second)
+		if y := t.Year(); y < 0 || y > 9999 {
+			c.fail(name, "is outside years 0000-9999")
+			return
+		}
+		c.key(name)
+		c.buf = append(c.buf, '"')
+		c.buf = t.AppendFormat(c.buf, timeLayout)
+		c.buf = append(c.buf, '"')
+		return
+	}
+	m := c.take(name)
+	switch {
+	case m == nil && pr == optional:
+		return
+	case m == nil:
+		c.fail(name, "is missing")
+		return
+	case m.kind == kindNull && pr == optional:
+		return
+	case m.kind != kindString:
+		if pr == optional {
+			c.fail(name, "must be a string or null, not "+m.kind.String())
+		} else {
+			c.fail(name, "must be a string, not "+m.kind.String())
+		}
+		return
+	}
+	t, ok := parseTime(m.val)
+	if !ok {
+		c.fail(name, "must be an RFC 3339 time in UTC with second precision (YYYY-MM-DDThh:mm:ssZ)")
+		return
+	}
+	*p = t
+}
+
+// parseTime accepts exactly the form Encode writes.
+func parseTime(b []byte) (time.Time, bool) {
+	if len(b) != len(timeLayout) || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	s := string(b)
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var buf [len(timeLayout)]byte
+	if string(t.AppendFormat(buf[:0], timeLayout)) != s {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// integer decodes a JSON number that is an integer in [lo, hi].
+func (c *codec) integer(name string, lo, hi uint64) (uint64, bool) {
+	m := c.takeKind(name, kindNumber)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(m.val), 10, 64)
+	if err != nil || v < lo || v > hi {
+		c.fail(name, "must be an integer from "+strconv.FormatUint(lo, 10)+" to "+strconv.FormatUint(hi, 10))
+		return 0, false
+	}
+	return v, true
+}
+
+func (c *codec) uint64(name string, p *uint64) {
+	if !c.decoding {
+		c.key(name)
+		c.buf = strconv.AppendUint(c.buf, *p, 10)
+		return
+	}
+	if v, ok := c.integer(name, 0, math.MaxUint64); ok {
+		*p = v
+	}
+}
+
+// int64 handles a non-negative optional integer, omitted when 0.
+func (c *codec) int64(name string, p *int64) {
+	if !c.decoding {
+		if *p == 0 {
+			return
+		}
+		if *p < 0 {
+			c.fail(name, "must not be negative")
+			return
+		}
+		c.key(name)
+		c.buf = strconv.AppendInt(c.buf, *p, 10)
+		return
+	}
+	if c.findOnly(name) == nil {
+		return
+	}
+	if v, ok := c.integer(name, 0, math.MaxInt64); ok {
+		*p = int64(v)
+	}
+}
+
+func (c *codec) protocol(name string, p *int) {
+	if !c.decoding {
+		if *p < 1 || *p > math.MaxInt32 {
+			c.fail(name, "must be a version from 1")
+			return
+		}
+		c.key(name)
+		c.buf = strconv.AppendInt(c.buf, int64(*p), 10)
+		return
+	}
+	if v, ok := c.integer(name, 1, math.MaxInt32); ok {
+		*p = int(v)
+	}
+}
+
+func (c *codec) boolean(name string, p *bool) {
+	if !c.decoding {
+		c.key(name)
+		c.buf = strconv.AppendBool(c.buf, *p)
+		return
+	}
+	if m := c.takeKind(name, kindBool); m != nil {
+		*p = m.val[0] == 't'
+	}
+}
+
+func (c *codec) domain(name string, p *string) {
+	if !c.decoding {
+		if !validDomain(*p) {
+			c.fail(name, `must be "api", "network" or "http"`)
+			return
+		}
+		c.key(name)
+		c.buf = appendString(c.buf, *p)
+		return
+	}
+	m := c.takeKind(name, kindString)
+	if m == nil {
+		return
+	}
+	if !validDomain(string(m.val)) {
+		c.fail(name, `must be "api", "network" or "http"`)
+		return
+	}
+	*p = string(m.val)
+}
+
+func validDomain(d string) bool {
+	return d == DomainAPI || d == DomainNetwork || d == DomainHTTP
+}
+
+// object handles a nested object member. Protocol v1 nests one level only.
+func (c *codec) object(name string, v fielder) {
+	if c.path != "" {
+		c.fail(name, "is nested too deeply")
+		return
+	}
+	if !c.decoding {
+		c.key(name)
+		c.buf = append(c.buf, '{')
+		c.first, c.path = true, name+"."
+		v.fields(c)
+		c.first, c.path = false, ""
+		c.buf = append(c.buf, '}')
+		return
+	}
+	m := c.takeKind(name, kindObject)
+	if m == nil || c.err != "" {
+		return
+	}
+	sub, reason := parseObject(m.val, c.nested[:0])
+	if reason != "" {
+		c.fail(name, reason)
+		return
+	}
+	outer := c.members
+	c.members, c.path = sub, name+"."
+	v.fields(c)
+	c.unknown()
+	c.members, c.path = outer, ""
+}
+
+// findOnly looks a member up without claiming it.
+func (c *codec) findOnly(name string) *member {
+	for i := range c.members {
+		if string(c.members[i].key) == name {
+			return &c.members[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,448 @@
+package transport
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// Config tunes a Conn. The zero value gives the defaults; every duration is
+// wall-clock time (these are socket deadlines, never a mock clock's).
+type Config struct {
+	// ReadLimit is the largest message Read accepts (default 64 KiB). A
+	// larger one gives a fatal *ProtocolError; the owner answers it and
+	// closes with CloseMessageTooBig. Messages over 16×ReadLimit are not
+	// read at all: the WebSocket layer closes with 1009 by itself and Read
+	// returns a terminal error.
+	ReadLimit int64
+	// PingInterval is how often the writer pings the peer (default 20 s).
+	// It must be shorter than PongWait.
+	PingInterval time.Duration
+	// PongWait is how long Read waits for any message, pong or ping from the
+	// peer before it gives the connection up (default 60 s).
+	PongWait time.Duration
+	// WriteWait bounds each write to the socket (default 10 s).
+	WriteWait time.Duration
+	// SendQueue is how many encoded messages may wait for the writer
+	// (default 64). A full queue means a slow consumer: see Send.
+	SendQueue int
+	// CloseGrace bounds how long Close waits for the peer's close frame
+	// after sending its own (default 2 s).
+	CloseGrace time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultReadLimit    = 64 << 10
+	DefaultPingInterval = 20 * time.Second
+	DefaultPongWait     = 60 * time.Second
+	DefaultWriteWait    = 10 * time.Second
+	DefaultSendQueue    = 64
+	DefaultCloseGrace   = 2 * time.Second
+)
+
+// hardLimitFactor sets gorilla's own read limit at a multiple of ReadLimit,
+// so that a message somewhat over the limit can still be answered with a
+// protocol_error before the connection is closed.
+const hardLimitFactor = 16
+
+func (c Config) withDefaults() Config {
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = DefaultPongWait
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = DefaultWriteWait
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = DefaultSendQueue
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = DefaultCloseGrace
+	}
+	return c
+}
+
+// Close codes used by this package (RFC 6455 section 7.4.1); any code
+// gorilla/websocket accepts may be passed to Close.
+const (
+	CloseNormal          = websocket.CloseNormalClosure     // 1000
+	CloseGoingAway       = websocket.CloseGoingAway         // 1001: shutting down
+	CloseProtocolError   = websocket.CloseProtocolError     // 1002: not speaking protocol v1
+	ClosePolicyViolation = websocket.ClosePolicyViolation   // 1008: send queue full
+	CloseMessageTooBig   = websocket.CloseMessageTooBig     // 1009: over the read limit
+	CloseInternalError   = websocket.CloseInternalServerErr // 1011
+	CloseAbnormal        = websocket.CloseAbnormalClosure   // 1006: ended without a close frame (never sent)
+)
+
+// closeMode says how the writer ends the connection.
+type closeMode uint8
+
+const (
+	modeHandshake closeMode = iota + 1 // Close: flush, close frame, wait for the peer's
+	modeAbort                          // slow consumer: drop the queue, try a close frame
+	modeEnd                            // reader or writer failed, peer closed, Abort: just close
+)
+
+// Conn is one WebSocket connection carrying protocol v1 messages, for either
+// side. It owns exactly one goroutine, the writer, which also sends pings.
+//
+// Use: one goroutine calls Read in a loop; any goroutine may call Send,
+// Close, Abort, Done and CloseCode. Control frames (pong, close) are only
+// seen while Read is being called, so keep reading until Read returns an
+// error that is not a *ProtocolError — also after calling Close.
+type Conn struct {
+	ws    *websocket.Conn
+	cfg   Config
+	queue chan *[]byte
+
+	closing  chan struct{} // closed once the connection starts to end
+	readDone chan struct{} // closed once the reader has seen the end
+	done     chan struct{} // closed once the socket is closed and the writer has exited
+
+	closeOnce    sync.Once
+	readDoneOnce sync.Once
+
+	mu         sync.Mutex
+	mode       closeMode
+	sendCode   int
+	sendReason string
+	peerClosed bool
+	peerCode   int
+	peerReason string
+
+	readErr error // only touched by the reader goroutine
+}
+
+// Buffers shared by all connections: a connection holds one only while it
+// reads or writes a message, which keeps idle connections small.
+var (
+	writeBufferPool sync.Pool // gorilla frame buffers (websocket.BufferPool)
+	msgPool         = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+)
+
+const (
+	readBufferSize  = 1024 // per connection, held for its lifetime
+	writeBufferSize = 4096 // pooled
+	maxPooledMsg    = 128 << 10
+)
+
+func getMsgBuf() *[]byte { return msgPool.Get().(*[]byte) }
+
+func putMsgBuf(b *[]byte) {
+	if cap(*b) <= maxPooledMsg {
+		*b = (*b)[:0]
+		msgPool.Put(b)
+	}
+}
+
+// NewConn wraps an established WebSocket connection and starts its writer
+// goroutine. The caller must not use ws directly afterwards. Upgrader.Upgrade
+// and Dial call it; use it directly only for a connection made elsewhere.
+func NewConn(ws *websocket.Conn, cfg Config) *Conn {
+	cfg = cfg.withDefaults()
+	c := &Conn{
+		ws:       ws,
+		cfg:      cfg,
+		queue:    make(chan *[]byte, cfg.SendQueue),
+		closing:  make(chan struct{}),
+		readDone: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
+	c.extend()
+	ws.SetPongHandler(func(string) error {
+		c.extend()
+		return nil
+	})
+	ws.SetPingHandler(func(data string) error {
+		c.extend()
+		// A failed pong is not the reader's problem: the writer or the
+		// read deadline notices a dead connection.
+		_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.WriteWait))
+		return nil
+	})
+	ws.SetCloseHandler(func(code int, text string) error {
+		c.mu.Lock()
+		c.peerClosed, c.peerCode, c.peerReason = true, code, text
+		c.mu.Unlock()
+		// Echo the close frame; when we sent ours first this fails with
+		// ErrCloseSent, which is fine.
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(cfg.WriteWait))
+		return nil
+	})
+	go c.writeLoop()
+	return c
+}
+
+// extend moves the read deadline: the peer has shown it is alive.
+func (c *Conn) extend() {
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+}
+
+// Send encodes m and queues it for the writer without blocking. It returns
+// the encoding error, ErrClosed once the connection is closing, or
+// ErrSlowConsumer when the queue is full — the connection is then closed
+// with ClosePolicyViolation ("send queue full") and queued messages dropped.
+// Send is safe from any goroutine.
+func (c *Conn) Send(m Message) error {
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	bp := getMsgBuf()
+	b, err := appendMessage((*bp)[:0], m)
+	*bp = b
+	if err != nil {
+		putMsgBuf(bp)
+		return err
+	}
+	select {
+	case c.queue <- bp:
+		return nil
+	default:
+	}
+	putMsgBuf(bp)
+	if c.begin(modeAbort, ClosePolicyViolation, "send queue full") {
+		// Unblock a writer stuck on a peer that does not read.
+		_ = c.ws.NetConn().SetWriteDeadline(time.Now())
+	}
+	return ErrSlowConsumer
+}
+
+// Read returns the next message. It is called by one goroutine only.
+//
+// A *ProtocolError means the peer sent something that is not a valid
+// message (a binary frame, bad JSON, an unknown type...): answer it with
+// err.Reply() and read on, unless err.Fatal is set (the message was larger
+// than ReadLimit), in which case answer and Close with CloseMessageTooBig.
+// Any other error is terminal: the connection has ended (peer's close frame,
+// network failure, no sign of life within PongWait) and the error wraps
+// ErrClosed; every later call returns it again.
+func (c *Conn) Read() (Message, error) {
+	if c.readErr != nil {
+		return nil, c.readErr
+	}
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return nil, c.readFailed(err)
+	}
+	c.extend()
+	if typ != websocket.TextMessage {
+		return nil, &ProtocolError{Reason: "binary frames are not part of the protocol; send JSON text frames"}
+	}
+	bp := getMsgBuf()
+	defer putMsgBuf(bp)
+	buf, over, err := readLimited(r, (*bp)[:0], c.cfg.ReadLimit)
+	*bp = buf
+	if err != nil {
+		return nil, c.readFailed(err)
+	}
+	if over {
+		return nil, &ProtocolError{
+			Reason: fmt.Sprintf("message exceeds the read limit of %d bytes", c.cfg.ReadLimit),
+			Fatal:  true,
+		}
+	}
+	return Decode(buf)
+}
+
+// readLimited appends at most limit+1 bytes of r to buf; over reports that
+// the message is larger than limit. The rest of the message stays unread
+// (gorilla discards it on the next NextReader).
+func readLimited(r io.Reader, buf []byte, limit int64) (_ []byte, over bool, _ error) {
+	max := int(limit) + 1
+	for {
+		if len(buf) >= max {
+			return buf, true, nil
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, len(buf) >= max, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+}
+
+// readFailed records the reader's terminal error and ends the connection.
+func (c *Conn) readFailed(err error) error {
+	c.readErr = fmt.Errorf("%w: %w", ErrClosed, err)
+	c.readDoneOnce.Do(func() { close(c.readDone) })
+	c.begin(modeEnd, 0, "")
+	return c.readErr
+}
+
+// Close starts a clean close: the writer sends what is queued, then a close
+// frame with code and reason, waits up to CloseGrace for the peer's close
+// frame (which the Read loop observes) and closes the socket. Close returns
+// at once; wait on Done. An invalid code is replaced by CloseNormal; reason
+// is cut to 123 bytes. Only the first Close, Abort or failure counts: later
+// calls return ErrClosed and change nothing. Safe from any goroutine.
+func (c *Conn) Close(code int, reason string) error {
+	if !validCloseCode(code) {
+		code = CloseNormal
+	}
+	if !c.begin(modeHandshake, code, truncateReason(reason)) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Abort closes the socket at once, without a close handshake, as a network
+// failure would; queued messages are dropped. It is meant for fault
+// injection and for giving up. It returns ErrClosed if the connection was
+// already ending.
+func (c *Conn) Abort() error {
+	if !c.begin(modeEnd, 0, "") {
+		return ErrClosed
+	}
+	return c.ws.Close()
+}
+
+// Done is closed when the connection is fully closed: socket closed and the
+// writer goroutine gone.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// CloseCode returns the close code and reason the peer sent, or
+// CloseAbnormal and "" if no close frame came from it (yet). It is final
+// once Done is closed.
+func (c *Conn) CloseCode() (code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.peerClosed {
+		return CloseAbnormal, ""
+	}
+	return c.peerCode, c.peerReason
+}
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+// begin starts ending the connection; only the first call takes effect and
+// reports true.
+func (c *Conn) begin(mode closeMode, code int, reason string) bool {
+	started := false
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.mode, c.sendCode, c.sendReason = mode, code, reason
+		c.mu.Unlock()
+		close(c.closing)
+		started = true
+	})
+	return started
+}
+
+func (c *Conn) writeLoop() {
+	defer close(c.done)
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	for done := false; !done; {
+		select {
+		case bp := <-c.queue:
+			if err := c.write(bp); err != nil {
+				c.begin(modeEnd, 0, "")
+				done = true
+			}
+		case <-ping.C:
+			c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
+			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.begin(modeEnd, 0, "")
+				done = true
+			}
+		case <-c.closing:
+			done = true
+		}
+	}
+	c.finish()
+}
+
+func (c *Conn) write(bp *[]byte) error {
+	defer putMsgBuf(bp)
+	c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
+	return c.ws.WriteMessage(websocket.TextMessage, *bp)
+}
+
+// finish runs on the writer goroutine once the connection is closing.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	mode, code, reason := c.mode, c.sendCode, c.sendReason
+	c.mu.Unlock()
+	switch mode {
+	case modeHandshake:
+		ok := true
+	flush:
+		for ok {
+			select {
+			case bp := <-c.queue:
+				ok = c.write(bp) == nil
+			default:
+				break flush
+			}
+		}
+		if ok && c.writeClose(code, reason, c.cfg.WriteWait) {
+			grace := time.NewTimer(c.cfg.CloseGrace)
+			select {
+			case <-c.readDone:
+			case <-grace.C:
+			}
+			grace.Stop()
+		}
+	case modeAbort:
+		c.writeClose(code, reason, min(c.cfg.WriteWait, c.cfg.CloseGrace))
+	}
+	_ = c.ws.Close()
+	for {
+		select {
+		case bp := <-c.queue:
+			putMsgBuf(bp)
+		default:
+			return
+		}
+	}
+}
+
+func (c *Conn) writeClose(code int, reason string, wait time.Duration) bool {
+	c.ws.SetWriteDeadline(time.Now().Add(wait))
+	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)) == nil
+}
+
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
+// truncateReason cuts reason to the 123 bytes a close frame has room for,
+// on a UTF-8 boundary.
+func truncateReason(reason string) string {
+	const max = 123
+	if len(reason) <= max {
+		return reason
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(reason[n]) {
+		n--
+	}
+	return reason[:n]
+}

@@ -1,0 +1,130 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// DialConfig configures Dial. The zero value dials with default connection
+// settings.
+type DialConfig struct {
+	// Config applies to the connection.
+	Config
+	// TLSConfig is used for wss:// URLs; nil means the system defaults.
+	TLSConfig *tls.Config
+	// HandshakeTimeout bounds the opening handshake (default 10 s); ctx
+	// bounds the whole of Dial as well.
+	HandshakeTimeout time.Duration
+	// Header is sent with the opening handshake (e.g. an Origin).
+	Header http.Header
+}
+
+// Dial connects to a protocol v1 server and reads its Welcome. rawURL may be
+// "ws://host:port/path" or "wss://…" ("http" and "https" are taken as "ws"
+// and "wss"), or a bare "host:port"; a URL without a path gets Path. ctx
+// bounds the handshake and the wait for the Welcome. The server must accept
+// Subprotocol and speak Protocol.
+func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*Conn, *Welcome, error) {
+	target, err := dialURL(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeout := cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	d := websocket.Dialer{
+		HandshakeTimeout: timeout,
+		TLSClientConfig:  cfg.TLSConfig,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  &writeBufferPool,
+		Subprotocols:     []string{Subprotocol},
+	}
+	ws, resp, err := d.DialContext(ctx, target, cfg.Header)
+	if err != nil {
+		if resp != nil {
+			return nil, nil, fmt.Errorf("transport: dial %s: %w (HTTP %s)", target, err, resp.Status)
+		}
+		return nil, nil, fmt.Errorf("transport: dial %s: %w", target, err)
+	}
+	if ws.Subprotocol() != Subprotocol {
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(CloseProtocolError, "subprotocol "+Subprotocol+" required"),
+			time.Now().Add(time.Second))
+		_ = ws.Close()
+		return nil, nil, fmt.Errorf("transport: dial %s: server did not accept subprotocol %s", target, Subprotocol)
+	}
+	c := NewConn(ws, cfg.Config)
+	stop := context.AfterFunc(ctx, func() { _ = c.Abort() })
+	m, err := c.Read()
+	stop()
+	if ctx.Err() != nil {
+		_ = c.Abort()
+		<-c.Done()
+		return nil, nil, fmt.Errorf("transport: dial %s: waiting for welcome: %w", target, ctx.Err())
+	}
+	if err != nil {
+		c.shutdown(CloseProtocolError, "expected welcome")
+		return nil, nil, fmt.Errorf("transport: dial %s: waiting for welcome: %w", target, err)
+	}
+	w, ok := m.(*Welcome)
+	if !ok {
+		c.shutdown(CloseProtocolError, "expected welcome")
+		return nil, nil, fmt.Errorf("transport: dial %s: first message is %s, not welcome", target, m.MessageType())
+	}
+	if w.Protocol != Protocol {
+		c.shutdown(CloseProtocolError, "unsupported protocol version")
+		return nil, nil, fmt.Errorf("transport: dial %s: server speaks protocol %d, not %d", target, w.Protocol, Protocol)
+	}
+	return c, w, nil
+}
+
+// shutdown closes cleanly and synchronously: Close, read until the end, wait
+// for Done. For use by the goroutine that would otherwise read.
+func (c *Conn) shutdown(code int, reason string) {
+	_ = c.Close(code, reason)
+	for {
+		var pe *ProtocolError
+		if _, err := c.Read(); err != nil && !errors.As(err, &pe) {
+			break
+		}
+	}
+	<-c.Done()
+}
+
+// dialURL normalises the forms Dial accepts to a ws:// or wss:// URL.
+func dialURL(raw string) (string, error) {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "ws://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("transport: invalid URL %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("transport: invalid URL %q: scheme must be ws or wss", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("transport: invalid URL %q: no host", raw)
+	}
+	if u.Path == "" {
+		u.Path = Path
+	}
+	return u.String(), nil
+}

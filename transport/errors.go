@@ -1,0 +1,189 @@
+package transport
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Error codes carried in [Error.Code]. They are stable: a code never changes
+// meaning. docs/PROTOCOL.md has the table with domain, retryability and a
+// one-line meaning of each; [NewError] fills domain and retryability from
+// that table.
+const (
+	// Token rules (DESIGN rules 1-8): the JWT in createInstance or
+	// updateInstanceTtl was rejected.
+	CodeTokenMalformed      = "token_malformed"
+	CodeTokenAlgorithm      = "token_algorithm"
+	CodeKidInvalid          = "kid_invalid"
+	CodeKidDateMismatch     = "kid_date_mismatch"
+	CodeSignatureInvalid    = "signature_invalid"
+	CodeUnknownApplication  = "unknown_application"
+	CodeSubjectMismatch     = "subject_mismatch"
+	CodeUserIDInvalid       = "user_id_invalid"
+	CodeClaimMissing        = "claim_missing"
+	CodeClaimInvalid        = "claim_invalid"
+	CodeTokenExpired        = "token_expired"
+	CodeTokenNotYetValid    = "token_not_yet_valid"
+	CodeTokenTTLTooShort    = "token_ttl_too_short"
+	CodeInstanceTTLTooShort = "instance_ttl_too_short"
+	CodeNonceReused         = "nonce_reused"
+
+	// Instance rules (DESIGN rules 9-11).
+	CodeInstanceTTLRequired          = "instance_ttl_required"
+	CodeInstanceDeviceMismatch       = "instance_device_mismatch"
+	CodeInstanceExpired              = "instance_expired"
+	CodeInstanceNotFound             = "instance_not_found"
+	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded"
+
+	// Legacy rule (DESIGN rule 12).
+	CodeSequenceNotIncreasing = "sequence_not_increasing"
+
+	// Protocol and server conditions.
+	CodeProtocolError    = "protocol_error"    // malformed message, see ProtocolError
+	CodeNotAuthenticated = "not_authenticated" // the request needs a bound instance
+	CodeLegacyDisabled   = "legacy_disabled"   // legacyRegister is switched off
+	CodeInternalError    = "internal_error"    // the server failed unexpectedly
+	CodeUnavailable      = "unavailable"       // shutting down, or an injected fault
+)
+
+// Error domains carried in [Error.Domain].
+const (
+	DomainAPI     = "api"     // a rule rejected the request
+	DomainNetwork = "network" // transient: server busy or shutting down
+	DomainHTTP    = "http"    // the request was malformed (protocol_error)
+)
+
+type codeInfo struct {
+	domain    string
+	retryable bool
+}
+
+// codeTable is the single source for NewError and for Codes; docs/PROTOCOL.md
+// lists the same rows (a test keeps the two in step).
+var codeTable = map[string]codeInfo{
+	CodeTokenMalformed:               {DomainAPI, false},
+	CodeTokenAlgorithm:               {DomainAPI, false},
+	CodeKidInvalid:                   {DomainAPI, false},
+	CodeKidDateMismatch:              {DomainAPI, false},
+	CodeSignatureInvalid:             {DomainAPI, false},
+	CodeUnknownApplication:           {DomainAPI, false},
+	CodeSubjectMismatch:              {DomainAPI, false},
+	CodeUserIDInvalid:                {DomainAPI, false},
+	CodeClaimMissing:                 {DomainAPI, false},
+	CodeClaimInvalid:                 {DomainAPI, false},
+	CodeTokenExpired:                 {DomainAPI, false},
+	CodeTokenNotYetValid:             {DomainAPI, false},
+	CodeTokenTTLTooShort:             {DomainAPI, false},
+	CodeInstanceTTLTooShort:          {DomainAPI, false},
+	CodeNonceReused:                  {DomainAPI, false},
+	CodeInstanceTTLRequired:          {DomainAPI, false},
+	CodeInstanceDeviceMismatch:       {DomainAPI, false},
+	CodeInstanceExpired:              {DomainAPI, false},
+	CodeInstanceNotFound:             {DomainAPI, false},
+	CodeInstanceCreationRateExceeded: {DomainAPI, true},
+	CodeSequenceNotIncreasing:        {DomainAPI, false},
+	CodeProtocolError:                {DomainHTTP, false},
+	CodeNotAuthenticated:             {DomainAPI, false},
+	CodeLegacyDisabled:               {DomainAPI, false},
+	CodeInternalError:                {DomainNetwork, true},
+	CodeUnavailable:                  {DomainNetwork, true},
+}
+
+// Codes returns every error code of protocol v1, in the order of the table in
+// docs/PROTOCOL.md.
+func Codes() []string {
+	return []string{
+		CodeTokenMalformed, CodeTokenAlgorithm, CodeKidInvalid, CodeKidDateMismatch,
+		CodeSignatureInvalid, CodeUnknownApplication, CodeSubjectMismatch,
+		CodeUserIDInvalid, CodeClaimMissing, CodeClaimInvalid, CodeTokenExpired,
+		CodeTokenNotYetValid, CodeTokenTTLTooShort, CodeInstanceTTLTooShort,
+		CodeNonceReused, CodeInstanceTTLRequired, CodeInstanceDeviceMismatch,
+		CodeInstanceExpired, CodeInstanceNotFound, CodeInstanceCreationRateExceeded,
+		CodeSequenceNotIncreasing, CodeProtocolError, CodeNotAuthenticated,
+		CodeLegacyDisabled, CodeInternalError, CodeUnavailable,
+	}
+}
+
+// Error is the body of an [ErrorMessage]: why the server refused a request.
+// It is also the error a client hands to its caller.
+type Error struct {
+	Code         string // one of the Code* constants
+	Domain       string // DomainAPI, DomainNetwork or DomainHTTP
+	Message      string // one human line
+	Retryable    bool   // the same request may succeed later, unchanged
+	RetryAfterMs int64  // when > 0, wait at least this long before retrying
+}
+
+// NewError returns an Error for code with the domain and retryability that
+// docs/PROTOCOL.md gives it. An unknown code gets DomainAPI, not retryable.
+func NewError(code, message string) *Error {
+	info, ok := codeTable[code]
+	if !ok {
+		info = codeInfo{DomainAPI, false}
+	}
+	return &Error{Code: code, Domain: info.domain, Message: message, Retryable: info.retryable}
+}
+
+// Error formats the error as "code: message".
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, &transport.Error{Code: transport.CodeInstanceExpired})
+// works whatever the message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// ProtocolError reports a message that is not valid protocol v1: bad UTF-8 or
+// JSON, an unknown type or field, a wrong field type, a missing field, a bad
+// id, a binary frame, or a message over the read limit. Its code on the wire
+// is protocol_error; [ProtocolError.Reply] builds the answer.
+type ProtocolError struct {
+	// Reason is one line saying what is wrong. It quotes at most a short
+	// excerpt of the input, never the whole of it.
+	Reason string
+	// ID is the request id of the offending message when it could be read
+	// (a valid "id" member of a well-formed object), else "". Replying with
+	// it lets the sender fail that one request instead of timing out.
+	ID string
+	// Fatal is set when the connection cannot go on: the message was larger
+	// than Config.ReadLimit. Reply, then Close with CloseMessageTooBig.
+	Fatal bool
+}
+
+// Error formats the error as "protocol_error: reason".
+func (e *ProtocolError) Error() string { return CodeProtocolError + ": " + e.Reason }
+
+// Reply returns the error message to send back for e.
+func (e *ProtocolError) Reply() *ErrorMessage {
+	return &ErrorMessage{ID: e.ID, Error: *NewError(CodeProtocolError, e.Reason)}
+}
+
+// Sentinel errors of a Conn.
+var (
+	// ErrClosed is returned by Send after Close, and wrapped by the error
+	// Read returns once the connection has ended.
+	ErrClosed = errors.New("transport: connection closed")
+	// ErrSlowConsumer is returned by Send when the send queue is full; the
+	// connection is then closed with code 1008 (policy violation).
+	ErrSlowConsumer = errors.New("transport: slow consumer: send queue full")
+)
+
+// excerpt quotes at most maxExcerpt bytes of b for an error reason.
+func excerpt(b []byte) string {
+	const maxExcerpt = 24
+	if len(b) <= maxExcerpt {
+		return strconv.QuoteToASCII(string(b))
+	}
+	n := maxExcerpt
+	for n > 0 && b[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		n--
+	}
+	return strconv.QuoteToASCII(string(b[:n])) + "..."
+}

@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Path is the HTTP path of the protocol v1 WebSocket endpoint.
+const Path = "/ws/v1"
+
+// Subprotocol is the WebSocket subprotocol of protocol v1. Dial offers it
+// and requires it back; the Upgrader accepts it (and also clients that offer
+// no subprotocol at all).
+const Subprotocol = "sinchsim.v1"
+
+// DefaultHandshakeTimeout bounds the opening handshake when the config gives
+// none.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// UpgradeConfig configures an Upgrader. The zero value is a strict origin
+// check with default connection settings.
+type UpgradeConfig struct {
+	// Config applies to every accepted connection.
+	Config
+	// AllowedOrigins lists extra browser origins to accept, as
+	// "scheme://host[:port]" (compared case-insensitively). An origin equal
+	// to the request's own host is always accepted.
+	AllowedOrigins []string
+	// AllowAnyOrigin switches the origin check off.
+	AllowAnyOrigin bool
+	// HandshakeTimeout bounds the opening handshake (default 10 s).
+	HandshakeTimeout time.Duration
+}
+
+// Upgrader turns HTTP requests into protocol v1 connections on the server
+// side. It is safe for concurrent use.
+type Upgrader struct {
+	up      websocket.Upgrader
+	cfg     Config
+	any     bool
+	allowed map[string]bool
+}
+
+// NewUpgrader returns an Upgrader with a strict origin check: a request
+// without an Origin header (any non-browser client) is accepted; one with an
+// Origin header is accepted only if the origin is http(s) on the request's
+// own Host, or is listed in AllowedOrigins, unless AllowAnyOrigin is set.
+func NewUpgrader(cfg UpgradeConfig) *Upgrader {
+	u := &Upgrader{cfg: cfg.Config.withDefaults(), any: cfg.AllowAnyOrigin, allowed: map[string]bool{}}
+	for _, o := range cfg.AllowedOrigins {
+		u.allowed[normalizeOrigin(o)] = true
+	}
+	timeout := cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	u.up = websocket.Upgrader{
+		HandshakeTimeout: timeout,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  &writeBufferPool,
+		Subprotocols:     []string{Subprotocol},
+		CheckOrigin:      u.checkOrigin,
+	}
+	return u
+}
+
+// Upgrade performs the WebSocket handshake and returns the connection. On
+// failure (not a WebSocket request, origin refused...) it has already
+// answered the HTTP request with an error status and returns the error.
+// The server sends its Welcome next.
+func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+	ws, err := u.up.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewConn(ws, u.cfg), nil
+}
+
+func (u *Upgrader) checkOrigin(r *http.Request) bool {
+	origins := r.Header["Origin"]
+	if len(origins) == 0 || u.any {
+		return true
+	}
+	if len(origins) != 1 {
+		return false
+	}
+	origin := origins[0]
+	if u.allowed[normalizeOrigin(origin)] {
+		return true
+	}
+	o, err := url.Parse(origin)
+	if err != nil || (o.Scheme != "http" && o.Scheme != "https") ||
+		o.User != nil || o.Opaque != "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" || o.Fragment != "" {
+		return false
+	}
+	return o.Host != "" && strings.EqualFold(o.Host, r.Host)
+}
+
+func normalizeOrigin(o string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(o), "/"))
+}
