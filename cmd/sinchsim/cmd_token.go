@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sinchsim/sinchsim/credentials"
+)
+
+var tokenCommand = command{
+	name:    "token",
+	summary: "mint, verify and explain registration tokens (JWTs)",
+	run:     group(tokenAbout, tokenCommands),
+}
+
+const tokenAbout = `Registration tokens are the JWTs a Sinch client registers with: header
+{"alg":"HS256","kid":"hkdfv1-YYYYMMDD"}, claims iss, sub, iat, exp, nonce and
+optionally sinch:rtc:instance:exp, signed with a key derived from the
+application secret and the UTC date.`
+
+var tokenCommands = []command{
+	{name: "mint", summary: "mint a registration token for a user and print it", run: runTokenMint},
+	{name: "verify", summary: "verify a token as the Sinch backend would and print its header and claims", run: runTokenVerify},
+	{name: "explain", summary: "decode a token and say in plain words what is wrong with it", run: runTokenExplain},
+}
+
+// Flag help shared by the token subcommands.
+const (
+	usageAppKey    = "application `KEY` from the Sinch dashboard"
+	usageAppSecret = "application `SECRET` (base64) from the Sinch dashboard; never printed"
+	usageNow       = "the current `TIME` (RFC 3339), for reproducible runs; default the clock"
+)
+
+const mintAbout = `Mints a registration token for one user, exactly as Sinch's documentation
+specifies (seed 004's example reproduces byte for byte), and prints it and a
+newline on stdout.`
+
+func runTokenMint(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("--app-key KEY --app-secret SECRET --user USER [flags]", mintAbout)
+	appKey := fs.String("app-key", "", usageAppKey+" (required)")
+	secretText := fs.String("app-secret", "", usageAppSecret+" (required)")
+	user := fs.String("user", "", "the `USER` id the token registers: 1-255 bytes of A-Z a-z 0-9 - _ = (required)")
+	ttl := fs.Duration("ttl", credentials.DefaultTokenTTL, "token lifetime (exp - iat) as a `DURATION`; at least 1m")
+	instanceTTL := fs.Duration("instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (seed 004 recommends 8760h); 0 leaves the claim out")
+	nonce := fs.String("nonce", "", "the `NONCE` claim; default a random UUID (never reuse one)")
+	var now timeFlag
+	fs.Var(&now, "now", "iat as a `TIME` (RFC 3339); default the current time")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.maxArgs(0); !ok {
+		return code
+	}
+	if code, ok := fs.require("app-key", "app-secret", "user"); !ok {
+		return code
+	}
+	secret, code, ok := parseSecret(fs, *secretText)
+	if !ok {
+		return code
+	}
+	if err := credentials.ValidateUserID(*user); err != nil {
+		return fs.invalid("--user is not a valid user id: %s", reasonOf(err))
+	}
+	switch {
+	case *ttl < credentials.MinTokenTTL:
+		return fs.invalid("--ttl %v is under the %v Sinch requires", *ttl, credentials.MinTokenTTL)
+	case *ttl%time.Second != 0:
+		return fs.invalid("--ttl %v is not whole seconds", *ttl)
+	case *instanceTTL != 0 && *instanceTTL < credentials.MinInstanceTTL:
+		return fs.invalid("--instance-ttl %v is under the %v Sinch requires (0 leaves the claim out)", *instanceTTL, credentials.MinInstanceTTL)
+	case *instanceTTL%time.Second != 0:
+		return fs.invalid("--instance-ttl %v is not whole seconds", *instanceTTL)
+	}
+	m, err := credentials.NewMinter(credentials.MinterConfig{
+		ApplicationKey: *appKey,
+		Secret:         secret,
+		TTL:            *ttl,
+		InstanceTTL:    *instanceTTL,
+	})
+	if err != nil {
+		return fs.invalid("%v", err)
+	}
+	tok, err := m.MintWith(credentials.MintParams{UserID: *user, Nonce: *nonce, Now: now.or(e.now)})
+	if err != nil {
+		if errors.Is(err, credentials.ErrConfig) || credentials.CodeOf(err) != "" {
+			return fs.invalid("%v", err)
+		}
+		e.errorf("%v", err)
+		return exitFail
+	}
+	fmt.Fprintln(e.stdout, tok)
+	return exitOK
+}
+
+const verifyAbout = `Verifies a token with every rule of the Sinch backend that needs no server
+state (replay protection needs one: see the fake backend). TOKEN is the token,
+or - (or nothing) to read it from stdin.
+
+Valid: exit 0 and the header and claims, as the token encodes them, in one
+JSON object {"header": ..., "claims": ...}.
+Invalid: exit 1 and one line on stderr, "code: reason", where code is a stable
+rejection code such as signature_invalid or token_expired.`
+
+func runTokenVerify(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("--app-key KEY --app-secret SECRET [flags] [TOKEN | -]", verifyAbout)
+	appKey := fs.String("app-key", "", usageAppKey+" (required)")
+	secretText := fs.String("app-secret", "", usageAppSecret+" (required)")
+	user := fs.String("user", "", "the `USER` registering: sub must name this user")
+	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "tolerated clock skew as a `DURATION`, on iat, nbf, exp and the kid date;\n0 for none")
+	var now, challenge timeFlag
+	fs.Var(&now, "now", usageNow)
+	fs.Var(&challenge, "challenge-time", "when the client was asked for credentials, as a `TIME` (RFC 3339):\nits UTC date is accepted as the kid date besides today's (seed 004)")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.maxArgs(1); !ok {
+		return code
+	}
+	if code, ok := fs.require("app-key", "app-secret"); !ok {
+		return code
+	}
+	secret, code, ok := parseSecret(fs, *secretText)
+	if !ok {
+		return code
+	}
+	if *leeway < 0 {
+		return fs.invalid("--leeway %v is negative", *leeway)
+	}
+	lw := *leeway
+	if lw == 0 {
+		lw = -1 // VerifierConfig: 0 is the default, negative is none
+	}
+	token, code, ok := readToken(ctx, fs)
+	if !ok {
+		return code
+	}
+	keys := credentials.NewKeyring()
+	keys.Add(*appKey, secret)
+	v := credentials.NewVerifier(keys, credentials.VerifierConfig{Leeway: lw})
+	tok, err := v.Verify(token, credentials.VerifyOptions{
+		User:          *user,
+		ChallengeTime: challenge.t,
+		Now:           now.or(e.now),
+	})
+	if err != nil {
+		printRejection(e, err)
+		return exitFail
+	}
+	out, err := tokenJSON(tok)
+	if err != nil { // the verifier accepted JSON that encoding/json does not
+		e.errorf("cannot print the verified token: %v", err)
+		return exitFail
+	}
+	_, _ = e.stdout.Write(out)
+	return exitOK
+}
+
+// tokenJSON renders {"header": ..., "claims": ...} from the token's own JSON
+// texts, so that member order and number spelling stay as encoded.
+func tokenJSON(tok *credentials.Token) ([]byte, error) {
+	raw := make([]byte, 0, len(tok.HeaderJSON)+len(tok.ClaimsJSON)+24)
+	raw = append(raw, `{"header":`...)
+	raw = append(raw, tok.HeaderJSON...)
+	raw = append(raw, `,"claims":`...)
+	raw = append(raw, tok.ClaimsJSON...)
+	raw = append(raw, '}')
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// printRejection prints "code: reason" as the first stderr line, the form
+// scripts match on.
+func printRejection(e *env, err error) {
+	var ce *credentials.Error
+	if !errors.As(err, &ce) {
+		e.errorf("%v", err)
+		return
+	}
+	reason := ce.Reason
+	if reason == "" {
+		reason = "rejected"
+	}
+	fmt.Fprintf(e.stderr, "%s: %s\n", ce.Code, reason)
+}
+
+const explainAbout = `Decodes a token as far as it can and lists every finding: the rule it breaks
+and the classic mistakes of hand-written auth servers (the secret's text used
+as the HMAC key instead of its base64 decoding, a kid date in local time,
+timestamps in milliseconds, header typos). With the secret it also verifies
+the signature and says which wrong key produced it. TOKEN is the token, or -
+(or nothing) to read it from stdin.
+
+Exit 0 when no finding is a FAIL, 1 otherwise.`
+
+func runTokenExplain(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("[flags] [TOKEN | -]", explainAbout)
+	appKey := fs.String("app-key", "", usageAppKey+"; default the one named by iss")
+	secretText := fs.String("app-secret", "", usageAppSecret+";\nwithout it the signature is not checked")
+	user := fs.String("user", "", "the `USER` registering: sub must name this user")
+	asJSON := fs.Bool("json", false, "print one JSON object {header, claims, verified, findings}")
+	var now timeFlag
+	fs.Var(&now, "now", usageNow)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.maxArgs(1); !ok {
+		return code
+	}
+	var secret credentials.Secret
+	if *secretText != "" {
+		s, code, ok := parseSecret(fs, *secretText)
+		if !ok {
+			return code
+		}
+		secret = s
+	}
+	token, code, ok := readToken(ctx, fs)
+	if !ok {
+		return code
+	}
+	x := credentials.Explain(token, credentials.ExplainOptions{
+		ApplicationKey: *appKey,
+		Secret:         secret,
+		User:           *user,
+		Now:            now.or(e.now),
+	})
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(x); err != nil {
+			e.errorf("cannot encode the explanation: %v", err)
+			return exitFail
+		}
+	} else {
+		fmt.Fprint(e.stdout, printable(x.String()))
+	}
+	if x.Failed() {
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseSecret parses --app-secret. The error names the problem, never the
+// secret (credentials' errors are secret-free).
+func parseSecret(fs *flagSet, text string) (credentials.Secret, int, bool) {
+	s, err := credentials.ParseSecret(text)
+	if err != nil {
+		detail := strings.TrimPrefix(err.Error(), credentials.ErrSecretInvalid.Error()+": ")
+		return s, fs.invalid("--app-secret is not valid base64: %s", detail), false
+	}
+	return s, exitOK, true
+}
+
+// readToken reads TOKEN (or stdin) for verify and explain. On failure it
+// has printed the problem and returns the exit status.
+func readToken(ctx context.Context, fs *flagSet) (string, int, bool) {
+	tok, err := fs.e.readInput(ctx, fs.Args())
+	switch {
+	case err == nil && tok == "":
+		fmt.Fprintf(fs.e.stderr, "%s: the token is empty\n", credentials.CodeTokenMalformed)
+		return "", exitFail, false
+	case err == nil:
+		return tok, exitOK, true
+	case errors.Is(err, errNoTTY):
+		return "", fs.usageError("%v", err), false
+	case errors.Is(err, errTooLarge):
+		fmt.Fprintf(fs.e.stderr, "%s: %v; a token is at most %d bytes\n", credentials.CodeTokenMalformed, err, credentials.MaxTokenLength)
+		return "", exitFail, false
+	case ctx.Err() != nil:
+		fs.e.errorf("interrupted")
+		return "", exitInterrupted, false
+	default:
+		fs.e.errorf("%v", err)
+		return "", exitFail, false
+	}
+}
+
+// reasonOf returns a credentials error's reason without its code.
+func reasonOf(err error) string {
+	var ce *credentials.Error
+	if errors.As(err, &ce) && ce.Reason != "" {
+		return ce.Reason
+	}
+	return err.Error()
+}
+
+// printable replaces control characters (but newline and tab) so that a
+// hostile token's decoded header cannot drive the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0:
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
