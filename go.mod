@@ -3,12 +3,23 @@ module github.com/sinchsim/sinchsim
 go 1.26.0
 
 require (
-	github.com/benbjohnson/clock v1.3.5 // indirect
-	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
-	github.com/looplab/fsm v1.0.3 // indirect
-	github.com/prometheus/client_golang v1.23.2 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
+	github.com/benbjohnson/clock v1.3.5
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/gorilla/websocket v1.5.3
+	github.com/looplab/fsm v1.0.3
+	github.com/prometheus/client_golang v1.23.2
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.66.1 // indirect
+	github.com/prometheus/procfs v0.16.1 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/term v0.47.0 // indirect
+	google.golang.org/protobuf v1.36.8 // indirect
 )

@@ -1,0 +1,359 @@
+package fakebackend
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// Handler returns the server's HTTP handler: the WebSocket endpoint at
+// transport.Path, the admin API under /admin/ and metrics at /metrics. It
+// can be mounted in another server; Start uses it.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(transport.Path, s.serveWS)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET /admin/health", s.adminHealth)
+	admin.HandleFunc("GET /admin/applications", s.adminListApps)
+	admin.HandleFunc("POST /admin/applications", s.adminAddApp)
+	admin.HandleFunc("GET /admin/instances", s.adminListInstances)
+	admin.HandleFunc("GET /admin/instances/{id}", s.adminGetInstance)
+	admin.HandleFunc("DELETE /admin/instances/{id}", s.adminRevoke)
+	admin.HandleFunc("GET /admin/clock", s.adminGetClock)
+	admin.HandleFunc("POST /admin/clock", s.adminSetClock)
+	admin.HandleFunc("POST /admin/reset", s.adminReset)
+	admin.HandleFunc("GET /admin/events", s.adminEvents)
+	admin.HandleFunc("GET /admin/faults", s.adminListFaults)
+	admin.HandleFunc("POST /admin/faults", s.adminAddFault)
+	admin.HandleFunc("DELETE /admin/faults", s.adminClearFaults)
+	admin.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, "not_found", "no admin endpoint "+r.Method+" "+r.URL.Path)
+	})
+	mux.Handle("/admin/", s.adminAuth(admin))
+	return mux
+}
+
+func (s *Server) metricsHandler() http.Handler { return s.metrics.handler }
+
+// loopback reports whether the server listens on a loopback address only.
+func (s *Server) loopback() bool {
+	host, _, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// adminAuth: a bearer token is required off loopback and checked whenever sent.
+func (s *Server) adminAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		token, hasBearer := strings.CutPrefix(auth, "Bearer ")
+		switch {
+		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" ||
+			subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1):
+			adminError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token")
+			return
+		case auth == "" && !s.loopback():
+			if s.cfg.AdminToken == "" {
+				adminError(w, http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set")
+			} else {
+				adminError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>")
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type adminErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func adminError(w http.ResponseWriter, status int, code, msg string) {
+	var b adminErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 64 << 10
+
+// decodeAdmin strictly decodes one JSON object: unknown fields, trailing
+// data and oversized bodies are refused.
+func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := DecodeAdminJSON(http.MaxBytesReader(w, r.Body, maxAdminBody), v); err != nil {
+		adminError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return false
+	}
+	return true
+}
+
+// DecodeAdminJSON is the admin API's strict JSON decoding, exported for
+// fuzzing and for tools that build admin requests.
+func DecodeAdminJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return errors.New("body is empty; a JSON object is expected")
+		}
+		return fmt.Errorf("body is not the expected JSON: %v", err)
+	}
+	if dec.More() {
+		return errors.New("body has data after the JSON object")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("body has data after the JSON object")
+	}
+	return nil
+}
+
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":           "ok",
+		"time":             s.clock.Now().UTC().Format(time.RFC3339Nano),
+		"mockClock":        s.mock != nil,
+		"applications":     len(s.Applications()),
+		"instances":        len(s.Instances()),
+		"connectedClients": s.ConnectedClients(),
+		"url":              s.URL(),
+	})
+}
+
+type appView struct {
+	Key    string `json:"key"`
+	Secret string `json:"secret,omitempty"`
+}
+
+func (s *Server) adminListApps(w http.ResponseWriter, r *http.Request) {
+	out := []appView{}
+	for _, a := range s.Applications() {
+		out = append(out, appView{Key: a.Key})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"applications": out})
+}
+
+// adminAddApp creates an application; a missing key or secret is generated.
+// The answer carries the secret: it is the only place it is shown.
+func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
+	var req appView
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	gen := NewApplication()
+	if req.Key == "" {
+		req.Key = gen.Key
+	}
+	secret := gen.Secret
+	if req.Secret != "" {
+		var err error
+		if secret, err = credentials.ParseSecret(req.Secret); err != nil {
+			adminError(w, http.StatusBadRequest, "bad_request", err.Error())
+			return
+		}
+	}
+	if len(req.Key) > 128 || strings.ContainsAny(req.Key, "/\x00") {
+		adminError(w, http.StatusBadRequest, "bad_request", "key must be at most 128 bytes without '/'")
+		return
+	}
+	if err := s.AddApplication(Application{Key: req.Key, Secret: secret}); err != nil {
+		adminError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, appView{Key: req.Key, Secret: secret.Text()})
+}
+
+// InstanceView is an instance as the admin API shows it (no secret).
+type InstanceView struct {
+	Instance
+	Limited   bool `json:"limited"`
+	Expired   bool `json:"expired"`
+	Connected bool `json:"connected"`
+}
+
+func (s *Server) view(i Instance) InstanceView {
+	s.mu.Lock()
+	_, connected := s.byInst[i.ID]
+	s.mu.Unlock()
+	return InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(s.clock.Now()), Connected: connected}
+}
+
+func (s *Server) adminListInstances(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []InstanceView{}
+	for _, i := range s.Instances() {
+		if (q.Get("userId") != "" && i.User != q.Get("userId")) || (q.Get("applicationKey") != "" && i.Application != q.Get("applicationKey")) {
+			continue
+		}
+		out = append(out, s.view(i))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instances": out})
+}
+
+func (s *Server) adminGetInstance(w http.ResponseWriter, r *http.Request) {
+	i, ok := s.Instance(r.PathValue("id"))
+	if !ok {
+		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(i))
+}
+
+func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	if !s.RevokeInstance(r.PathValue("id")) {
+		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": r.PathValue("id")})
+}
+
+func (s *Server) adminGetClock(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"time": s.clock.Now().UTC().Format(time.RFC3339Nano), "mock": s.mock != nil})
+}
+
+type clockRequest struct {
+	Advance string `json:"advance,omitempty"`
+	Set     string `json:"set,omitempty"`
+}
+
+func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request) {
+	var req clockRequest
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if s.mock == nil {
+		adminError(w, http.StatusConflict, "not_mock_clock", "the server runs on the real clock (start it with --clock mock)")
+		return
+	}
+	switch {
+	case (req.Advance == "") == (req.Set == ""):
+		adminError(w, http.StatusBadRequest, "bad_request", `give exactly one of {"advance":"24h"} or {"set":"RFC3339"}`)
+		return
+	case req.Advance != "":
+		d, err := time.ParseDuration(req.Advance)
+		if err != nil || d < 0 {
+			adminError(w, http.StatusBadRequest, "bad_request", "advance must be a non-negative Go duration such as 24h or 90m")
+			return
+		}
+		_ = s.Advance(d)
+	default:
+		t, err := time.Parse(time.RFC3339, req.Set)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "bad_request", "set must be an RFC 3339 time such as 2026-01-02T03:04:05Z")
+			return
+		}
+		_ = s.SetTime(t)
+	}
+	s.adminGetClock(w, r)
+}
+
+func (s *Server) adminReset(w http.ResponseWriter, r *http.Request) {
+	if err := s.Reset(); err != nil {
+		adminError(w, http.StatusInternalServerError, "internal_error", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+}
+
+func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) {
+	evs := s.Events()
+	if v := r.URL.Query().Get("since"); v != "" {
+		since, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "bad_request", "since must be an event sequence number")
+			return
+		}
+		i := 0
+		for i < len(evs) && evs[i].Seq <= since {
+			i++
+		}
+		evs = evs[i:]
+	}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			adminError(w, http.StatusBadRequest, "bad_request", "limit must be a non-negative integer")
+			return
+		}
+		if len(evs) > n {
+			evs = evs[len(evs)-n:]
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+}
+
+type faultRequest struct {
+	Kind    string `json:"kind"`
+	Count   int    `json:"count"`
+	Code    string `json:"code,omitempty"`
+	Delay   string `json:"delay,omitempty"`
+	Drop    bool   `json:"drop,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func (s *Server) adminListFaults(w http.ResponseWriter, r *http.Request) {
+	out := []faultRequest{}
+	for _, f := range s.Faults() {
+		fr := faultRequest{Kind: f.Kind, Count: f.Count, Code: f.Code, Drop: f.Drop, Message: f.Message}
+		if f.Delay > 0 {
+			fr.Delay = f.Delay.String()
+		}
+		out = append(out, fr)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"faults": out})
+}
+
+func (s *Server) adminAddFault(w http.ResponseWriter, r *http.Request) {
+	var req faultRequest
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	f := Fault{Kind: req.Kind, Count: req.Count, Code: req.Code, Drop: req.Drop, Message: req.Message}
+	if req.Delay != "" {
+		d, err := time.ParseDuration(req.Delay)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "bad_request", "delay must be a Go duration such as 250ms")
+			return
+		}
+		f.Delay = d
+	}
+	if err := s.InjectFault(f); err != nil {
+		adminError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, req)
+}
+
+func (s *Server) adminClearFaults(w http.ResponseWriter, r *http.Request) {
+	s.ClearFaults()
+	writeJSON(w, http.StatusOK, map[string]any{"faults": []faultRequest{}})
+}

@@ -1,0 +1,20 @@
+// Package fakebackend is an in-process fake of the Sinch registration
+// backend: a real WebSocket server (protocol v1, package transport) that
+// verifies registration tokens with every rule of DESIGN.md, creates
+// device-bound instances, enforces and extends their TTLs, and can be
+// driven and inspected by tests, in the manner of net/http/httptest and
+// miniredis.
+//
+// The shortest use, in a test:
+//
+//	srv := fakebackend.RunT(t)              // loopback, mock clock, one application
+//	jwt, _ := srv.Minter().Mint("alice")     // a token an auth server would issue
+//	// ... connect a client to srv.URL() and register with jwt ...
+//	srv.Advance(72 * time.Hour)              // move the backend's clock
+//	for _, e := range srv.Events() { ... }   // every decision with its code and reason
+//
+// Besides the WebSocket endpoint (URL), the server offers a JSON admin API
+// under /admin/ (applications, instances, revocation, clock, reset, events,
+// faults) and Prometheus metrics at /metrics. State lives behind the Store
+// interface: in memory, or in a data directory that survives restarts.
+package fakebackend

@@ -1,0 +1,373 @@
+package fakebackend
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sinchsim/sinchsim/credentials"
+)
+
+// fileStore is memStore plus a data directory, crash-safe:
+//
+//   - state.json is a snapshot, written to a temporary file, fsynced and
+//     renamed into place, so it is always either the old or the new one;
+//   - journal-N.jsonl records every change after snapshot generation N, one
+//     JSON line per change, written before the change is acknowledged. A
+//     process killed mid-write leaves at most one torn last line, which the
+//     loader skips.
+//
+// The journal is folded into a new snapshot every compactEvery records and
+// on Close.
+type fileStore struct {
+	*memStore
+	dir string
+
+	mu      sync.Mutex // orders journal appends with the memory changes
+	gen     uint64
+	journal *os.File
+	records int
+	// Warnings collects what loading had to skip (a torn journal line).
+	warnings []string
+}
+
+const compactEvery = 20000
+
+type journalRecord struct {
+	Op       string          `json:"op"`
+	App      *appRecord      `json:"app,omitempty"`
+	Instance *instanceRecord `json:"instance,omitempty"`
+	ID       string          `json:"id,omitempty"`
+	Device   *Device         `json:"device,omitempty"`
+	Sequence *sequenceRecord `json:"sequence,omitempty"`
+	Key      string          `json:"key,omitempty"`
+	At       time.Time       `json:"at,omitzero"`
+	Window   time.Duration   `json:"window,omitempty"`
+}
+
+type snapshotFile struct {
+	Version    int              `json:"version"`
+	Generation uint64           `json:"generation"`
+	State      snapshot         `json:"state"`
+	Creations  []creationRecord `json:"creations,omitempty"`
+}
+
+type creationRecord struct {
+	Key string      `json:"key"`
+	At  []time.Time `json:"at"`
+}
+
+func openFileStore(dir string) (*fileStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("fakebackend: data directory: %w", err)
+	}
+	fs := &fileStore{memStore: newMemStore(), dir: dir}
+	if err := fs.load(); err != nil {
+		return nil, err
+	}
+	// Fold what was loaded into a fresh snapshot and start a new journal.
+	if err := fs.compactLocked(); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+func (fs *fileStore) statePath() string { return filepath.Join(fs.dir, "state.json") }
+
+func (fs *fileStore) journalPath(gen uint64) string {
+	return filepath.Join(fs.dir, "journal-"+strconv.FormatUint(gen, 10)+".jsonl")
+}
+
+func (fs *fileStore) load() error {
+	data, err := os.ReadFile(fs.statePath())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("fakebackend: reading state: %w", err)
+	default:
+		var sf snapshotFile
+		if err := json.Unmarshal(data, &sf); err != nil {
+			return fmt.Errorf("fakebackend: %s is damaged: %v", fs.statePath(), err)
+		}
+		fs.gen = sf.Generation
+		if err := fs.restore(sf); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(fs.journalPath(fs.gen))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fakebackend: reading journal: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	line := 0
+	for {
+		b, err := r.ReadBytes('\n')
+		if len(b) > 0 {
+			line++
+			complete := b[len(b)-1] == '\n'
+			var rec journalRecord
+			if jerr := json.Unmarshal(bytes.TrimSpace(b), &rec); jerr != nil || !complete {
+				fs.warnings = append(fs.warnings, fmt.Sprintf("journal line %d is torn or damaged; skipped", line))
+			} else if aerr := fs.apply(rec); aerr != nil {
+				fs.warnings = append(fs.warnings, fmt.Sprintf("journal line %d: %v; skipped", line, aerr))
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("fakebackend: reading journal: %w", err)
+		}
+	}
+}
+
+func (fs *fileStore) restore(sf snapshotFile) error {
+	m := fs.memStore
+	for _, a := range sf.State.Applications {
+		sec, err := credentials.ParseSecret(a.Secret)
+		if err != nil {
+			return fmt.Errorf("fakebackend: stored application %q: %w", a.Key, err)
+		}
+		m.apps[a.Key] = Application{Key: a.Key, Secret: sec}
+	}
+	for _, r := range sf.State.Instances {
+		i := r.Instance
+		i.Secret = r.Secret
+		m.instances[i.ID] = &i
+	}
+	for _, d := range sf.State.Devices {
+		m.devices[deviceKey(d.Application, d.User, d.Device)] = d
+	}
+	for _, s := range sf.State.Sequences {
+		m.sequences[userKey(s.Application, s.User)] = s.Sequence
+	}
+	for _, n := range sf.State.Nonces {
+		m.nonces.use(n.Key, n.Until, time.Time{}, 0)
+	}
+	for _, c := range sf.Creations {
+		m.creations[c.Key] = c.At
+	}
+	return nil
+}
+
+// apply replays one journal record into memory.
+func (fs *fileStore) apply(rec journalRecord) error {
+	m := fs.memStore
+	switch rec.Op {
+	case "app":
+		if rec.App == nil {
+			return errors.New("app record without app")
+		}
+		sec, err := credentials.ParseSecret(rec.App.Secret)
+		if err != nil {
+			return err
+		}
+		m.apps[rec.App.Key] = Application{Key: rec.App.Key, Secret: sec}
+	case "instance":
+		if rec.Instance == nil {
+			return errors.New("instance record without instance")
+		}
+		i := rec.Instance.Instance
+		i.Secret = rec.Instance.Secret
+		m.instances[i.ID] = &i
+	case "delete":
+		delete(m.instances, rec.ID)
+	case "device":
+		if rec.Device == nil {
+			return errors.New("device record without device")
+		}
+		d := *rec.Device
+		m.devices[deviceKey(d.Application, d.User, d.Device)] = d
+	case "sequence":
+		if rec.Sequence == nil {
+			return errors.New("sequence record without sequence")
+		}
+		m.sequences[userKey(rec.Sequence.Application, rec.Sequence.User)] = rec.Sequence.Sequence
+	case "creation":
+		m.creations[rec.Key] = append(m.creations[rec.Key], rec.At)
+	case "nonce":
+		m.nonces.use(rec.Key, rec.At, time.Time{}, 0)
+	case "reset":
+		m.resetLocked()
+	default:
+		return fmt.Errorf("unknown op %q", rec.Op)
+	}
+	return nil
+}
+
+// logLocked appends one record to the journal (fs.mu held).
+func (fs *fileStore) logLocked(rec journalRecord) error {
+	if fs.journal == nil {
+		return errors.New("fakebackend: store is closed")
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if _, err := fs.journal.Write(b); err != nil {
+		return fmt.Errorf("fakebackend: writing journal: %w", err)
+	}
+	fs.records++
+	if fs.records >= compactEvery {
+		return fs.compactLocked()
+	}
+	return nil
+}
+
+// compactLocked writes a snapshot of the memory state as generation gen+1
+// and starts its journal; the old journal is removed once the snapshot is
+// in place.
+func (fs *fileStore) compactLocked() error {
+	snap := fs.memStore.snapshot()
+	fs.memStore.mu.Lock()
+	var creations []creationRecord
+	for k, at := range fs.memStore.creations {
+		if len(at) > 0 {
+			creations = append(creations, creationRecord{Key: k, At: append([]time.Time(nil), at...)})
+		}
+	}
+	fs.memStore.mu.Unlock()
+	next := fs.gen + 1
+	data, err := json.MarshalIndent(snapshotFile{Version: 1, Generation: next, State: snap, Creations: creations}, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(fs.statePath(), data); err != nil {
+		return err
+	}
+	if fs.journal != nil {
+		fs.journal.Close()
+	}
+	old := fs.journalPath(fs.gen)
+	j, err := os.OpenFile(fs.journalPath(next), os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("fakebackend: opening journal: %w", err)
+	}
+	fs.journal, fs.gen, fs.records = j, next, 0
+	_ = os.Remove(old)
+	return nil
+}
+
+// writeFileAtomic replaces path with data: temporary file, fsync, rename,
+// fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("fakebackend: writing state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fakebackend: writing state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fakebackend: syncing state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("fakebackend: replacing state: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (fs *fileStore) PutApplication(a Application) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.PutApplication(a)
+	return fs.logLocked(journalRecord{Op: "app", App: &appRecord{Key: a.Key, Secret: a.Secret.Text()}})
+}
+
+func (fs *fileStore) PutInstance(i Instance) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.PutInstance(i)
+	return fs.logLocked(journalRecord{Op: "instance", Instance: &instanceRecord{Instance: i, Secret: i.Secret}})
+}
+
+func (fs *fileStore) DeleteInstance(id string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.DeleteInstance(id)
+	return fs.logLocked(journalRecord{Op: "delete", ID: id})
+}
+
+func (fs *fileStore) PutDevice(d Device) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.PutDevice(d)
+	return fs.logLocked(journalRecord{Op: "device", Device: &d})
+}
+
+func (fs *fileStore) SetLegacySequence(app, user string, seq uint64) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.SetLegacySequence(app, user, seq)
+	return fs.logLocked(journalRecord{Op: "sequence", Sequence: &sequenceRecord{Application: app, User: user, Sequence: seq}})
+}
+
+func (fs *fileStore) RecordCreation(app, user string, now time.Time, window time.Duration, limit int) (bool, time.Duration, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	ok, wait, err := fs.memStore.RecordCreation(app, user, now, window, limit)
+	if err != nil || !ok {
+		return ok, wait, err
+	}
+	return true, 0, fs.logLocked(journalRecord{Op: "creation", Key: userKey(app, user), At: now})
+}
+
+func (fs *fileStore) UseNonce(app, nonce string, validUntil, now time.Time, max int) (bool, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	ok, err := fs.memStore.UseNonce(app, nonce, validUntil, now, max)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, fs.logLocked(journalRecord{Op: "nonce", Key: app + "\x00" + nonce, At: validUntil})
+}
+
+func (fs *fileStore) Reset() error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.memStore.Reset()
+	return fs.logLocked(journalRecord{Op: "reset"})
+}
+
+// Close folds the journal into the snapshot and closes it.
+func (fs *fileStore) Close() error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.journal == nil {
+		return nil
+	}
+	err := fs.compactLocked()
+	if fs.journal != nil {
+		fs.journal.Close()
+		fs.journal = nil
+	}
+	return err
+}

@@ -1,0 +1,291 @@
+package fakebackend
+
+import (
+	"container/heap"
+	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNonceStoreFull is returned by UseNonce when max unexpired nonces are
+// held: accepting more would mean forgetting one that could still be
+// replayed, so the backend refuses the registration (retryable) instead.
+var ErrNonceStoreFull = errors.New("fakebackend: nonce store is full")
+
+// memStore is the in-memory Store. The zero value is not usable; use newMemStore.
+type memStore struct {
+	mu        sync.Mutex
+	apps      map[string]Application
+	instances map[string]*Instance
+	devices   map[string]Device
+	sequences map[string]uint64
+	creations map[string][]time.Time
+	nonces    nonceSet
+}
+
+func newMemStore() *memStore {
+	s := &memStore{apps: map[string]Application{}}
+	s.resetLocked()
+	return s
+}
+
+func (s *memStore) resetLocked() {
+	s.instances = map[string]*Instance{}
+	s.devices = map[string]Device{}
+	s.sequences = map[string]uint64{}
+	s.creations = map[string][]time.Time{}
+	s.nonces = nonceSet{index: map[string]int{}}
+}
+
+func userKey(app, user string) string { return app + "\x00" + user }
+
+func deviceKey(app, user, device string) string { return app + "\x00" + user + "\x00" + device }
+
+func (s *memStore) Applications() ([]Application, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Application, 0, len(s.apps))
+	for _, a := range s.apps {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (s *memStore) PutApplication(a Application) error {
+	s.mu.Lock()
+	s.apps[a.Key] = a
+	s.mu.Unlock()
+	return nil
+}
+
+func cloneInstance(i *Instance) Instance {
+	c := *i
+	c.Capabilities = slices.Clone(i.Capabilities)
+	c.History = slices.Clone(i.History)
+	return c
+}
+
+func (s *memStore) Instance(id string) (Instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.instances[id]
+	if i == nil {
+		return Instance{}, ErrNotFound
+	}
+	return cloneInstance(i), nil
+}
+
+func (s *memStore) Instances() ([]Instance, error) {
+	s.mu.Lock()
+	out := make([]Instance, 0, len(s.instances))
+	for _, i := range s.instances {
+		out = append(out, cloneInstance(i))
+	}
+	s.mu.Unlock()
+	sortInstances(out)
+	return out, nil
+}
+
+func sortInstances(out []Instance) {
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+}
+
+func (s *memStore) PutInstance(i Instance) error {
+	c := cloneInstance(&i)
+	s.mu.Lock()
+	s.instances[i.ID] = &c
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) DeleteInstance(id string) error {
+	s.mu.Lock()
+	delete(s.instances, id)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) Device(app, user, device string) (Device, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devices[deviceKey(app, user, device)]
+	if !ok {
+		d = Device{Application: app, User: user, Device: device}
+	}
+	return d, nil
+}
+
+func (s *memStore) PutDevice(d Device) error {
+	s.mu.Lock()
+	s.devices[deviceKey(d.Application, d.User, d.Device)] = d
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) LegacySequence(app, user string) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sequences[userKey(app, user)], nil
+}
+
+func (s *memStore) SetLegacySequence(app, user string, seq uint64) error {
+	s.mu.Lock()
+	s.sequences[userKey(app, user)] = seq
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) RecordCreation(app, user string, now time.Time, window time.Duration, limit int) (bool, time.Duration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := userKey(app, user)
+	ts := s.creations[k]
+	// Drop creations that left the window (they are in time order).
+	cut := 0
+	for cut < len(ts) && !ts[cut].After(now.Add(-window)) {
+		cut++
+	}
+	ts = ts[cut:]
+	if limit > 0 && len(ts) >= limit {
+		s.creations[k] = ts
+		return false, ts[0].Add(window).Sub(now), nil
+	}
+	s.creations[k] = append(ts, now)
+	return true, 0, nil
+}
+
+func (s *memStore) UseNonce(app, nonce string, validUntil, now time.Time, max int) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nonces.use(app+"\x00"+nonce, validUntil, now, max)
+}
+
+func (s *memStore) Reset() error {
+	s.mu.Lock()
+	s.resetLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *memStore) Close() error { return nil }
+
+// snapshot and restore serve the file store.
+type snapshot struct {
+	Applications []appRecord      `json:"applications"`
+	Instances    []instanceRecord `json:"instances"`
+	Devices      []Device         `json:"devices"`
+	Sequences    []sequenceRecord `json:"sequences"`
+	Nonces       []nonceRecord    `json:"nonces,omitempty"`
+}
+
+type appRecord struct {
+	Key    string `json:"key"`
+	Secret string `json:"secret"`
+}
+
+type instanceRecord struct {
+	Instance
+	Secret string `json:"secret"`
+}
+
+type sequenceRecord struct {
+	Application string `json:"applicationKey"`
+	User        string `json:"userId"`
+	Sequence    uint64 `json:"sequence"`
+}
+
+type nonceRecord struct {
+	Key   string    `json:"key"`
+	Until time.Time `json:"until"`
+}
+
+func (s *memStore) snapshot() snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var snap snapshot
+	for _, a := range s.apps {
+		snap.Applications = append(snap.Applications, appRecord{Key: a.Key, Secret: a.Secret.Text()})
+	}
+	sort.Slice(snap.Applications, func(i, j int) bool { return snap.Applications[i].Key < snap.Applications[j].Key })
+	insts := make([]Instance, 0, len(s.instances))
+	for _, i := range s.instances {
+		insts = append(insts, cloneInstance(i))
+	}
+	sortInstances(insts)
+	for _, i := range insts {
+		snap.Instances = append(snap.Instances, instanceRecord{Instance: i, Secret: i.Secret})
+	}
+	for _, d := range s.devices {
+		snap.Devices = append(snap.Devices, d)
+	}
+	sort.Slice(snap.Devices, func(i, j int) bool {
+		return deviceKey(snap.Devices[i].Application, snap.Devices[i].User, snap.Devices[i].Device) <
+			deviceKey(snap.Devices[j].Application, snap.Devices[j].User, snap.Devices[j].Device)
+	})
+	for k, seq := range s.sequences {
+		app, user, _ := strings.Cut(k, "\x00")
+		snap.Sequences = append(snap.Sequences, sequenceRecord{Application: app, User: user, Sequence: seq})
+	}
+	sort.Slice(snap.Sequences, func(i, j int) bool {
+		return userKey(snap.Sequences[i].Application, snap.Sequences[i].User) < userKey(snap.Sequences[j].Application, snap.Sequences[j].User)
+	})
+	for _, e := range s.nonces.h {
+		snap.Nonces = append(snap.Nonces, nonceRecord{Key: e.key, Until: e.until})
+	}
+	return snap
+}
+
+// nonceSet is a set of nonces with expiries: a map for lookup and a
+// min-heap on expiry for eviction, so memory stays bounded by the number of
+// tokens that could still be valid.
+type nonceSet struct {
+	index map[string]int // key -> position in h
+	h     []nonceEntry
+}
+
+type nonceEntry struct {
+	key   string
+	until time.Time
+}
+
+func (n *nonceSet) Len() int           { return len(n.h) }
+func (n *nonceSet) Less(i, j int) bool { return n.h[i].until.Before(n.h[j].until) }
+func (n *nonceSet) Swap(i, j int) {
+	n.h[i], n.h[j] = n.h[j], n.h[i]
+	n.index[n.h[i].key] = i
+	n.index[n.h[j].key] = j
+}
+func (n *nonceSet) Push(x any) {
+	e := x.(nonceEntry)
+	n.index[e.key] = len(n.h)
+	n.h = append(n.h, e)
+}
+func (n *nonceSet) Pop() any {
+	e := n.h[len(n.h)-1]
+	n.h = n.h[:len(n.h)-1]
+	delete(n.index, e.key)
+	return e
+}
+
+func (n *nonceSet) use(key string, until, now time.Time, max int) (bool, error) {
+	for len(n.h) > 0 && !n.h[0].until.After(now) {
+		heap.Pop(n)
+	}
+	if _, seen := n.index[key]; seen {
+		return false, nil
+	}
+	if max > 0 && len(n.h) >= max {
+		return false, ErrNonceStoreFull
+	}
+	heap.Push(n, nonceEntry{key: key, until: until})
+	return true, nil
+}

@@ -1,0 +1,324 @@
+package fakebackend
+
+import (
+	"errors"
+	"log"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/gorilla/websocket"
+
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// Close codes the backend uses.
+const (
+	closeGoingAway   = websocket.CloseGoingAway
+	closeMessageBig  = websocket.CloseMessageTooBig
+	closeInternalErr = websocket.CloseInternalServerErr
+)
+
+// session is one client connection. Its handler goroutine is the only
+// reader; transport.Conn owns the only writer.
+type session struct {
+	s             *Server
+	conn          *transport.Conn
+	remote        string
+	challenge     string
+	challengeTime time.Time
+
+	mu      sync.Mutex // guards the binding below
+	inst    string
+	app     string
+	user    string
+	device  string
+	expiry  *clock.Timer
+	counted bool // counted in Server.perUser
+}
+
+type upgrader interface {
+	Upgrade(w http.ResponseWriter, r *http.Request) (*transport.Conn, error)
+}
+
+func newUpgrader(cfg Config) upgrader {
+	return transport.NewUpgrader(transport.UpgradeConfig{
+		Config:         cfg.Conn,
+		AllowedOrigins: cfg.AllowedOrigins,
+		AllowAnyOrigin: cfg.AllowAnyOrigin,
+	})
+}
+
+func slogErrorLog(l *slog.Logger) *log.Logger {
+	return slog.NewLogLogger(l.Handler(), slog.LevelDebug)
+}
+
+// serveWS upgrades the request and runs the session until the connection ends.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if !s.started || s.closed {
+		s.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if len(s.sessions) >= s.policy.MaxConnections {
+		s.mu.Unlock()
+		http.Error(w, "too many connections (limit "+strconv.Itoa(s.policy.MaxConnections)+")", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1) // before releasing mu: stopServing waits only after started=false
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	conn, err := s.upgrader.Upgrade(w, r)
+	if err != nil {
+		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return // the upgrader has answered with an HTTP error
+	}
+	ss := &session{
+		s:             s,
+		conn:          conn,
+		remote:        r.RemoteAddr,
+		challenge:     transport.NewChallenge(),
+		challengeTime: s.clock.Now(),
+	}
+	s.mu.Lock()
+	if !s.started {
+		s.mu.Unlock()
+		ss.close(closeGoingAway, "server shutting down")
+		<-ss.conn.Done()
+		return
+	}
+	s.sessions[ss] = struct{}{}
+	n := len(s.sessions)
+	s.mu.Unlock()
+	s.metrics.connected.Set(float64(n))
+	defer s.endSession(ss)
+
+	if err := ss.conn.Send(&transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}); err != nil {
+		return
+	}
+	closing := false
+	for {
+		m, err := ss.conn.Read()
+		if closing && (err == nil || !errors.Is(err, transport.ErrClosed)) {
+			continue // draining until the peer's close frame
+		}
+		if err != nil {
+			var pe *transport.ProtocolError
+			if !errors.As(err, &pe) {
+				return // connection gone
+			}
+			s.record(Event{Kind: "message", Code: transport.CodeProtocolError, Reason: pe.Reason})
+			_ = ss.conn.Send(pe.Reply())
+			if pe.Fatal {
+				// Close returns at once; this loop keeps reading so that
+				// the peer's close frame completes the handshake.
+				ss.conn.Close(closeMessageBig, "message too big")
+				closing = true
+			}
+			continue
+		}
+		ss.handle(m)
+	}
+}
+
+func (s *Server) endSession(ss *session) {
+	ss.unbind()
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	n := len(s.sessions)
+	s.mu.Unlock()
+	s.metrics.connected.Set(float64(n))
+	ss.conn.Close(websocket.CloseNormalClosure, "")
+	<-ss.conn.Done()
+}
+
+// close starts a clean close handshake; the session's reader completes it.
+func (ss *session) close(code int, reason string) { ss.conn.Close(code, reason) }
+
+// drop ends the connection abruptly, as a network failure would.
+func (ss *session) drop() { ss.conn.Abort() }
+
+func (ss *session) send(m transport.Message) {
+	if err := ss.conn.Send(m); err != nil {
+		ss.s.log.Debug("send failed", "remote", ss.remote, "err", err)
+	}
+}
+
+// handle processes one client message on the reader goroutine.
+func (ss *session) handle(m transport.Message) {
+	s := ss.s
+	req, ok := m.(transport.Request)
+	if !ok {
+		s.record(Event{Kind: m.MessageType(), Code: transport.CodeProtocolError, Reason: "not a client request"})
+		ss.send(&transport.ErrorMessage{Error: *transport.NewError(transport.CodeProtocolError, "clients do not send "+m.MessageType()+" messages")})
+		return
+	}
+	kind := m.MessageType()
+	if f, ok := s.faults.take(kind); ok {
+		if f.Delay > 0 {
+			select {
+			case <-time.After(f.Delay):
+			case <-ss.conn.Done():
+				return
+			}
+		}
+		if f.Drop {
+			s.record(Event{Kind: kind, Code: "dropped", Reason: "injected fault: connection dropped"})
+			ss.drop()
+			return
+		}
+		if f.Code != "" {
+			msg := f.Message
+			if msg == "" {
+				msg = "injected fault"
+			}
+			s.record(Event{Kind: kind, Code: f.Code, Reason: msg})
+			ss.send(errorReply(req.RequestID(), transport.NewError(f.Code, msg)))
+			return
+		}
+	}
+	var reply transport.Message
+	var ev Event
+	switch m := m.(type) {
+	case *transport.CreateInstance:
+		reply, ev = ss.createInstance(m)
+	case *transport.LegacyRegister:
+		reply, ev = ss.legacyRegister(m)
+	case *transport.Authenticate:
+		reply, ev = ss.authenticate(m)
+	case *transport.UpdateInstanceTTL:
+		reply, ev = ss.updateInstanceTTL(m)
+	case *transport.RegisterPushToken:
+		reply, ev = ss.registerPush(m)
+	case *transport.UnregisterPushToken:
+		reply, ev = ss.unregisterPush(m)
+	default:
+		reply = errorReply(req.RequestID(), transport.NewError(transport.CodeProtocolError, "unsupported request "+kind))
+		ev = Event{Code: transport.CodeProtocolError, Reason: "unsupported request"}
+	}
+	ev.Kind = kind
+	s.record(ev)
+	ss.send(reply)
+}
+
+func errorReply(id string, e *transport.Error) *transport.ErrorMessage {
+	return &transport.ErrorMessage{ID: id, Error: *e}
+}
+
+// bind attaches the session to an instance and arms its expiry timer.
+func (ss *session) bind(inst Instance) error {
+	s := ss.s
+	key := userKey(inst.Application, inst.User)
+	ss.unbind()
+	s.mu.Lock()
+	if lim := s.policy.MaxConnectionsPerUser; lim > 0 && s.perUser[key] >= lim {
+		s.mu.Unlock()
+		return transport.NewError(transport.CodeUnavailable, "too many connections for this user (limit "+strconv.Itoa(lim)+")")
+	}
+	s.perUser[key]++
+	if old := s.byInst[inst.ID]; old != nil && old != ss {
+		// Another connection of the same instance: the newest one is bound.
+		defer old.unbindIf(inst.ID)
+	}
+	s.byInst[inst.ID] = ss
+	s.mu.Unlock()
+
+	ss.mu.Lock()
+	ss.inst, ss.app, ss.user, ss.device, ss.counted = inst.ID, inst.Application, inst.User, inst.Device, true
+	ss.armExpiryLocked(inst)
+	ss.mu.Unlock()
+	return nil
+}
+
+func (ss *session) armExpiryLocked(inst Instance) {
+	if ss.expiry != nil {
+		ss.expiry.Stop()
+		ss.expiry = nil
+	}
+	if !inst.Limited() {
+		return
+	}
+	d := inst.ExpireAt.Sub(ss.s.clock.Now())
+	id := inst.ID
+	ss.expiry = ss.s.clock.AfterFunc(d, func() { ss.expired(id) })
+}
+
+// bound returns the bound instance id ("" when none).
+func (ss *session) bound() (id, app, user, device string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.inst, ss.app, ss.user, ss.device
+}
+
+func (ss *session) unbind() { ss.unbindIf("") }
+
+// unbindIf detaches the session from instance id ("" = whatever it is bound to).
+func (ss *session) unbindIf(id string) bool {
+	ss.mu.Lock()
+	if ss.inst == "" || (id != "" && ss.inst != id) {
+		ss.mu.Unlock()
+		return false
+	}
+	inst, key, counted := ss.inst, userKey(ss.app, ss.user), ss.counted
+	ss.inst, ss.app, ss.user, ss.device, ss.counted = "", "", "", "", false
+	if ss.expiry != nil {
+		ss.expiry.Stop()
+		ss.expiry = nil
+	}
+	ss.mu.Unlock()
+	s := ss.s
+	s.mu.Lock()
+	if s.byInst[inst] == ss {
+		delete(s.byInst, inst)
+	}
+	if counted {
+		if s.perUser[key]--; s.perUser[key] <= 0 {
+			delete(s.perUser, key)
+		}
+	}
+	s.mu.Unlock()
+	return true
+}
+
+// expired runs on the backend clock when the bound instance's TTL ends.
+func (ss *session) expired(id string) {
+	inst, err := ss.s.store.Instance(id)
+	if err == nil && !inst.ExpiredAt(ss.s.clock.Now()) {
+		return // extended in the meantime
+	}
+	if !ss.unbindIf(id) {
+		return
+	}
+	ss.s.record(Event{Kind: "expire", Code: transport.CodeInstanceExpired, Reason: "instance TTL ran out", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
+	ss.send(&transport.InstanceRevoked{InstanceID: id, Code: transport.CodeInstanceExpired, Message: "the instance's TTL ran out; register anew"})
+}
+
+// RevokeInstance deletes an instance and tells a client bound to it
+// (instanceRevoked with code instance_not_found). It reports whether the
+// instance existed.
+func (s *Server) RevokeInstance(id string) bool {
+	inst, err := s.store.Instance(id)
+	if err != nil {
+		return false
+	}
+	unlock := s.lockUser(inst.Application, inst.User)
+	_ = s.store.DeleteInstance(id)
+	unlock()
+	s.record(Event{Kind: "revoke", Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
+	s.notifyRevoked(id, "the instance was revoked")
+	return true
+}
+
+func (s *Server) notifyRevoked(id, msg string) {
+	s.mu.Lock()
+	ss := s.byInst[id]
+	s.mu.Unlock()
+	if ss != nil && ss.unbindIf(id) {
+		ss.send(&transport.InstanceRevoked{InstanceID: id, Code: transport.CodeInstanceNotFound, Message: msg})
+	}
+}
