@@ -1,0 +1,511 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/registration"
+)
+
+// SinchClient is one user on one device, registered with the backend the
+// way the Sinch SDKs do it: Start, OnCredentialsRequired, Register(jwt) or
+// RegisterFailed, OnClientStarted / OnClientFailed, TerminateGracefully.
+//
+// Its lifecycle is a registration.Machine owned by one goroutine (the
+// client's loop); every public method is safe for concurrent use and may be
+// called from listener callbacks.
+type SinchClient struct {
+	appKey string
+	url    string
+	userID string
+	o      options
+	log    *slog.Logger
+
+	disp dispatcher
+
+	// mu guards the fields below: the public view of the loop's state.
+	mu         sync.Mutex
+	state      registration.State
+	lastErr    error
+	changed    chan struct{} // closed and replaced on every transition
+	subs       []*Subscription
+	loopOn     bool
+	terminated bool
+	pushOn     bool
+
+	cmds     chan func()
+	loopDone chan struct{}
+	termOnce sync.Once
+	wg       sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
+	busy     atomic.Int64   // queued commands + requests in flight, for WaitIdle
+	idleMu   sync.Mutex
+	idleCh   chan struct{} // closed and replaced whenever the client may have become idle
+
+	l *loop // owned by the loop goroutine
+}
+
+// New builds a client for userID of the application applicationKey on the
+// backend at environmentHost ("host:port", or a ws:// or wss:// URL). It
+// validates its arguments (the user id rules of DESIGN.md); no connection
+// is made before Start.
+func New(applicationKey, environmentHost, userID string, opts ...Option) (*SinchClient, error) {
+	if applicationKey == "" {
+		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "application key is empty"}
+	}
+	if err := credentials.ValidateUserID(userID); err != nil {
+		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: err.(*credentials.Error).Reason}
+	}
+	u, err := environmentURL(environmentHost)
+	if err != nil {
+		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: err.Error()}
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.store == nil {
+		o.store = NewMemoryDeviceStore()
+	}
+	if o.renewal == nil {
+		o.renewal = registration.DefaultRenewal{}
+	}
+	c := &SinchClient{
+		appKey:   applicationKey,
+		url:      u,
+		userID:   userID,
+		o:        o,
+		log:      o.logger,
+		state:    registration.StateIdle,
+		changed:  make(chan struct{}),
+		cmds:     make(chan func(), 16),
+		loopDone: make(chan struct{}),
+		idleCh:   make(chan struct{}),
+	}
+	c.disp.onIdle = c.kick
+	c.disp.onPanic = func(r any) { c.logf(slog.LevelError, "listener callback panicked: %v", r) }
+	return c, nil
+}
+
+// environmentURL turns "host:port" or a ws(s):// URL into the WebSocket URL.
+func environmentURL(env string) (string, error) {
+	if env == "" {
+		return "", errors.New("environment host is empty")
+	}
+	if !strings.Contains(env, "://") {
+		host, port, err := net.SplitHostPort(env)
+		if err != nil || host == "" || port == "" {
+			return "", fmt.Errorf("environment host %q is not host:port or a ws:// URL", env)
+		}
+		return "ws://" + env + "/ws/v1", nil
+	}
+	u, err := url.Parse(env)
+	if err != nil {
+		return "", fmt.Errorf("environment URL %q: %v", env, err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("environment URL %q: scheme must be ws or wss", env)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("environment URL %q has no host", env)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/ws/v1"
+	}
+	return u.String(), nil
+}
+
+// ApplicationKey returns the application key.
+func (c *SinchClient) ApplicationKey() string { return c.appKey }
+
+// UserID returns the user id.
+func (c *SinchClient) UserID() string { return c.userID }
+
+// URL returns the backend's WebSocket URL.
+func (c *SinchClient) URL() string { return c.url }
+
+// State returns the current lifecycle state.
+func (c *SinchClient) State() registration.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// IsStarted reports whether the client is registered (started or renewing).
+func (c *SinchClient) IsStarted() bool {
+	s := c.State()
+	return s == registration.StateStarted || s == registration.StateRenewing
+}
+
+// Err returns the error of the last failure, or nil.
+func (c *SinchClient) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// EnableManagedPush enables managed push notifications (seed 001): the
+// instance registers with the "push" capability and RegisterPushToken
+// becomes available. Call it before Start.
+func (c *SinchClient) EnableManagedPush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.terminated {
+		return ErrTerminated
+	}
+	if c.state != registration.StateIdle && c.state != registration.StateFailed {
+		return &Error{Code: CodeAlreadyStarted, Domain: DomainGeneric, Message: "enable managed push before Start"}
+	}
+	c.pushOn = true
+	return nil
+}
+
+// Start starts the client: it connects, authenticates with stored instance
+// credentials or asks for a registration token, and reports the outcome
+// through OnClientStarted or OnClientFailed. It returns ErrAlreadyStarted
+// unless the client is idle or failed, and ErrTerminated after
+// TerminateGracefully.
+func (c *SinchClient) Start() error {
+	c.mu.Lock()
+	if c.terminated {
+		c.mu.Unlock()
+		return ErrTerminated
+	}
+	if !c.loopOn {
+		c.loopOn = true
+		c.l = newLoop(c)
+		go c.l.run()
+	}
+	c.mu.Unlock()
+	return c.call(func() error { return c.l.start() })
+}
+
+// RegisterPushToken registers a push device token with the instance. The
+// outcome arrives through PushListener. Before the client is started the
+// token is kept and registered once it is.
+func (c *SinchClient) RegisterPushToken(token string) error {
+	if token == "" {
+		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "push token is empty"}
+	}
+	return c.pushCall(func() error { return c.l.setPushToken(token) })
+}
+
+// UnregisterPushToken removes the push device token: the preferred way to
+// stop incoming calls temporarily (seed 001).
+func (c *SinchClient) UnregisterPushToken() error {
+	return c.pushCall(func() error { return c.l.setPushToken("") })
+}
+
+func (c *SinchClient) pushCall(f func() error) error {
+	c.mu.Lock()
+	on, terminated, loopOn := c.pushOn, c.terminated, c.loopOn
+	c.mu.Unlock()
+	switch {
+	case terminated:
+		return ErrTerminated
+	case !on:
+		return ErrPushNotEnabled
+	case !loopOn:
+		return ErrNotStarted
+	}
+	return c.call(f)
+}
+
+// TerminateGracefully closes the connection cleanly, stops every timer and
+// goroutine of the client and waits for them (and for queued callbacks,
+// unless called from one). The client cannot be started again. It is
+// idempotent and safe from any goroutine, including a callback.
+func (c *SinchClient) TerminateGracefully() {
+	c.termOnce.Do(func() {
+		c.mu.Lock()
+		c.terminated = true
+		loopOn := c.loopOn
+		c.mu.Unlock()
+		if loopOn {
+			c.post(func() { c.l.terminate() })
+		} else {
+			c.setState(registration.Transition{From: c.State(), To: registration.StateTerminated, Event: registration.EventTerminate}, nil)
+			close(c.loopDone)
+		}
+	})
+	<-c.loopDone
+	c.wg.Wait()
+	c.disp.waitIdle()
+}
+
+// WaitStarted waits until the client is started (nil), failed (its error)
+// or terminated (ErrTerminated), or ctx ends.
+func (c *SinchClient) WaitStarted(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		st, err, ch := c.state, c.lastErr, c.changed
+		c.mu.Unlock()
+		switch st {
+		case registration.StateStarted, registration.StateRenewing:
+			return nil
+		case registration.StateFailed:
+			return err
+		case registration.StateTerminated:
+			return ErrTerminated
+		case registration.StateIdle:
+			return ErrNotStarted
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitState waits until the client is in one of states, or ctx ends.
+func (c *SinchClient) WaitState(ctx context.Context, states ...registration.State) error {
+	for {
+		c.mu.Lock()
+		st, ch := c.state, c.changed
+		c.mu.Unlock()
+		for _, s := range states {
+			if s == st {
+				return nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %v in state %s: %w", states, st, ctx.Err())
+		}
+	}
+}
+
+// Idle reports whether the client has nothing in flight: no queued work,
+// no request waiting for its answer, no connection attempt or credentials
+// call under way and no callback queued. Timers may be armed. Simulations
+// advance a mock clock only when every client is idle.
+func (c *SinchClient) Idle() bool { return c.busy.Load() == 0 && !c.disp.busy() }
+
+// WaitIdle waits until Idle is true or ctx ends.
+func (c *SinchClient) WaitIdle(ctx context.Context) error {
+	for {
+		c.idleMu.Lock()
+		ch := c.idleCh
+		c.idleMu.Unlock()
+		if c.Idle() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// unbusy ends n units of in-flight work.
+func (c *SinchClient) unbusy(n int64) {
+	if c.busy.Add(-n) == 0 {
+		c.kick()
+	}
+}
+
+// kick wakes WaitIdle callers.
+func (c *SinchClient) kick() {
+	c.idleMu.Lock()
+	close(c.idleCh)
+	c.idleCh = make(chan struct{})
+	c.idleMu.Unlock()
+}
+
+// setState publishes a transition (called by the loop).
+func (c *SinchClient) setState(t registration.Transition, err error) {
+	c.mu.Lock()
+	c.state = t.To
+	if err != nil {
+		c.lastErr = err
+	} else if t.To == registration.StateStarted {
+		c.lastErr = nil
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+	subs := c.subs
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.push(t)
+	}
+}
+
+// post queues f on the loop; it returns false when the loop is gone.
+func (c *SinchClient) post(f func()) bool {
+	c.busy.Add(1)
+	select {
+	case c.cmds <- f:
+		return true
+	case <-c.loopDone:
+		c.unbusy(1)
+		return false
+	}
+}
+
+// call runs f on the loop and returns its result.
+func (c *SinchClient) call(f func() error) error {
+	res := make(chan error, 1)
+	if !c.post(func() { res <- f() }) {
+		return ErrTerminated
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-c.loopDone:
+		select {
+		case err := <-res:
+			return err
+		default:
+			return ErrTerminated
+		}
+	}
+}
+
+// dispatch queues a listener callback.
+func (c *SinchClient) dispatch(f func()) { c.disp.enqueue(f) }
+
+// logf logs to the logger and the LogListener. Messages never contain
+// secrets or tokens.
+func (c *SinchClient) logf(level slog.Level, format string, args ...any) {
+	if c.log == nil && c.o.listener == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if c.log != nil {
+		c.log.Log(context.Background(), level, msg, "user", c.userID)
+	}
+	if ll, ok := wantsLogs(c.o.listener); ok {
+		c.dispatch(func() { ll.OnLogMessage(c, level, msg) })
+	}
+}
+
+// ClientRegistration is handed to OnCredentialsRequired. Answer it once
+// with Register or RegisterFailed, from any goroutine; further answers, and
+// answers after the client moved on or terminated, are ignored.
+type ClientRegistration struct {
+	c        *SinchClient
+	gen      uint64
+	ttl      bool
+	renewal  bool
+	answered atomic.Bool
+}
+
+// IsRenewal reports whether the token is for extending the TTL of the
+// current instance (true) or for a new registration (false).
+func (r *ClientRegistration) IsRenewal() bool { return r.renewal }
+
+// InstanceTTLRequired reports whether the token must carry
+// sinch:rtc:instance:exp (the instance on this device is limited, or this
+// request renews its TTL).
+func (r *ClientRegistration) InstanceTTLRequired() bool { return r.ttl }
+
+// Register proceeds with a signed registration token (JWT).
+func (r *ClientRegistration) Register(jwt string) {
+	if r.answered.Swap(true) {
+		return
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.gen, jwt, nil) })
+}
+
+// RegisterFailed reports that no token could be obtained; the client fails
+// with ErrRegistrationFailed wrapping err (or, during a TTL renewal, keeps
+// its current expiry and retries later).
+func (r *ClientRegistration) RegisterFailed(err error) {
+	if r.answered.Swap(true) {
+		return
+	}
+	if err == nil {
+		err = errors.New("no reason given")
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.gen, "", err) })
+}
+
+// Subscription delivers every state transition of a client, in order,
+// without loss (it buffers without bound until read).
+type Subscription struct {
+	mu     sync.Mutex
+	queue  []registration.Transition
+	notify chan struct{}
+	closed bool
+	c      *SinchClient
+}
+
+// Subscribe starts a Subscription of state transitions from now on.
+func (c *SinchClient) Subscribe() *Subscription {
+	s := &Subscription{notify: make(chan struct{}, 1), c: c}
+	c.mu.Lock()
+	c.subs = append(c.subs, s)
+	c.mu.Unlock()
+	return s
+}
+
+func (s *Subscription) push(t registration.Transition) {
+	s.mu.Lock()
+	if !s.closed {
+		s.queue = append(s.queue, t)
+	}
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Next returns the next transition, waiting for it until ctx ends.
+func (s *Subscription) Next(ctx context.Context) (registration.Transition, error) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			t := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			return t, nil
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return registration.Transition{}, errors.New("sinchsim: subscription closed")
+		}
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return registration.Transition{}, ctx.Err()
+		}
+	}
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	c := s.c
+	c.mu.Lock()
+	for i, x := range c.subs {
+		if x == s {
+			c.subs = append(c.subs[:i:i], c.subs[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}

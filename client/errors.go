@@ -1,0 +1,136 @@
+package client
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// Domain says where an error comes from, mirroring the SDKs' error domains.
+type Domain string
+
+// Error domains.
+const (
+	// DomainGeneric: the client itself (state, configuration, the
+	// application's RegisterFailed).
+	DomainGeneric Domain = "generic"
+	// DomainNetwork: the connection to the backend, or a transient backend
+	// condition; retrying can help.
+	DomainNetwork Domain = "network"
+	// DomainAPI: the backend refused a request by a rule (a bad token, an
+	// expired or revoked instance); the code says which.
+	DomainAPI Domain = "api"
+)
+
+// Error is the one error type of this package: the backend's code (or a
+// client code), a domain and a message. errors.Is matches it against the
+// sentinels below by code, and against credentials' sentinels
+// (credentials.ErrSignatureInvalid, ...) too.
+type Error struct {
+	Code      string
+	Domain    Domain
+	Message   string
+	Retryable bool
+	// RetryAfter, when positive, is how long the backend asks to wait
+	// before retrying (the rate limit's window).
+	RetryAfter time.Duration
+	// Err is the underlying error, if any (e.g. the application's error
+	// passed to RegisterFailed, or a dial error).
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := "sinchsim: " + e.Code
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches errors with the same code: client sentinels, transport errors
+// and credentials errors.
+func (e *Error) Is(target error) bool {
+	switch t := target.(type) {
+	case *Error:
+		return t.Code == e.Code
+	case *credentials.Error:
+		return t.Code == e.Code
+	case *transport.Error:
+		return t.Code == e.Code
+	}
+	return false
+}
+
+// Client error codes (besides the backend's codes, listed in docs/PROTOCOL.md).
+const (
+	CodeAlreadyStarted     = "already_started"
+	CodeTerminated         = "terminated"
+	CodeNotStarted         = "not_started"
+	CodeRegistrationFailed = "registration_failed"
+	CodeNoCredentials      = "no_credentials"
+	CodeConnectionFailed   = "connection_failed"
+	CodePushNotEnabled     = "push_not_enabled"
+	CodeDeviceStore        = "device_store"
+)
+
+// Sentinels to use with errors.Is.
+var (
+	// ErrAlreadyStarted: Start on a client that is not idle or failed.
+	ErrAlreadyStarted = &Error{Code: CodeAlreadyStarted, Domain: DomainGeneric, Message: "the client is already started"}
+	// ErrTerminated: the client was terminated and cannot be used again.
+	ErrTerminated = &Error{Code: CodeTerminated, Domain: DomainGeneric, Message: "the client is terminated"}
+	// ErrNotStarted: the operation needs a started client.
+	ErrNotStarted = &Error{Code: CodeNotStarted, Domain: DomainGeneric, Message: "the client is not started"}
+	// ErrRegistrationFailed: the application answered RegisterFailed, or the
+	// credentials provider failed.
+	ErrRegistrationFailed = &Error{Code: CodeRegistrationFailed, Domain: DomainGeneric, Message: "no registration token could be obtained"}
+	// ErrNoCredentials: credentials are needed but there is neither a
+	// provider nor a listener to ask.
+	ErrNoCredentials = &Error{Code: CodeNoCredentials, Domain: DomainGeneric, Message: "credentials are required but no provider or listener is set"}
+	// ErrConnectionFailed: the backend could not be reached (after the
+	// reconnect limit).
+	ErrConnectionFailed = &Error{Code: CodeConnectionFailed, Domain: DomainNetwork, Message: "the backend could not be reached", Retryable: true}
+	// ErrPushNotEnabled: push calls before EnableManagedPush.
+	ErrPushNotEnabled = &Error{Code: CodePushNotEnabled, Domain: DomainGeneric, Message: "managed push is not enabled"}
+	// ErrInstanceRevoked: the backend revoked the instance (code instance_not_found).
+	ErrInstanceRevoked = &Error{Code: transport.CodeInstanceNotFound, Domain: DomainAPI, Message: "the instance is unknown to the backend or was revoked"}
+	// ErrInstanceExpired: the instance's TTL ran out (code instance_expired).
+	ErrInstanceExpired = &Error{Code: transport.CodeInstanceExpired, Domain: DomainAPI, Message: "the instance's TTL ran out"}
+	// ErrRateLimited: "Instance creation rate exceeded".
+	ErrRateLimited = &Error{Code: transport.CodeInstanceCreationRateExceeded, Domain: DomainAPI, Message: "Instance creation rate exceeded", Retryable: true}
+)
+
+// fromWire converts a backend error.
+func fromWire(e *transport.Error) *Error {
+	d := DomainAPI
+	switch e.Domain {
+	case transport.DomainNetwork:
+		d = DomainNetwork
+	case transport.DomainHTTP:
+		d = DomainGeneric
+	}
+	return &Error{Code: e.Code, Domain: d, Message: e.Message, Retryable: e.Retryable,
+		RetryAfter: time.Duration(e.RetryAfterMs) * time.Millisecond}
+}
+
+// CodeOf returns the code of err (a client, transport or credentials
+// error), or "".
+func CodeOf(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return credentials.CodeOf(err)
+}

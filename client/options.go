@@ -1,0 +1,97 @@
+package client
+
+import (
+	"log/slog"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/registration"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// Option configures a SinchClient at construction.
+type Option func(*options)
+
+type options struct {
+	store          DeviceStore
+	provider       credentials.Provider
+	clock          clock.Clock
+	logger         *slog.Logger
+	backoff        registration.Backoff
+	renewal        registration.RenewalPolicy
+	listener       Listener
+	capabilities   []string
+	sdkVersion     string
+	dial           transport.DialConfig
+	reconnectLimit int
+	instanceTTL    bool
+}
+
+// SDKVersion is what the client reports as its SDK version by default.
+const SDKVersion = "sinchsim-go/1"
+
+// DefaultReconnectLimit is how many connection attempts in a row may fail
+// before the client gives up with ErrConnectionFailed.
+const DefaultReconnectLimit = 10
+
+func defaultOptions() options {
+	return options{
+		clock:          clock.New(),
+		renewal:        registration.DefaultRenewal{},
+		sdkVersion:     SDKVersion,
+		capabilities:   []string{"calling"},
+		reconnectLimit: DefaultReconnectLimit,
+	}
+}
+
+// WithDeviceStore keeps the device id and instance credentials in s
+// (default: a new MemoryDeviceStore, so nothing survives the client).
+func WithDeviceStore(s DeviceStore) Option { return func(o *options) { o.store = s } }
+
+// WithCredentialsProvider answers OnCredentialsRequired without the
+// listener: the client asks p for a token whenever it needs one.
+func WithCredentialsProvider(p credentials.Provider) Option {
+	return func(o *options) { o.provider = p }
+}
+
+// WithClock sets the clock for every timer (renewal, reconnect backoff) and
+// time read; tests and simulations pass a *clock.Mock. Default: real time.
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithLogger sends the client's logs to l (default: none). No secret or
+// token is ever logged.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithBackoff sets the reconnect backoff (default registration.Backoff{}).
+func WithBackoff(b registration.Backoff) Option { return func(o *options) { o.backoff = b } }
+
+// WithRenewalPolicy sets when TTL renewal happens (default
+// registration.DefaultRenewal).
+func WithRenewalPolicy(p registration.RenewalPolicy) Option {
+	return func(o *options) { o.renewal = p }
+}
+
+// WithListener sets the listener.
+func WithListener(l Listener) Option { return func(o *options) { o.listener = l } }
+
+// WithCapabilities sets the capabilities the instance registers with
+// (default ["calling"]; EnableManagedPush adds "push").
+func WithCapabilities(caps ...string) Option {
+	return func(o *options) { o.capabilities = append([]string(nil), caps...) }
+}
+
+// WithSDKVersion sets the SDK version string sent on registration.
+func WithSDKVersion(v string) Option { return func(o *options) { o.sdkVersion = v } }
+
+// WithDialConfig tunes the WebSocket connection (TLS, timeouts, limits).
+func WithDialConfig(d transport.DialConfig) Option { return func(o *options) { o.dial = d } }
+
+// WithReconnectLimit sets how many connection attempts in a row may fail
+// before the client fails (default DefaultReconnectLimit; negative: never
+// give up).
+func WithReconnectLimit(n int) Option { return func(o *options) { o.reconnectLimit = n } }
+
+// WithInstanceTTL asks the provider or listener for tokens that limit the
+// instance's TTL from the first registration on (Request.InstanceTTL).
+func WithInstanceTTL(on bool) Option { return func(o *options) { o.instanceTTL = on } }
