@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
@@ -41,13 +42,14 @@ type SinchClient struct {
 	terminated bool
 	pushOn     bool
 
-	cmds     chan func()
-	loopDone chan struct{}
-	termOnce sync.Once
-	wg       sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
-	busy     atomic.Int64   // queued commands + requests in flight, for WaitIdle
-	idleMu   sync.Mutex
-	idleCh   chan struct{} // closed and replaced whenever the client may have become idle
+	cmds      chan func()
+	loopDone  chan struct{}
+	termOnce  sync.Once
+	wg        sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
+	busy      atomic.Int64   // queued commands + requests in flight, for WaitIdle
+	nextTimer atomic.Int64   // earliest armed timer deadline (Unix ns), 0: none
+	idleMu    sync.Mutex
+	idleCh    chan struct{} // closed and replaced whenever the client may have become idle
 
 	l *loop // owned by the loop goroutine
 }
@@ -294,7 +296,29 @@ func (c *SinchClient) WaitState(ctx context.Context, states ...registration.Stat
 // no request waiting for its answer, no connection attempt or credentials
 // call under way and no callback queued. Timers may be armed. Simulations
 // advance a mock clock only when every client is idle.
-func (c *SinchClient) Idle() bool { return c.busy.Load() == 0 && !c.disp.busy() }
+func (c *SinchClient) Idle() bool {
+	if c.busy.Load() != 0 || c.disp.busy() {
+		return false
+	}
+	// A timer that is due has fired (or is about to) but its work may not
+	// have reached the loop yet.
+	if n := c.nextTimer.Load(); n != 0 && !c.o.clock.Now().Before(time.Unix(0, n)) {
+		return false
+	}
+	return true
+}
+
+// NextTimer returns the earliest deadline among the client's armed timers
+// (renewal, reconnect, instance expiry), on its clock. A simulation moves
+// a mock clock to the earliest NextTimer of its clients, then waits for
+// them to be Idle.
+func (c *SinchClient) NextTimer() (time.Time, bool) {
+	n := c.nextTimer.Load()
+	if n == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n), true
+}
 
 // WaitIdle waits until Idle is true or ctx ends.
 func (c *SinchClient) WaitIdle(ctx context.Context) error {

@@ -48,9 +48,10 @@ type loop struct {
 	pendingJWT  string // a token that arrived while not connected
 	askedForTTL bool   // instance_ttl_required was answered by asking again
 
-	reconnectTimer *clock.Timer
-	renewTimer     *clock.Timer
-	reconnects     int // consecutive failed connection attempts
+	renewTimer     timer // TTL renewal, its retries, and the rate-limit wait
+	reconnectTimer timer
+	expiryTimer    timer // the instance's own expiry, known from its expireAt
+	reconnects     int   // consecutive failed connection attempts
 	renewAttempts  int
 	failing        error // set while failing, for the transition's error
 
@@ -76,6 +77,7 @@ func (l *loop) run() {
 	for !l.stopped {
 		f := <-l.c.cmds
 		f()
+		l.publishTimers()
 		l.c.unbusy(1)
 	}
 	close(l.c.loopDone)
@@ -424,6 +426,7 @@ func (l *loop) becomeStarted(e registration.Event) {
 	}
 	c.logf(slog.LevelInfo, "client started (instance %s)", l.dev.InstanceID)
 	l.armRenewal()
+	l.armExpiry()
 	l.syncPush()
 }
 
@@ -438,13 +441,7 @@ func (l *loop) armRenewal() {
 }
 
 func (l *loop) renewAfter(d time.Duration) {
-	l.stopTimer(&l.renewTimer)
-	c := l.c
-	if d <= 0 {
-		c.post(func() { l.onRenewDue() })
-		return
-	}
-	l.renewTimer = c.o.clock.AfterFunc(d, func() { c.post(func() { l.onRenewDue() }) })
+	l.arm(&l.renewTimer, max(d, 0), l.onRenewDue)
 }
 
 func (l *loop) onRenewDue() {
@@ -469,6 +466,7 @@ func (l *loop) onRenewed(m *transport.InstanceTTLUpdated) {
 	if l.fire(registration.EventRenewed) {
 		l.c.logf(slog.LevelInfo, "instance TTL extended to %s", m.ExpireAt.Format(time.RFC3339))
 		l.armRenewal()
+		l.armExpiry()
 	}
 }
 
@@ -534,14 +532,10 @@ func (l *loop) rateLimited(e *Error) {
 	wait := max(e.RetryAfter, 0)
 	l.c.logf(slog.LevelWarn, "Instance creation rate exceeded; asking for a new token in %v", wait)
 	gen := l.credGen
-	c := l.c
-	l.stopTimer(&l.renewTimer)
-	l.renewTimer = c.o.clock.AfterFunc(wait, func() {
-		c.post(func() {
-			if gen == l.credGen && l.state() == registration.StateAwaitingCredentials {
-				l.askCredentials(forRegister)
-			}
-		})
+	l.arm(&l.renewTimer, wait, func() {
+		if gen == l.credGen && l.state() == registration.StateAwaitingCredentials {
+			l.askCredentials(forRegister)
+		}
 	})
 }
 
@@ -561,6 +555,7 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 
 func (l *loop) forgetInstance() {
 	l.stopTimer(&l.renewTimer)
+	l.stopTimer(&l.expiryTimer)
 	l.dev.forget()
 	l.pushSentFor = ""
 	if err := l.save(l.dev); err != nil {
@@ -609,15 +604,11 @@ func (l *loop) connectionLost(e *Error) {
 	// Arm the timer before the transition is published, so that whoever
 	// sees "reconnecting" and moves a mock clock finds it armed.
 	d := l.c.o.backoff.Delay(l.reconnects - 1)
-	c := l.c
 	gen := l.connGen
-	l.stopTimer(&l.reconnectTimer)
-	l.reconnectTimer = c.o.clock.AfterFunc(d, func() {
-		c.post(func() {
-			if gen == l.connGen && l.state() == registration.StateReconnecting && l.fire(registration.EventReconnect) {
-				l.connect()
-			}
-		})
+	l.arm(&l.reconnectTimer, d, func() {
+		if gen == l.connGen && l.state() == registration.StateReconnecting && l.fire(registration.EventReconnect) {
+			l.connect()
+		}
 	})
 	l.fire(registration.EventConnectionLost)
 }
@@ -632,6 +623,7 @@ func (l *loop) fail(e error) {
 	}
 	l.stopTimer(&l.renewTimer)
 	l.stopTimer(&l.reconnectTimer)
+	l.stopTimer(&l.expiryTimer)
 	l.credGen++
 	l.pendingJWT = ""
 	l.dropConn()
@@ -657,17 +649,82 @@ func (l *loop) terminate() {
 	l.fire(registration.EventTerminate)
 	l.stopTimer(&l.renewTimer)
 	l.stopTimer(&l.reconnectTimer)
+	l.stopTimer(&l.expiryTimer)
 	l.credGen++
 	l.dropConn()
 	l.end()
 	l.stopped = true
 }
 
-func (l *loop) stopTimer(t **clock.Timer) {
-	if *t != nil {
-		(*t).Stop()
-		*t = nil
+// timer is one of the loop's timers on the client's clock, with its
+// deadline, so that NextTimer and Idle can tell a simulation when the
+// client next needs time to move and whether a due timer is still being
+// handled (a mock clock runs AfterFunc callbacks on their own goroutines).
+type timer struct {
+	t   *clock.Timer
+	at  time.Time
+	gen uint64
+}
+
+// arm (re)schedules tm to run f on the loop after d.
+func (l *loop) arm(tm *timer, d time.Duration, f func()) {
+	l.stopTimer(tm)
+	tm.gen++
+	gen := tm.gen
+	tm.at = l.now().Add(d)
+	c := l.c
+	tm.t = c.o.clock.AfterFunc(d, func() {
+		c.post(func() {
+			if tm.gen != gen {
+				return // stopped or re-armed since
+			}
+			tm.t, tm.at = nil, time.Time{}
+			f()
+		})
+	})
+}
+
+func (l *loop) stopTimer(tm *timer) {
+	if tm.t != nil {
+		tm.t.Stop()
 	}
+	tm.t, tm.at = nil, time.Time{}
+	tm.gen++
+}
+
+// publishTimers records the earliest armed deadline for NextTimer.
+func (l *loop) publishTimers() {
+	var next int64
+	for _, tm := range []*timer{&l.renewTimer, &l.reconnectTimer, &l.expiryTimer} {
+		if tm.t != nil && (next == 0 || tm.at.UnixNano() < next) {
+			next = tm.at.UnixNano()
+		}
+	}
+	l.c.nextTimer.Store(next)
+}
+
+// armExpiry schedules the local end of the instance at its expireAt: the
+// backend says so too (instanceRevoked), but a client that is offline or
+// whose message is late must not keep using an expired instance.
+func (l *loop) armExpiry() {
+	l.stopTimer(&l.expiryTimer)
+	if l.dev.ExpireAt.IsZero() {
+		return
+	}
+	id := l.dev.InstanceID
+	l.arm(&l.expiryTimer, max(l.dev.ExpireAt.Sub(l.now()), 0), func() {
+		if l.dev.InstanceID != id || l.dev.ExpireAt.After(l.now()) {
+			return
+		}
+		st := l.state()
+		if st != registration.StateStarted && st != registration.StateRenewing {
+			return // not registered right now: the next start finds out
+		}
+		l.c.logf(slog.LevelWarn, "instance TTL ran out; registering anew")
+		l.forgetInstance()
+		l.clearPending()
+		l.requireCredentials(forRegister)
+	})
 }
 
 // setPushToken records the wanted push token and registers it when possible.

@@ -30,6 +30,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // value; adding a command is that file plus one line here.
 var commands = []command{
 	tokenCommand,
+	serveCommand,
 }
 
 const rootAbout = `sinchsim emulates the user registration of the Sinch RTC client SDK and
