@@ -42,7 +42,7 @@ type SinchClient struct {
 	terminated bool
 	pushOn     bool
 
-	cmds      chan func()
+	cmds      cmdQueue
 	loopDone  chan struct{}
 	termOnce  sync.Once
 	wg        sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
@@ -51,7 +51,50 @@ type SinchClient struct {
 	idleMu    sync.Mutex
 	idleCh    chan struct{} // closed and replaced whenever the client may have become idle
 
+	statsMu sync.Mutex
+	stats   Stats
+
 	l *loop // owned by the loop goroutine
+}
+
+// Stats counts what happened to a client since New.
+type Stats struct {
+	// InstancesCreated counts registrations that created an instance.
+	InstancesCreated int `json:"instancesCreated"`
+	// Authentications counts starts with stored instance credentials.
+	Authentications int `json:"authentications"`
+	// Renewals counts successful TTL extensions; RenewalFailures the
+	// attempts that failed (the old expiry was kept).
+	Renewals        int `json:"renewals"`
+	RenewalFailures int `json:"renewalFailures"`
+	// Expiries counts instances lost to their TTL.
+	Expiries int `json:"expiries"`
+	// ConnectionLosses counts connections lost or refused.
+	ConnectionLosses int `json:"connectionLosses"`
+	// CredentialsRequests counts tokens asked of the provider or listener.
+	CredentialsRequests int `json:"credentialsRequests"`
+	// Rejections counts backend errors by code.
+	Rejections map[string]int `json:"rejections,omitempty"`
+}
+
+// Stats returns a copy of the client's counters.
+func (c *SinchClient) Stats() Stats {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	s := c.stats
+	if s.Rejections != nil {
+		s.Rejections = make(map[string]int, len(c.stats.Rejections))
+		for k, v := range c.stats.Rejections {
+			s.Rejections[k] = v
+		}
+	}
+	return s
+}
+
+func (c *SinchClient) count(f func(*Stats)) {
+	c.statsMu.Lock()
+	f(&c.stats)
+	c.statsMu.Unlock()
 }
 
 // New builds a client for userID of the application applicationKey on the
@@ -87,7 +130,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		log:      o.logger,
 		state:    registration.StateIdle,
 		changed:  make(chan struct{}),
-		cmds:     make(chan func(), 16),
+		cmds:     cmdQueue{wake: make(chan struct{}, 1)},
 		loopDone: make(chan struct{}),
 		idleCh:   make(chan struct{}),
 	}
@@ -240,6 +283,7 @@ func (c *SinchClient) TerminateGracefully() {
 			c.post(func() { c.l.terminate() })
 		} else {
 			c.setState(registration.Transition{From: c.State(), To: registration.StateTerminated, Event: registration.EventTerminate}, nil)
+			c.cmds.close()
 			close(c.loopDone)
 		}
 	})
@@ -370,16 +414,64 @@ func (c *SinchClient) setState(t registration.Transition, err error) {
 	}
 }
 
-// post queues f on the loop; it returns false when the loop is gone.
+// post queues f on the loop; it returns false when the loop is gone (f
+// will never run).
 func (c *SinchClient) post(f func()) bool {
 	c.busy.Add(1)
-	select {
-	case c.cmds <- f:
-		return true
-	case <-c.loopDone:
+	if !c.cmds.push(f) {
 		c.unbusy(1)
 		return false
 	}
+	return true
+}
+
+// cmdQueue is the loop's input: unbounded, so that no poster (a reader, a
+// timer, a callback) ever blocks on the loop, and closable, so that nothing
+// is accepted once the loop has finished: whatever was accepted runs.
+type cmdQueue struct {
+	mu     sync.Mutex
+	items  []func()
+	closed bool
+	wake   chan struct{}
+}
+
+func (q *cmdQueue) push(f func()) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, f)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take waits for and returns the queued commands.
+func (q *cmdQueue) take() []func() {
+	for {
+		q.mu.Lock()
+		items := q.items
+		q.items = nil
+		q.mu.Unlock()
+		if len(items) > 0 {
+			return items
+		}
+		<-q.wake
+	}
+}
+
+// close refuses further commands and returns those still queued.
+func (q *cmdQueue) close() []func() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	items := q.items
+	q.items = nil
+	return items
 }
 
 // call runs f on the loop and returns its result.

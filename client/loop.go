@@ -75,21 +75,23 @@ func newLoop(c *SinchClient) *loop {
 
 func (l *loop) run() {
 	for !l.stopped {
-		f := <-l.c.cmds
-		f()
-		l.publishTimers()
-		l.c.unbusy(1)
-	}
-	close(l.c.loopDone)
-	// Drain what was posted meanwhile, so posters' busy counts settle.
-	for {
-		select {
-		case <-l.c.cmds:
-			l.c.unbusy(1)
-		default:
-			return
+		for _, f := range l.c.cmds.take() {
+			l.do(f)
 		}
 	}
+	// Commands accepted before the queue closed still run; after
+	// terminate they find nothing to do, but they release what they hold
+	// (a dialled connection, busy counts).
+	for _, f := range l.c.cmds.close() {
+		l.do(f)
+	}
+	close(l.c.loopDone)
+}
+
+func (l *loop) do(f func()) {
+	f()
+	l.publishTimers()
+	l.c.unbusy(1)
 }
 
 func (l *loop) fire(e registration.Event) bool {
@@ -262,6 +264,7 @@ func (l *loop) askCredentials(p purpose) {
 	l.credGen++
 	gen := l.credGen
 	l.credPurpose = p
+	c.count(func(s *Stats) { s.CredentialsRequests++ })
 	ttl := l.dev.Limited || p == forRenew || c.o.instanceTTL
 	l.credTTL = ttl
 	req := credentials.Request{ApplicationKey: c.appKey, UserID: c.userID, InstanceTTL: ttl}
@@ -396,6 +399,7 @@ func (l *loop) onRegistered(inst transport.Instance) {
 		l.c.logf(slog.LevelError, "%v", err)
 	}
 	l.askedForTTL = false
+	l.c.count(func(s *Stats) { s.InstancesCreated++ })
 	l.becomeStarted(registration.EventRegistered)
 }
 
@@ -412,6 +416,7 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 	if m.PushToken != "" {
 		l.pushSentFor = l.dev.InstanceID
 	}
+	l.c.count(func(s *Stats) { s.Authentications++ })
 	l.becomeStarted(registration.EventAuthenticated)
 }
 
@@ -463,6 +468,7 @@ func (l *loop) onRenewed(m *transport.InstanceTTLUpdated) {
 		l.c.logf(slog.LevelError, "%v", err)
 	}
 	l.renewAttempts = 0
+	l.c.count(func(s *Stats) { s.Renewals++ })
 	if l.fire(registration.EventRenewed) {
 		l.c.logf(slog.LevelInfo, "instance TTL extended to %s", m.ExpireAt.Format(time.RFC3339))
 		l.armRenewal()
@@ -477,6 +483,7 @@ func (l *loop) renewFailed(err error) {
 	}
 	d := l.c.o.renewal.RetryDelay(l.renewAttempts)
 	l.renewAttempts++
+	l.c.count(func(s *Stats) { s.RenewalFailures++ })
 	l.c.logf(slog.LevelWarn, "TTL renewal failed (%v); retrying in %v", err, d)
 	if d <= 0 {
 		d = time.Second
@@ -486,10 +493,19 @@ func (l *loop) renewFailed(err error) {
 
 func (l *loop) onError(p purpose, e *Error) {
 	code := e.Code
+	l.c.count(func(s *Stats) {
+		if s.Rejections == nil {
+			s.Rejections = map[string]int{}
+		}
+		s.Rejections[code]++
+	})
 	switch p {
 	case forAuthenticate:
 		switch code {
 		case transport.CodeInstanceNotFound, transport.CodeInstanceExpired, transport.CodeInstanceDeviceMismatch, credentials.CodeSignatureInvalid:
+			if code == transport.CodeInstanceExpired {
+				l.c.count(func(s *Stats) { s.Expiries++ })
+			}
 			l.c.logf(slog.LevelInfo, "stored instance refused (%s); registering anew", code)
 			l.forgetInstance()
 			l.requireCredentials(forRegister)
@@ -514,6 +530,9 @@ func (l *loop) onError(p purpose, e *Error) {
 	case forRenew:
 		switch code {
 		case transport.CodeInstanceExpired, transport.CodeInstanceNotFound:
+			if code == transport.CodeInstanceExpired {
+				l.c.count(func(s *Stats) { s.Expiries++ })
+			}
 			l.forgetInstance()
 			l.requireCredentials(forRegister)
 		default:
@@ -545,6 +564,7 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 	}
 	l.forgetInstance()
 	if m.Code == transport.CodeInstanceExpired {
+		l.c.count(func(s *Stats) { s.Expiries++ })
 		l.c.logf(slog.LevelWarn, "instance TTL ran out; registering anew")
 		l.clearPending()
 		l.requireCredentials(forRegister)
@@ -591,6 +611,7 @@ func (l *loop) onConnLost(gen uint64, conn *transport.Conn, err error) {
 // connectionLost moves to reconnecting and schedules a reconnect, or fails
 // after too many attempts in a row.
 func (l *loop) connectionLost(e *Error) {
+	l.c.count(func(s *Stats) { s.ConnectionLosses++ })
 	l.stopTimer(&l.renewTimer)
 	l.reconnects++
 	if lim := l.c.o.reconnectLimit; lim >= 0 && l.reconnects > lim {
@@ -720,6 +741,7 @@ func (l *loop) armExpiry() {
 		if st != registration.StateStarted && st != registration.StateRenewing {
 			return // not registered right now: the next start finds out
 		}
+		l.c.count(func(s *Stats) { s.Expiries++ })
 		l.c.logf(slog.LevelWarn, "instance TTL ran out; registering anew")
 		l.forgetInstance()
 		l.clearPending()

@@ -31,6 +31,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 var commands = []command{
 	tokenCommand,
 	serveCommand,
+	demoCommand,
+	botsCommand,
+	simulateCommand,
 }
 
 const rootAbout = `sinchsim emulates the user registration of the Sinch RTC client SDK and

@@ -127,6 +127,10 @@ var helpCases = []struct {
 	{"token_mint", []string{"token", "mint", "--help"}},
 	{"token_verify", []string{"token", "verify", "--help"}},
 	{"token_explain", []string{"token", "explain", "--help"}},
+	{"serve", []string{"serve", "--help"}},
+	{"demo", []string{"demo", "--help"}},
+	{"bots", []string{"bots", "--help"}},
+	{"simulate", []string{"simulate", "--help"}},
 }
 
 func TestHelpGolden(t *testing.T) {

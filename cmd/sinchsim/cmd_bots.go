@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/fleet"
+)
+
+var botsCommand = command{
+	name:    "bots",
+	summary: "run a fleet of clients that register as users, and report how it went",
+	run:     runBots,
+}
+
+const botsAbout = `Starts N SinchClients (users PREFIX0 ... PREFIX(N-1)), at most C at a time,
+keeps them online for --duration, terminates them and prints a summary:
+clients, started, instances created, re-authenticated, failures by code,
+registration latency p50/p95/p99 and registrations per second.
+
+Without --url the fleet registers against an in-process fake backend.
+Tokens come from --app-secret (self-signed: for tests only, never ship the
+secret in an app) or from an auth server, --auth-url, whose URL template
+has {userId}. With --store each bot keeps its device record in
+DIR/<user>, so a second run re-authenticates instead of registering.
+
+Exit status: 0 when every client started, 1 when any failed, 2 usage.`
+
+func runBots(ctx context.Context, e *env, args []string) int {
+	fs := e.newFlags("[flags]", botsAbout)
+	url := fs.String("url", "", "backend WebSocket URL, ws://HOST:PORT (default: an in-process backend)")
+	appKey := fs.String("app-key", "", "application key (default with the in-process backend: a generated one)")
+	appSecret := fs.String("app-secret", "", "application secret: bots sign their own tokens (test use only)")
+	authURL := fs.String("auth-url", "", "auth server URL template with {userId}: bots fetch tokens there")
+	authField := fs.String("auth-field", "token", "with --auth-url: the JSON member holding the token")
+	authMethod := fs.String("auth-method", "GET", "with --auth-url: GET or POST")
+	n := fs.Int("n", 10, "number of clients")
+	concurrency := fs.Int("concurrency", 32, "clients registering at the same time")
+	duration := fs.Duration("duration", 0, "how long started clients stay online (0: register and leave)")
+	store := fs.String("store", "", "directory of device stores, one per bot (default: in memory)")
+	prefix := fs.String("user-prefix", "bot-", "user ids are this prefix plus the bot's number")
+	instanceTTL := fs.Duration("instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h")
+	asJSON := fs.Bool("json", false, "print exactly one JSON object with the summary")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.maxArgs(0); !ok {
+		return code
+	}
+	switch {
+	case *n < 1:
+		return fs.invalid("-n must be at least 1")
+	case *concurrency < 1:
+		return fs.invalid("--concurrency must be at least 1")
+	case *duration < 0:
+		return fs.invalid("--duration must not be negative")
+	case *instanceTTL != 0 && *instanceTTL < credentials.MinInstanceTTL:
+		return fs.invalid("--instance-ttl must be at least 48h (Sinch's minimum)")
+	case *appSecret != "" && *authURL != "":
+		return fs.invalid("give --app-secret or --auth-url, not both")
+	case *url != "" && *appSecret == "" && *authURL == "":
+		return fs.usageError("with --url, give --app-secret or --auth-url for the tokens")
+	case (*url != "" || *appSecret != "") && *appKey == "":
+		return fs.usageError("missing required flag --app-key")
+	}
+	if *authURL != "" && *appKey == "" && *url == "" {
+		return fs.usageError("with --auth-url, give the --app-key the auth server signs for")
+	}
+	err := checkPrefix(*prefix, *n)
+	if err != nil {
+		return fs.invalid("%v", err)
+	}
+
+	var secret credentials.Secret
+	if *appSecret != "" {
+		if secret, err = credentials.ParseSecret(*appSecret); err != nil {
+			return fs.invalid("--app-secret is not valid base64")
+		}
+	}
+	target := *url
+	where := target
+	if target == "" {
+		app := fakebackend.NewApplication()
+		if *appKey != "" {
+			app.Key = *appKey
+		}
+		if !secret.IsZero() {
+			app.Secret = secret
+		}
+		srv, err := fakebackend.NewServer(fakebackend.Config{Applications: []fakebackend.Application{app}})
+		if err != nil {
+			e.errorf("starting the in-process backend: %v", err)
+			return exitFail
+		}
+		defer srv.Close()
+		target, where = srv.URL(), srv.URL()+" (in-process backend)"
+		*appKey = app.Key
+		if *authURL == "" {
+			secret = app.Secret
+		}
+	}
+	var provider credentials.Provider
+	if *authURL != "" {
+		p, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: *authURL, Field: *authField, Method: *authMethod})
+		if err != nil {
+			return fs.invalid("%v", err)
+		}
+		provider = p
+	} else {
+		p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: *appKey, Secret: secret, InstanceTTL: *instanceTTL})
+		if err != nil {
+			return fs.invalid("%v", err)
+		}
+		provider = p
+	}
+
+	cfg := fleet.Config{
+		URL: target, ApplicationKey: *appKey, Provider: provider, N: *n, Concurrency: *concurrency,
+		Duration: *duration, StoreDir: *store, UserPrefix: *prefix, InstanceTTL: *instanceTTL > 0,
+	}
+	bar := newProgressBar(e, *asJSON)
+	cfg.Progress = bar.update
+	res, runErr := fleet.Run(ctx, cfg)
+	bar.finish()
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		if err := enc.Encode(res); err != nil {
+			e.errorf("%v", err)
+			return exitFail
+		}
+	} else {
+		printFleet(e, where, res)
+	}
+	if runErr != nil {
+		e.errorf("interrupted: %v", runErr)
+		return exitInterrupted
+	}
+	if res.Failed > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// checkPrefix makes sure every user id the fleet will use is valid.
+func checkPrefix(prefix string, n int) error {
+	if err := credentials.ValidateUserID(fmt.Sprintf("%s%d", prefix, n-1)); err != nil {
+		return fmt.Errorf("--user-prefix %q gives invalid user ids: %v", prefix, err)
+	}
+	return nil
+}
+
+func printFleet(e *env, where string, r fleet.Result) {
+	w := e.stdout
+	fmt.Fprintf(w, "bots: %d clients against %s\n", r.Clients, where)
+	fmt.Fprintf(w, "  started              %d\n", r.Started)
+	fmt.Fprintf(w, "  instances created    %d\n", r.InstancesCreated)
+	fmt.Fprintf(w, "  re-authenticated     %d\n", r.Reauthenticated)
+	fmt.Fprintf(w, "  failed               %d\n", r.Failed)
+	codes := make([]string, 0, len(r.FailuresByCode))
+	for c := range r.FailuresByCode {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "    %-32s %d\n", c, r.FailuresByCode[c])
+	}
+	fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
+	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+}
+
+// progressBar draws on stderr when it is a terminal, at most ten times a
+// second; otherwise it does nothing.
+type progressBar struct {
+	mu   sync.Mutex
+	out  *os.File
+	last time.Time
+	p    fleet.Progress
+}
+
+func newProgressBar(e *env, quiet bool) *progressBar {
+	b := &progressBar{}
+	if f, ok := e.stderr.(*os.File); ok && !quiet && term.IsTerminal(int(f.Fd())) {
+		b.out = f
+	}
+	return b
+}
+
+func (b *progressBar) update(p fleet.Progress) {
+	if b.out == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.p = p
+	if time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total {
+		return
+	}
+	b.last = time.Now()
+	b.draw()
+}
+
+func (b *progressBar) draw() {
+	const width = 30
+	p := b.p
+	filled := 0
+	if p.Total > 0 {
+		filled = p.Done * width / p.Total
+	}
+	fmt.Fprintf(b.out, "\r[%s%s] %d/%d  started %d  failed %d ", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.Done, p.Total, p.Started, p.Failed)
+}
+
+func (b *progressBar) finish() {
+	if b.out == nil {
+		return
+	}
+	b.mu.Lock()
+	b.draw()
+	fmt.Fprintln(b.out)
+	b.mu.Unlock()
+}
