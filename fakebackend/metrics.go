@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -33,7 +34,8 @@ func newMetrics() *metrics {
 	m.connected = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sinchsim_connected_clients", Help: "Open WebSocket connections.",
 	})
-	m.reg.MustRegister(m.requests, m.registrations, m.rejections, m.connected)
+	m.reg.MustRegister(m.requests, m.registrations, m.rejections, m.connected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
