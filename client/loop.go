@@ -207,8 +207,13 @@ func (l *loop) startReader(gen uint64, conn *transport.Conn) {
 			m, err := conn.Read()
 			if err != nil {
 				var pe *transport.ProtocolError
-				if errors.As(err, &pe) && !pe.Fatal {
+				if errors.As(err, &pe) {
 					c.post(func() { l.c.logf(slog.LevelWarn, "backend sent a bad message: %v", pe) })
+					if pe.Fatal {
+						// Too big: close, and keep reading so that the
+						// backend's close frame completes the handshake.
+						conn.Close(transport.CloseMessageTooBig, "message too big")
+					}
 					continue
 				}
 				c.post(func() { l.onConnLost(gen, conn, err) })

@@ -94,8 +94,22 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions[ss] = struct{}{}
 	n := len(s.sessions)
+	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.connected.Set(float64(n))
+	// The session runs on its own goroutine so that this handler returns
+	// and net/http releases the request's buffers (about 10 KiB per
+	// connection, which 10,000 bots feel).
+	go func() {
+		defer s.wg.Done()
+		ss.serve()
+	}()
+}
+
+// serve is the session's reader loop: it sends the welcome, then reads and
+// answers requests until the connection ends.
+func (ss *session) serve() {
+	s := ss.s
 	defer s.endSession(ss)
 
 	if err := ss.conn.Send(&transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}); err != nil {

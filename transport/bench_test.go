@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -148,4 +149,54 @@ func BenchmarkWebSocketEchoFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIdleConnMemory reports the heap and goroutine stacks that one idle
+// connection costs, both ends counted (client Conn with its writer; server
+// Conn with its writer and reader goroutine), measured once over 500
+// connections whatever -benchtime says; ns/op is meaningless here.
+// The server handler returns right after Upgrade and serves the connection
+// from a new goroutine, so that net/http frees its per-request buffers.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	const n = 500
+	up := NewUpgrader(UpgradeConfig{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		go func() {
+			_ = c.Send(&Welcome{Protocol: Protocol, Challenge: NewChallenge(), ServerTime: testTime})
+			for {
+				if _, err := c.Read(); err != nil {
+					break
+				}
+			}
+		}()
+	}))
+	defer srv.Close()
+	before := memInUse()
+	conns := make([]*Conn, 0, n)
+	for range n {
+		c, _, err := Dial(b.Context(), srv.URL, DialConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	perConn := float64(int64(memInUse())-int64(before)) / n
+	for _, c := range conns {
+		c.shutdown(CloseNormal, "")
+	}
+	for b.Loop() {
+	}
+	b.ReportMetric(perConn, "B/conn")
+}
+
+func memInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
 }

@@ -57,7 +57,7 @@ func putCodec(c *codec) {
 	// Drop references into the caller's buffers before pooling.
 	clear(c.top[:])
 	clear(c.nested[:])
-	*c = codec{top: c.top, nested: c.nested}
+	c.err, c.buf, c.first, c.members, c.path = "", nil, false, nil, ""
 	codecPool.Put(c)
 }
 

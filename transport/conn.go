@@ -21,7 +21,7 @@ type Config struct {
 	// returns a terminal error.
 	ReadLimit int64
 	// PingInterval is how often the writer pings the peer (default 20 s).
-	// It must be shorter than PongWait.
+	// One that is not shorter than PongWait is taken as PongWait/2.
 	PingInterval time.Duration
 	// PongWait is how long Read waits for any message, pong or ping from the
 	// peer before it gives the connection up (default 60 s).
@@ -38,12 +38,12 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultReadLimit    = 64 << 10
-	DefaultPingInterval = 20 * time.Second
-	DefaultPongWait     = 60 * time.Second
-	DefaultWriteWait    = 10 * time.Second
-	DefaultSendQueue    = 64
-	DefaultCloseGrace   = 2 * time.Second
+	DefaultReadLimit    = 64 << 10         // bytes
+	DefaultPingInterval = 20 * time.Second // between pings
+	DefaultPongWait     = 60 * time.Second // silence before giving up
+	DefaultWriteWait    = 10 * time.Second // per write
+	DefaultSendQueue    = 64               // messages
+	DefaultCloseGrace   = 2 * time.Second  // wait for the peer's close frame
 )
 
 // hardLimitFactor sets gorilla's own read limit at a multiple of ReadLimit,
@@ -69,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CloseGrace <= 0 {
 		c.CloseGrace = DefaultCloseGrace
+	}
+	if c.PingInterval >= c.PongWait {
+		c.PingInterval = c.PongWait / 2
 	}
 	return c
 }
@@ -313,7 +316,10 @@ func (c *Conn) Abort() error {
 	if !c.begin(modeEnd, 0, "") {
 		return ErrClosed
 	}
-	return c.ws.Close()
+	// The writer closes the socket too; whoever is second gets an error
+	// that means nothing here.
+	_ = c.ws.Close()
+	return nil
 }
 
 // Done is closed when the connection is fully closed: socket closed and the
@@ -356,7 +362,7 @@ func (c *Conn) writeLoop() {
 	for done := false; !done; {
 		select {
 		case bp := <-c.queue:
-			if err := c.write(bp); err != nil {
+			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
 				c.begin(modeEnd, 0, "")
 				done = true
 			}
@@ -373,9 +379,9 @@ func (c *Conn) writeLoop() {
 	c.finish()
 }
 
-func (c *Conn) write(bp *[]byte) error {
+func (c *Conn) write(bp *[]byte, deadline time.Time) error {
 	defer putMsgBuf(bp)
-	c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
+	c.ws.SetWriteDeadline(deadline)
 	return c.ws.WriteMessage(websocket.TextMessage, *bp)
 }
 
@@ -386,17 +392,20 @@ func (c *Conn) finish() {
 	c.mu.Unlock()
 	switch mode {
 	case modeHandshake:
+		// One WriteWait bounds flushing the queue and the close frame
+		// together, however much is queued.
+		deadline := time.Now().Add(c.cfg.WriteWait)
 		ok := true
 	flush:
 		for ok {
 			select {
 			case bp := <-c.queue:
-				ok = c.write(bp) == nil
+				ok = c.write(bp, deadline) == nil
 			default:
 				break flush
 			}
 		}
-		if ok && c.writeClose(code, reason, c.cfg.WriteWait) {
+		if ok && c.writeClose(code, reason, deadline) {
 			grace := time.NewTimer(c.cfg.CloseGrace)
 			select {
 			case <-c.readDone:
@@ -405,7 +414,7 @@ func (c *Conn) finish() {
 			grace.Stop()
 		}
 	case modeAbort:
-		c.writeClose(code, reason, min(c.cfg.WriteWait, c.cfg.CloseGrace))
+		c.writeClose(code, reason, time.Now().Add(min(c.cfg.WriteWait, c.cfg.CloseGrace)))
 	}
 	_ = c.ws.Close()
 	for {
@@ -418,8 +427,8 @@ func (c *Conn) finish() {
 	}
 }
 
-func (c *Conn) writeClose(code int, reason string, wait time.Duration) bool {
-	c.ws.SetWriteDeadline(time.Now().Add(wait))
+func (c *Conn) writeClose(code int, reason string, deadline time.Time) bool {
+	c.ws.SetWriteDeadline(deadline)
 	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)) == nil
 }
 

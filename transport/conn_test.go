@@ -459,7 +459,7 @@ func TestDialRefusesBadServers(t *testing.T) {
 	})
 	t.Run("no welcome before the deadline", func(t *testing.T) {
 		url := serve(t, UpgradeConfig{}, func(c *Conn) { _ = drain(c) })
-		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
 		if _, _, err := Dial(ctx, url, DialConfig{}); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Dial = %v, want DeadlineExceeded", err)
@@ -605,7 +605,8 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 }
 
 func TestKeepaliveKeepsLivePeer(t *testing.T) {
-	const interval, wait = 20 * time.Millisecond, 70 * time.Millisecond
+	// Generous margins: other test binaries may load the machine.
+	const interval, wait = 25 * time.Millisecond, 500 * time.Millisecond
 	serverErr := make(chan error, 1)
 	servers := make(chan *Conn, 1)
 	url := serve(t, UpgradeConfig{Config: Config{PingInterval: interval, PongWait: wait}}, func(c *Conn) {
@@ -616,9 +617,9 @@ func TestKeepaliveKeepsLivePeer(t *testing.T) {
 	enough := make(chan struct{})
 	var pings atomic.Int32
 	ws.SetPingHandler(func(data string) error {
-		// Pongs keep the server's read deadline moving: ten pings span
-		// 200 ms, well past PongWait, with no other traffic.
-		if pings.Add(1) == 10 {
+		// Pongs keep the server's read deadline moving: thirty pings span
+		// 750 ms, well past PongWait, with no other traffic.
+		if pings.Add(1) == 30 {
 			close(enough)
 		}
 		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
@@ -650,7 +651,7 @@ func TestKeepaliveKeepsLivePeer(t *testing.T) {
 
 func TestConnPingPongBothConns(t *testing.T) {
 	// Two Conns with short keepalive settings stay up on pings alone.
-	cfg := Config{PingInterval: 10 * time.Millisecond, PongWait: 50 * time.Millisecond}
+	cfg := Config{PingInterval: 25 * time.Millisecond, PongWait: 400 * time.Millisecond}
 	serverErr := make(chan error, 1)
 	url := serve(t, UpgradeConfig{Config: cfg}, func(c *Conn) {
 		_ = c.Send(welcome())
@@ -662,13 +663,13 @@ func TestConnPingPongBothConns(t *testing.T) {
 	}
 	readErr := make(chan error, 1)
 	go func() { readErr <- drain(c) }()
-	// Observe for ten PongWaits; any timeout would end one of the reads.
+	// Observe for one and a half PongWaits; a timeout would end a read.
 	select {
 	case err := <-readErr:
 		t.Fatalf("client connection ended: %v", err)
 	case err := <-serverErr:
 		t.Fatalf("server connection ended: %v", err)
-	case <-time.After(10 * cfg.PongWait):
+	case <-time.After(3 * cfg.PongWait / 2):
 	}
 	_ = c.Close(CloseNormal, "")
 	<-readErr
@@ -716,4 +717,19 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	servers.Wait()
 	goleak.VerifyNone(t, ignore)
+}
+
+func TestConfigDefaults(t *testing.T) {
+	got := Config{}.withDefaults()
+	want := Config{ReadLimit: 64 << 10, PingInterval: 20 * time.Second, PongWait: 60 * time.Second,
+		WriteWait: 10 * time.Second, SendQueue: 64, CloseGrace: 2 * time.Second}
+	if got != want {
+		t.Errorf("defaults = %+v, want %+v", got, want)
+	}
+	if got := (Config{PongWait: time.Second}).withDefaults(); got.PingInterval != 500*time.Millisecond {
+		t.Errorf("PingInterval not clamped below PongWait: %v", got.PingInterval)
+	}
+	if got := (Config{ReadLimit: 10, SendQueue: 1}).withDefaults(); got.ReadLimit != 10 || got.SendQueue != 1 {
+		t.Errorf("explicit values changed: %+v", got)
+	}
 }

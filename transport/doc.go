@@ -31,10 +31,14 @@
 //	http.HandleFunc(transport.Path, func(w http.ResponseWriter, r *http.Request) {
 //		conn, err := up.Upgrade(w, r)
 //		if err != nil { return }
+//		go serve(conn) // and return: net/http then frees ~10 KiB of request state
+//	})
+//
+//	func serve(conn *transport.Conn) {
 //		conn.Send(&transport.Welcome{Protocol: transport.Protocol,
 //			Challenge: transport.NewChallenge(), ServerTime: time.Now()})
 //		for { m, err := conn.Read(); ... answer requests with conn.Send ... }
-//	})
+//	}
 //
 // The package imports no other sinchsim package. Deadlines (ping, pong,
 // write, close grace) are wall-clock socket deadlines by design; the mock

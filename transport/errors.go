@@ -10,40 +10,44 @@ import (
 // one-line meaning of each; [NewError] fills domain and retryability from
 // that table.
 const (
-	// Token rules (DESIGN rules 1-8): the JWT in createInstance or
+	// Token rules (DESIGN rules 1-8): the JWT of createInstance or
 	// updateInstanceTtl was rejected.
-	CodeTokenMalformed      = "token_malformed"
-	CodeTokenAlgorithm      = "token_algorithm"
-	CodeKidInvalid          = "kid_invalid"
-	CodeKidDateMismatch     = "kid_date_mismatch"
-	CodeSignatureInvalid    = "signature_invalid"
-	CodeUnknownApplication  = "unknown_application"
-	CodeSubjectMismatch     = "subject_mismatch"
-	CodeUserIDInvalid       = "user_id_invalid"
-	CodeClaimMissing        = "claim_missing"
-	CodeClaimInvalid        = "claim_invalid"
-	CodeTokenExpired        = "token_expired"
-	CodeTokenNotYetValid    = "token_not_yet_valid"
-	CodeTokenTTLTooShort    = "token_ttl_too_short"
-	CodeInstanceTTLTooShort = "instance_ttl_too_short"
-	CodeNonceReused         = "nonce_reused"
+
+	CodeTokenMalformed      = "token_malformed"        // not three base64url parts with JSON header and payload
+	CodeTokenAlgorithm      = "token_algorithm"        // alg is not exactly HS256
+	CodeKidInvalid          = "kid_invalid"            // kid missing or not hkdfv1-YYYYMMDD with a real date
+	CodeKidDateMismatch     = "kid_date_mismatch"      // kid date neither the challenge's UTC date nor today's
+	CodeSignatureInvalid    = "signature_invalid"      // JWT signature, legacy signature or authenticate proof does not match
+	CodeUnknownApplication  = "unknown_application"    // the application key or iss names no known application
+	CodeSubjectMismatch     = "subject_mismatch"       // sub is not iss + "/users/" + the connecting user
+	CodeUserIDInvalid       = "user_id_invalid"        // empty, over 255 bytes, or outside A-Z a-z 0-9 - _ =
+	CodeClaimMissing        = "claim_missing"          // a required claim is absent
+	CodeClaimInvalid        = "claim_invalid"          // a claim has the wrong type or an impossible value
+	CodeTokenExpired        = "token_expired"          // exp has passed
+	CodeTokenNotYetValid    = "token_not_yet_valid"    // iat lies in the future
+	CodeTokenTTLTooShort    = "token_ttl_too_short"    // exp - iat under 60 s
+	CodeInstanceTTLTooShort = "instance_ttl_too_short" // sinch:rtc:instance:exp under iat + 48 h
+	CodeNonceReused         = "nonce_reused"           // the nonce was used before
 
 	// Instance rules (DESIGN rules 9-11).
-	CodeInstanceTTLRequired          = "instance_ttl_required"
-	CodeInstanceDeviceMismatch       = "instance_device_mismatch"
-	CodeInstanceExpired              = "instance_expired"
-	CodeInstanceNotFound             = "instance_not_found"
-	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded"
+
+	CodeInstanceTTLRequired          = "instance_ttl_required"           // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
+	CodeInstanceDeviceMismatch       = "instance_device_mismatch"        // the instance is bound to another device
+	CodeInstanceExpired              = "instance_expired"                // the instance's TTL ran out: register anew
+	CodeInstanceNotFound             = "instance_not_found"              // no such instance, or revoked: register anew
+	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded" // too many creations for the user; retryable
 
 	// Legacy rule (DESIGN rule 12).
-	CodeSequenceNotIncreasing = "sequence_not_increasing"
+
+	CodeSequenceNotIncreasing = "sequence_not_increasing" // legacy sequence not above the last accepted
 
 	// Protocol and server conditions.
+
 	CodeProtocolError    = "protocol_error"    // malformed message, see ProtocolError
-	CodeNotAuthenticated = "not_authenticated" // the request needs a bound instance
+	CodeNotAuthenticated = "not_authenticated" // the request needs a connection bound to an instance
 	CodeLegacyDisabled   = "legacy_disabled"   // legacyRegister is switched off
-	CodeInternalError    = "internal_error"    // the server failed unexpectedly
-	CodeUnavailable      = "unavailable"       // shutting down, or an injected fault
+	CodeInternalError    = "internal_error"    // the server failed unexpectedly; retryable
+	CodeUnavailable      = "unavailable"       // shutting down, or an injected fault; retryable
 )
 
 // Error domains carried in [Error.Domain].

@@ -8,20 +8,20 @@ const Protocol = 1
 
 // Message types: the value of the "type" member of each message.
 const (
-	TypeWelcome               = "welcome"
-	TypeCreateInstance        = "createInstance"
-	TypeInstanceCreated       = "instanceCreated"
-	TypeAuthenticate          = "authenticate"
-	TypeAuthenticated         = "authenticated"
-	TypeUpdateInstanceTTL     = "updateInstanceTtl"
-	TypeInstanceTTLUpdated    = "instanceTtlUpdated"
-	TypeLegacyRegister        = "legacyRegister"
-	TypeRegisterPushToken     = "registerPushToken"
-	TypePushTokenRegistered   = "pushTokenRegistered"
-	TypeUnregisterPushToken   = "unregisterPushToken"
-	TypePushTokenUnregistered = "pushTokenUnregistered"
-	TypeError                 = "error"
-	TypeInstanceRevoked       = "instanceRevoked"
+	TypeWelcome               = "welcome"               // server greeting, first message
+	TypeCreateInstance        = "createInstance"        // request: register a new instance with a JWT
+	TypeInstanceCreated       = "instanceCreated"       // answer to createInstance and legacyRegister
+	TypeAuthenticate          = "authenticate"          // request: bind to an existing instance
+	TypeAuthenticated         = "authenticated"         // answer to authenticate
+	TypeUpdateInstanceTTL     = "updateInstanceTtl"     // request: prolong the bound instance
+	TypeInstanceTTLUpdated    = "instanceTtlUpdated"    // answer to updateInstanceTtl
+	TypeLegacyRegister        = "legacyRegister"        // request: register with the legacy signature
+	TypeRegisterPushToken     = "registerPushToken"     // request: store a push token
+	TypePushTokenRegistered   = "pushTokenRegistered"   // answer to registerPushToken
+	TypeUnregisterPushToken   = "unregisterPushToken"   // request: remove the push token
+	TypePushTokenUnregistered = "pushTokenUnregistered" // answer to unregisterPushToken
+	TypeError                 = "error"                 // answer refusing a request
+	TypeInstanceRevoked       = "instanceRevoked"       // unsolicited: the bound instance is gone
 )
 
 // MaxIDLen is the longest request id; an id is 1..MaxIDLen bytes of
