@@ -9,13 +9,20 @@
 //
 //	signingKey = HMAC-SHA256(BASE64-DECODE(secret), "YYYYMMDD")
 //
-// Minting reproduces the example of Sinch's documentation byte for byte:
+// Minting and verifying, in short:
 //
 //	m, _ := credentials.NewMinter(credentials.MinterConfig{
 //		ApplicationKey: "a32e5a8d-f7d8-411c-9645-9038e8dd051d",
 //		Secret:         credentials.MustParseSecret("ax8hTTQJF0OPXL32r1LHMA=="),
 //	})
 //	jwt, _ := m.Mint("foo")
+//
+//	keys := credentials.NewKeyring()
+//	keys.Add("a32e5a8d-f7d8-411c-9645-9038e8dd051d", credentials.MustParseSecret("ax8hTTQJF0OPXL32r1LHMA=="))
+//	tok, err := credentials.NewVerifier(keys, credentials.VerifierConfig{}).Verify(jwt, credentials.VerifyOptions{User: "foo"})
+//
+// With seed 004's time and nonce (MintWith), the Minter reproduces the
+// documentation's example token byte for byte; see ExampleMinter_MintWith.
 //
 // Verification applies every token rule that needs no server state and
 // returns an *Error whose Code says which rule failed (see Codes and

@@ -62,8 +62,8 @@ func Codes() []string {
 // one of the Code* constants; Reason is one human line that never contains a
 // secret or a derived key.
 type Error struct {
-	Code   string
-	Reason string
+	Code   string // a Code* constant
+	Reason string // one line for humans; empty in the sentinels
 }
 
 // Error formats the error as "code: reason", the form the CLI prints.
@@ -83,22 +83,22 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is; they carry a code and no reason.
 var (
-	ErrTokenMalformed         = &Error{Code: CodeTokenMalformed}
-	ErrTokenAlgorithm         = &Error{Code: CodeTokenAlgorithm}
-	ErrKidInvalid             = &Error{Code: CodeKidInvalid}
-	ErrKidDateMismatch        = &Error{Code: CodeKidDateMismatch}
-	ErrSignatureInvalid       = &Error{Code: CodeSignatureInvalid}
-	ErrUnknownApplication     = &Error{Code: CodeUnknownApplication}
-	ErrSubjectMismatch        = &Error{Code: CodeSubjectMismatch}
-	ErrUserIDInvalid          = &Error{Code: CodeUserIDInvalid}
-	ErrClaimMissing           = &Error{Code: CodeClaimMissing}
-	ErrClaimInvalid           = &Error{Code: CodeClaimInvalid}
-	ErrTokenExpired           = &Error{Code: CodeTokenExpired}
-	ErrTokenNotYetValid       = &Error{Code: CodeTokenNotYetValid}
-	ErrTokenTTLTooShort       = &Error{Code: CodeTokenTTLTooShort}
-	ErrInstanceTTLTooShort    = &Error{Code: CodeInstanceTTLTooShort}
-	ErrNonceReused            = &Error{Code: CodeNonceReused}
-	ErrSequenceNotIncreasing  = &Error{Code: CodeSequenceNotIncreasing}
+	ErrTokenMalformed        = &Error{Code: CodeTokenMalformed}
+	ErrTokenAlgorithm        = &Error{Code: CodeTokenAlgorithm}
+	ErrKidInvalid            = &Error{Code: CodeKidInvalid}
+	ErrKidDateMismatch       = &Error{Code: CodeKidDateMismatch}
+	ErrSignatureInvalid      = &Error{Code: CodeSignatureInvalid}
+	ErrUnknownApplication    = &Error{Code: CodeUnknownApplication}
+	ErrSubjectMismatch       = &Error{Code: CodeSubjectMismatch}
+	ErrUserIDInvalid         = &Error{Code: CodeUserIDInvalid}
+	ErrClaimMissing          = &Error{Code: CodeClaimMissing}
+	ErrClaimInvalid          = &Error{Code: CodeClaimInvalid}
+	ErrTokenExpired          = &Error{Code: CodeTokenExpired}
+	ErrTokenNotYetValid      = &Error{Code: CodeTokenNotYetValid}
+	ErrTokenTTLTooShort      = &Error{Code: CodeTokenTTLTooShort}
+	ErrInstanceTTLTooShort   = &Error{Code: CodeInstanceTTLTooShort}
+	ErrNonceReused           = &Error{Code: CodeNonceReused}
+	ErrSequenceNotIncreasing = &Error{Code: CodeSequenceNotIncreasing}
 )
 
 // CodeOf returns the rejection code carried by err, or "" when err holds no *Error.

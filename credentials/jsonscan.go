@@ -58,12 +58,25 @@ type jsonParser struct {
 	data []byte
 	pos  int
 	err  string
+	// anyBytes accepts invalid UTF-8 in strings (Explain uses it to locate
+	// the bad member; verification never does).
+	anyBytes bool
 }
 
 // parseJSONObject parses data as one JSON object and appends its members to
 // fields. On failure it returns a one-line reason.
 func parseJSONObject(data []byte, fields []jsonField) ([]jsonField, string) {
-	p := jsonParser{data: data}
+	return parseObject(jsonParser{data: data}, fields)
+}
+
+// parseJSONObjectAnyBytes is parseJSONObject that lets strings hold invalid
+// UTF-8; everything else is as strict.
+func parseJSONObjectAnyBytes(data []byte, fields []jsonField) ([]jsonField, string) {
+	return parseObject(jsonParser{data: data, anyBytes: true}, fields)
+}
+
+func parseObject(p jsonParser, fields []jsonField) ([]jsonField, string) {
+	data := p.data
 	p.ws()
 	if p.pos >= len(data) || data[p.pos] != '{' {
 		if p.pos >= len(data) {
@@ -313,7 +326,7 @@ func (p *jsonParser) str() ([]byte, bool) {
 		c := d[i]
 		if c == '"' {
 			s := d[start:i]
-			if !utf8.Valid(s) {
+			if !p.anyBytes && !utf8.Valid(s) {
 				p.pos = start
 				p.fail("invalid UTF-8 in a string")
 				return nil, false
@@ -344,7 +357,7 @@ func (p *jsonParser) strSlow(start int) ([]byte, bool) {
 		c := d[i]
 		switch {
 		case c == '"':
-			if !utf8.Valid(out) {
+			if !p.anyBytes && !utf8.Valid(out) {
 				p.pos = start
 				p.fail("invalid UTF-8 in a string")
 				return nil, false

@@ -21,7 +21,7 @@ func LegacySignature(userID, applicationKey string, sequence uint64, secret Secr
 	h.Write([]byte(applicationKey))
 	var b [20]byte
 	h.Write(strconv.AppendUint(b[:0], sequence, 10))
-	h.Write([]byte(secret.text))
+	h.Write([]byte(secret.Text()))
 	var sum [sha1.Size]byte
 	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
 }
@@ -46,4 +46,3 @@ func VerifyLegacy(userID, applicationKey string, sequence uint64, signature stri
 	}
 	return nil
 }
-

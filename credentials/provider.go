@@ -19,8 +19,8 @@ import (
 // Request is what a client asks a Provider for: a registration token for one
 // user of one application.
 type Request struct {
-	ApplicationKey string
-	UserID         string
+	ApplicationKey string // may be empty: the provider's own application
+	UserID         string // the user to register
 	// InstanceTTL is true when the token must carry sinch:rtc:instance:exp:
 	// the instance on this device was created with a limited TTL (once
 	// limited, always limited) or its TTL is being extended.
@@ -80,7 +80,9 @@ func (p *SelfSignedProvider) Token(ctx context.Context, req Request) (string, er
 // HTTPProviderConfig configures an HTTPProvider.
 type HTTPProviderConfig struct {
 	// URL is a template; {userId}, {applicationKey} and {instanceTtl}
-	// ("true"/"false") are substituted, path-escaped. Required.
+	// ("true"/"false") are substituted, path-escaped before the '?' and
+	// query-escaped after it. Required. Errors never show its query string,
+	// which may hold an API key.
 	URL string
 	// Method is GET (default) or POST.
 	Method string
@@ -113,7 +115,7 @@ func NewHTTPProvider(cfg HTTPProviderConfig) (*HTTPProvider, error) {
 	if cfg.URL == "" {
 		return nil, fmt.Errorf("%w: auth server URL is empty", ErrConfig)
 	}
-	probe := expandTemplate(cfg.URL, Request{UserID: "u", ApplicationKey: "k"}, url.PathEscape)
+	probe := expandURL(cfg.URL, Request{UserID: "u", ApplicationKey: "k"})
 	u, err := url.Parse(probe)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: auth server URL %q is not an http(s) URL", ErrConfig, redactURL(cfg.URL))
@@ -143,14 +145,15 @@ func NewHTTPProvider(cfg HTTPProviderConfig) (*HTTPProvider, error) {
 
 // HTTPError is returned when the auth server answers with a non-2xx status.
 type HTTPError struct {
-	Method     string
-	URL        string // without query string
-	StatusCode int
-	Status     string
+	Method     string // GET or POST
+	URL        string // without query string or user info
+	StatusCode int    // e.g. 401
+	Status     string // e.g. "401 Unauthorized"
 	// Body is an excerpt (at most 200 characters, control characters removed).
 	Body string
 }
 
+// Error says which request failed and how, with the body excerpt.
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("credentials: auth server %s %s answered %s", e.Method, e.URL, e.Status)
 	if e.Body != "" {
@@ -172,14 +175,14 @@ func (p *HTTPProvider) Token(ctx context.Context, req Request) (string, error) {
 func (p *HTTPProvider) Fetch(ctx context.Context, req Request) (token string, body []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	target := expandTemplate(p.cfg.URL, req, url.PathEscape)
+	target := expandURL(p.cfg.URL, req)
 	var rb io.Reader
 	if p.cfg.Method == http.MethodPost {
 		rb = strings.NewReader(expandTemplate(p.cfg.Body, req, jsonEscape))
 	}
 	hr, err := http.NewRequestWithContext(ctx, p.cfg.Method, target, rb)
 	if err != nil {
-		return "", nil, fmt.Errorf("credentials: auth server request: %w", err)
+		return "", nil, fmt.Errorf("credentials: auth server request %s %s: %w", p.cfg.Method, redactURL(target), unwrapURLError(err))
 	}
 	for k, vs := range p.cfg.Header {
 		for _, v := range vs {
@@ -192,8 +195,8 @@ func (p *HTTPProvider) Fetch(ctx context.Context, req Request) (token string, bo
 	hr.Header.Set("Accept", "application/json, application/jwt, text/plain")
 	resp, err := p.cfg.Client.Do(hr)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return "", nil, fmt.Errorf("credentials: auth server %s %s did not answer within %v", p.cfg.Method, redactURL(target), p.cfg.Timeout)
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return "", nil, fmt.Errorf("credentials: auth server %s %s did not answer in time (timeout %v): %w", p.cfg.Method, redactURL(target), p.cfg.Timeout, context.DeadlineExceeded)
 		}
 		return "", nil, fmt.Errorf("credentials: auth server %s %s: %w", p.cfg.Method, redactURL(target), unwrapURLError(err))
 	}
@@ -250,6 +253,17 @@ func TokenFromBody(body []byte, field string) (string, error) {
 		return "", fmt.Errorf("%w: the answer is text, not a token: %s", ErrNoToken, Excerpt(t, 80))
 	}
 	return string(t), nil
+}
+
+// expandURL substitutes the placeholders of a URL template, escaping them
+// for the path before the '?' and for the query after it.
+func expandURL(tmpl string, req Request) string {
+	path, query, hasQuery := strings.Cut(tmpl, "?")
+	out := expandTemplate(path, req, url.PathEscape)
+	if hasQuery {
+		out += "?" + expandTemplate(query, req, url.QueryEscape)
+	}
+	return out
 }
 
 func expandTemplate(tmpl string, req Request, esc func(string) string) string {

@@ -17,39 +17,64 @@ import (
 var ErrSecretInvalid = errors.New("credentials: invalid application secret")
 
 // Secret is an application secret: the base64 text from the Sinch dashboard
-// and its decoded bytes. It prints as "[redacted]" in every fmt verb, so it
-// can sit in structs that get logged.
+// and its decoded bytes. It prints as "[redacted]" in every fmt verb and
+// marshals as "[redacted]", so it can sit in structs that get logged. The
+// zero Secret holds no secret; copies share the value, which is never
+// modified.
 type Secret struct {
+	// The value is reached through a closure: fmt's reflection over a struct
+	// that holds a Secret in an unexported field (say, %v of a *Minter)
+	// bypasses Format, and would print the fields of a plain struct or
+	// pointer, but it shows a function only as an address.
+	value func() *secretValue
+}
+
+type secretValue struct {
 	text    string
 	decoded []byte
 }
 
 // ParseSecret decodes a base64 application secret (standard alphabet, padding
 // optional; the URL-safe alphabet is accepted too). An empty or undecodable
-// secret is an error wrapping ErrSecretInvalid that names the problem but not
-// the secret.
+// secret is an error wrapping ErrSecretInvalid that says what is wrong (empty,
+// whitespace, a character outside base64, a bad length) but never repeats the
+// secret.
 func ParseSecret(text string) (Secret, error) {
 	if text == "" {
 		return Secret{}, fmt.Errorf("%w: empty", ErrSecretInvalid)
 	}
-	var firstErr error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		b, err := enc.Strict().DecodeString(text)
-		if err == nil {
-			if len(b) == 0 {
-				break
+	// The decoder skips line breaks; a secret must not hold any, since the
+	// legacy scheme hashes its text.
+	if !strings.ContainsAny(text, " \t\r\n") {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.Strict().DecodeString(text); err == nil && len(b) > 0 {
+				v := &secretValue{text: text, decoded: b}
+				return Secret{value: func() *secretValue { return v }}, nil
 			}
-			return Secret{text: text, decoded: b}, nil
-		}
-		if firstErr == nil {
-			firstErr = err
 		}
 	}
-	var cerr base64.CorruptInputError
-	if errors.As(firstErr, &cerr) {
-		return Secret{}, fmt.Errorf("%w: not base64 (bad character or length at byte %d of %d)", ErrSecretInvalid, int64(cerr), len(text))
+	return Secret{}, fmt.Errorf("%w: %s", ErrSecretInvalid, secretProblem(text))
+}
+
+// secretProblem names why text is not base64 without quoting any of it.
+func secretProblem(text string) string {
+	n := len(text)
+	if i := strings.IndexAny(text, " \t\r\n"); i >= 0 {
+		return fmt.Sprintf("not base64: whitespace at byte %d of %d (trim the secret)", i, n)
 	}
-	return Secret{}, fmt.Errorf("%w: not base64", ErrSecretInvalid)
+	for i := 0; i < n; i++ {
+		c := text[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_' || c == '=') {
+			return fmt.Sprintf("not base64: a character outside the base64 alphabet at byte %d of %d", i, n)
+		}
+	}
+	if strings.ContainsAny(text, "+/") && strings.ContainsAny(text, "-_") {
+		return "not base64: it mixes the standard (+ /) and URL-safe (- _) alphabets"
+	}
+	if i := strings.IndexByte(text, '='); i >= 0 && strings.TrimRight(text[i:], "=") != "" {
+		return fmt.Sprintf("not base64: padding '=' in the middle, at byte %d of %d", i, n)
+	}
+	return fmt.Sprintf("not base64: %d characters is not a valid base64 length (a Sinch secret is 24 characters ending in \"==\")", n)
 }
 
 // MustParseSecret is ParseSecret for constants in tests and examples; it
@@ -63,14 +88,27 @@ func MustParseSecret(text string) Secret {
 }
 
 // IsZero reports whether s holds no secret.
-func (s Secret) IsZero() bool { return len(s.decoded) == 0 }
+func (s Secret) IsZero() bool { return s.value == nil }
 
 // Text returns the secret as given (base64). The legacy signature scheme
 // hashes this text; handle it as carefully as the secret itself.
-func (s Secret) Text() string { return s.text }
+func (s Secret) Text() string {
+	if s.value == nil {
+		return ""
+	}
+	return s.value().text
+}
 
 // Bytes returns a copy of the decoded secret.
-func (s Secret) Bytes() []byte { return append([]byte(nil), s.decoded...) }
+func (s Secret) Bytes() []byte { return append([]byte(nil), s.key()...) }
+
+// key returns the decoded secret without copying; callers must not modify it.
+func (s Secret) key() []byte {
+	if s.value == nil {
+		return nil
+	}
+	return s.value().decoded
+}
 
 // String returns "[redacted]".
 func (s Secret) String() string { return "[redacted]" }
@@ -78,11 +116,12 @@ func (s Secret) String() string { return "[redacted]" }
 // GoString returns "credentials.Secret([redacted])".
 func (s Secret) GoString() string { return "credentials.Secret([redacted])" }
 
-// Format redacts the secret for every verb (%v, %s, %x, %+v, ...).
+// Format redacts the secret for every verb (%v, %s, %x, %+v, %#v, ...).
 func (s Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("[redacted]")) }
 
-// MarshalText refuses to serialise a secret by accident: it returns
-// "[redacted]".
+// MarshalText makes encoding/json, encoding/xml and friends write
+// "[redacted]" instead of the secret. A Secret cannot be read back from
+// text: parse it with ParseSecret.
 func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 // KidPrefix is the fixed part of the kid header: "hkdfv1-" then YYYYMMDD.
@@ -113,12 +152,12 @@ func Kid(t time.Time) string { return KidPrefix + FormatDate(t) }
 //
 //	HMAC-SHA256(key = BASE64-DECODE(secret), msg = UTF8(FormatDate(t, "YYYYMMDD")))
 func SigningKey(secret Secret, t time.Time) []byte {
-	return signingKeyForDate(secret.decoded, FormatDate(t))
+	return signingKeyForDate(secret.key(), FormatDate(t))
 }
 
 // SigningKeyForDate derives the signing key for a YYYYMMDD date string.
 func SigningKeyForDate(secret Secret, date string) []byte {
-	return signingKeyForDate(secret.decoded, date)
+	return signingKeyForDate(secret.key(), date)
 }
 
 func signingKeyForDate(key []byte, date string) []byte {
@@ -173,7 +212,14 @@ type appKeys struct {
 // key pads.
 type dateKey struct {
 	key  []byte
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+// macState is a keyed HMAC and a buffer for its sum, which lives with it so
+// that signing allocates nothing.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // maxDatesPerApp bounds the derived-key cache of one application. Three
@@ -233,7 +279,7 @@ func (a *appKeys) forDate(date string) *dateKey {
 	if dk := a.dates[date]; dk != nil {
 		return dk
 	}
-	dk := newDateKey(signingKeyForDate(a.secret.decoded, date))
+	dk := newDateKey(signingKeyForDate(a.secret.key(), date))
 	if len(a.order) >= maxDatesPerApp {
 		delete(a.dates, a.order[0])
 		a.order = append(a.order[:0], a.order[1:]...)
@@ -245,16 +291,17 @@ func (a *appKeys) forDate(date string) *dateKey {
 
 func newDateKey(key []byte) *dateKey {
 	dk := &dateKey{key: key}
-	dk.pool.New = func() any { return hmac.New(sha256.New, dk.key) }
+	dk.pool.New = func() any { return &macState{h: hmac.New(sha256.New, dk.key)} }
 	return dk
 }
 
-// sign appends HMAC-SHA256(key, input) to dst.
-func (dk *dateKey) sign(dst, input []byte) []byte {
-	h := dk.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(input)
-	dst = h.Sum(dst)
-	dk.pool.Put(h)
-	return dst
+// sign returns HMAC-SHA256(key, input).
+func (dk *dateKey) sign(input []byte) [sha256.Size]byte {
+	st := dk.pool.Get().(*macState)
+	st.h.Reset()
+	st.h.Write(input)
+	st.h.Sum(st.sum[:0])
+	sum := st.sum
+	dk.pool.Put(st)
+	return sum
 }

@@ -2,13 +2,17 @@ package credentials
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/benbjohnson/clock"
 	"github.com/golang-jwt/jwt/v5"
@@ -36,6 +40,8 @@ const (
 	MaxUserIDLength = 255
 	// MaxTokenLength bounds what Verify reads; longer input is token_malformed.
 	MaxTokenLength = 8 << 10
+	// MaxNonceLength is the longest nonce accepted, in bytes (a UUID has 36).
+	MaxNonceLength = 256
 )
 
 // Issuer returns iss for an application key.
@@ -80,8 +86,8 @@ func userIDByte(c byte) bool {
 
 // Header is the decoded JOSE header of a registration token.
 type Header struct {
-	Alg string
-	Kid string
+	Alg string // always "HS256" in a verified token
+	Kid string // "hkdfv1-YYYYMMDD"
 	// Typ is the optional "typ" header some encoders add ("JWT").
 	Typ string
 	// Extra names any other header members, in token order. Verification
@@ -94,16 +100,16 @@ type Header struct {
 // sinch:rtc:instance:exp. ApplicationKey and UserID are parsed out of iss
 // and sub.
 type Claims struct {
-	Issuer            string
-	Subject           string
-	IssuedAt          int64
-	ExpiresAt         int64
-	NotBefore         int64
-	Nonce             string
-	InstanceExpiresAt int64
+	Issuer            string // iss: IssuerPrefix + application key
+	Subject           string // sub: iss + "/users/" + user id
+	IssuedAt          int64  // iat
+	ExpiresAt         int64  // exp
+	NotBefore         int64  // nbf, optional (0 when absent)
+	Nonce             string // nonce
+	InstanceExpiresAt int64  // sinch:rtc:instance:exp, optional (0 when absent)
 
-	ApplicationKey string
-	UserID         string
+	ApplicationKey string // from iss
+	UserID         string // from sub
 }
 
 // TTL is exp - iat.
@@ -156,15 +162,25 @@ func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
 
 // UnmarshalJSON decodes a claims object with this package's strict reader
 // (no duplicate members, valid UTF-8, numeric times), so that
-// jwt.ParseWithClaims(token, &credentials.Claims{}, ...) works.
+// jwt.ParseWithClaims(token, &credentials.Claims{}, ...) works. It fills
+// ApplicationKey and UserID when iss and sub have the registration-token
+// form, and leaves them empty otherwise; it checks types only, not the
+// rules (use a Verifier for those). Errors are *Error values.
 func (c *Claims) UnmarshalJSON(b []byte) error {
 	var buf [16]jsonField
 	fields, reason := parseJSONObject(b, buf[:0])
 	if reason != "" {
-		return reject(CodeTokenMalformed, "claims "+reason)
+		return reject(CodeTokenMalformed, "claims JSON: "+reason)
 	}
+	*c = Claims{}
 	if e := c.fromFields(fields); e != nil {
 		return e
+	}
+	if app, ok := strings.CutPrefix(c.Issuer, IssuerPrefix); ok && app != "" && !strings.Contains(app, "/") {
+		c.ApplicationKey = app
+		if user, ok := strings.CutPrefix(c.Subject, c.Issuer+"/users/"); ok && userIDProblem(user) == "" {
+			c.UserID = user
+		}
 	}
 	return nil
 }
@@ -173,8 +189,8 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 type Token struct {
 	// Raw is the compact token as given.
 	Raw    string
-	Header Header
-	Claims Claims
+	Header Header // the decoded header
+	Claims Claims // the decoded claims
 	// HeaderJSON and ClaimsJSON are the decoded JSON texts, as encoded.
 	HeaderJSON []byte
 	ClaimsJSON []byte
@@ -184,7 +200,7 @@ type Token struct {
 type MinterConfig struct {
 	// ApplicationKey and Secret identify the application; both are required.
 	ApplicationKey string
-	Secret         Secret
+	Secret         Secret // the application secret, never printed
 	// Clock supplies iat; nil means the real clock.
 	Clock clock.Clock
 	// TTL is exp - iat; 0 means DefaultTokenTTL (10 minutes); under a minute is refused.
@@ -203,15 +219,36 @@ type MinterConfig struct {
 type Minter struct {
 	cfg  MinterConfig
 	keys *appKeys
+
+	// The claims up to the user id are the same in every token:
+	// {"iss":"//rtc.sinch.com/applications/KEY","sub":"...KEY/users/
+	// prefixEnc is the base64url of its longest multiple-of-3 head, which
+	// concatenates with the encoding of the rest; prefixTail is the rest.
+	prefixEnc  string
+	prefixTail []byte
+	// today caches the header and key of the last date minted for.
+	today atomic.Pointer[mintDate]
+}
+
+// mintDate is the per-date part of minting: the encoded header plus '.',
+// and the derived key.
+type mintDate struct {
+	day    int64 // unixDay
+	header string
+	key    *dateKey
 }
 
 // ErrConfig is wrapped by configuration errors (bad TTLs, missing key).
 var ErrConfig = errors.New("credentials: invalid configuration")
 
-// NewMinter validates cfg and returns a Minter.
+// NewMinter validates cfg and returns a Minter. Errors wrap ErrConfig.
 func NewMinter(cfg MinterConfig) (*Minter, error) {
 	if cfg.ApplicationKey == "" {
 		return nil, fmt.Errorf("%w: application key is empty", ErrConfig)
+	}
+	// iss must decode to IssuerPrefix + key and nothing else.
+	if !utf8.ValidString(cfg.ApplicationKey) || strings.Contains(cfg.ApplicationKey, "/") {
+		return nil, fmt.Errorf("%w: application key %s is not valid UTF-8 without '/'", ErrConfig, quoteShort(cfg.ApplicationKey))
 	}
 	if cfg.Secret.IsZero() {
 		return nil, fmt.Errorf("%w: application secret is missing", ErrConfig)
@@ -225,7 +262,16 @@ func NewMinter(cfg MinterConfig) (*Minter, error) {
 	if err := checkTTLs(cfg.TTL, cfg.InstanceTTL); err != nil {
 		return nil, err
 	}
-	return &Minter{cfg: cfg, keys: &appKeys{secret: cfg.Secret, dates: map[string]*dateKey{}}}, nil
+	m := &Minter{cfg: cfg, keys: &appKeys{secret: cfg.Secret, dates: map[string]*dateKey{}}}
+	prefix := []byte(`{"iss":"` + IssuerPrefix)
+	prefix = appendJSONBody(prefix, cfg.ApplicationKey)
+	prefix = append(prefix, `","sub":"`+IssuerPrefix...)
+	prefix = appendJSONBody(prefix, cfg.ApplicationKey)
+	prefix = append(prefix, "/users/"...)
+	head := len(prefix) - len(prefix)%3
+	m.prefixEnc = base64.RawURLEncoding.EncodeToString(prefix[:head])
+	m.prefixTail = prefix[head:]
+	return m, nil
 }
 
 func checkTTLs(ttl, instanceTTL time.Duration) error {
@@ -257,7 +303,7 @@ type MintParams struct {
 	Now time.Time
 	// TTL and InstanceTTL override the Minter's; the same limits apply.
 	TTL         time.Duration
-	InstanceTTL time.Duration
+	InstanceTTL time.Duration // adds sinch:rtc:instance:exp = iat + InstanceTTL
 	// NoInstanceTTL drops sinch:rtc:instance:exp even when the Minter sets one.
 	NoInstanceTTL bool
 }
@@ -294,56 +340,61 @@ func (m *Minter) MintWith(p MintParams) (string, error) {
 	if now.IsZero() {
 		now = m.cfg.Clock.Now()
 	}
-	var nonceBuf [36]byte
-	nonce := p.Nonce
-	if nonce == "" {
-		nonce = string(newUUID(nonceBuf[:0]))
-	} else if !utf8.ValidString(nonce) {
-		return "", fmt.Errorf("%w: nonce is not valid UTF-8", ErrConfig)
+	if p.Nonce != "" && (!utf8.ValidString(p.Nonce) || len(p.Nonce) > MaxNonceLength) {
+		return "", fmt.Errorf("%w: nonce is not valid UTF-8 of at most %d bytes", ErrConfig, MaxNonceLength)
 	}
 	iat := now.Unix()
 
-	// Assemble header.payload in one buffer; the signature is appended to it.
+	// The claims after the constant prefix, on the stack.
 	var scratch [512]byte
-	claims := scratch[:0]
-	claims = append(claims, `{"iss":"`...)
-	claims = append(claims, IssuerPrefix...)
-	claims = appendJSONBody(claims, m.cfg.ApplicationKey)
-	claims = append(claims, `","sub":"`...)
-	claims = append(claims, IssuerPrefix...)
-	claims = appendJSONBody(claims, m.cfg.ApplicationKey)
-	claims = append(claims, "/users/"...)
-	claims = append(claims, p.UserID...)
-	claims = append(claims, `","iat":`...)
-	claims = strconv.AppendInt(claims, iat, 10)
-	claims = append(claims, `,"exp":`...)
-	claims = strconv.AppendInt(claims, iat+int64(ttl/time.Second), 10)
-	claims = append(claims, `,"nonce":`...)
-	claims = appendJSONString(claims, nonce)
-	if ittl != 0 {
-		claims = append(claims, `,"`+InstanceExpiryClaim+`":`...)
-		claims = strconv.AppendInt(claims, iat+int64(ittl/time.Second), 10)
+	rest := append(scratch[:0], m.prefixTail...)
+	rest = append(rest, p.UserID...) // validated: nothing to escape
+	rest = append(rest, `","iat":`...)
+	rest = strconv.AppendInt(rest, iat, 10)
+	rest = append(rest, `,"exp":`...)
+	rest = strconv.AppendInt(rest, iat+int64(ttl/time.Second), 10)
+	rest = append(rest, `,"nonce":`...)
+	if p.Nonce == "" {
+		rest = append(rest, '"')
+		rest = appendUUID(rest)
+		rest = append(rest, '"')
+	} else {
+		rest = appendJSONString(rest, p.Nonce)
 	}
-	claims = append(claims, '}')
+	if ittl != 0 {
+		rest = append(rest, `,"`+InstanceExpiryClaim+`":`...)
+		rest = strconv.AppendInt(rest, iat+int64(ittl/time.Second), 10)
+	}
+	rest = append(rest, '}')
 
-	var date [8]byte
-	d := appendDate(date[:0], now)
-	var hdr [48]byte
-	header := append(hdr[:0], `{"alg":"HS256","kid":"hkdfv1-`...)
-	header = append(header, d...)
-	header = append(header, `"}`...)
-
+	md := m.forDate(now)
 	enc := base64.RawURLEncoding
-	hl, cl := enc.EncodedLen(len(header)), enc.EncodedLen(len(claims))
-	out := make([]byte, hl+1+cl+1+enc.EncodedLen(32))
-	enc.Encode(out, header)
-	out[hl] = '.'
-	enc.Encode(out[hl+1:], claims)
-	out[hl+1+cl] = '.'
-	var sum [32]byte
-	sig := m.keys.forDate(string(d)).sign(sum[:0], out[:hl+1+cl])
-	enc.Encode(out[hl+1+cl+1:], sig)
-	return string(out), nil
+	out := make([]byte, 0, len(md.header)+len(m.prefixEnc)+enc.EncodedLen(len(rest))+1+enc.EncodedLen(sha256.Size))
+	out = append(out, md.header...)
+	out = append(out, m.prefixEnc...)
+	out = enc.AppendEncode(out, rest)
+	sig := md.key.sign(out)
+	out = append(out, '.')
+	out = enc.AppendEncode(out, sig[:])
+	// out is never written again: hand its bytes to the string as
+	// strings.Builder does, saving a copy.
+	return unsafe.String(unsafe.SliceData(out), len(out)), nil
+}
+
+// forDate returns the header and key for now's UTC date, from the one-entry
+// cache when the date has not changed (the common case: a lock-free hit).
+func (m *Minter) forDate(now time.Time) *mintDate {
+	day := unixDay(now)
+	if md := m.today.Load(); md != nil && md.day == day {
+		return md
+	}
+	var d [8]byte
+	appendDate(d[:0], now)
+	md := &mintDate{day: day, key: m.keys.forDate(string(d[:]))}
+	hdr := `{"alg":"HS256","kid":"` + KidPrefix + string(d[:]) + `"}`
+	md.header = base64.RawURLEncoding.EncodeToString([]byte(hdr)) + "."
+	m.today.Store(md)
+	return md
 }
 
 // appendJSONBody appends s JSON-escaped without the surrounding quotes.
@@ -354,12 +405,10 @@ func appendJSONBody(b []byte, s string) []byte {
 	return b[:len(b)-2]
 }
 
-// newUUID appends a random RFC 4122 version 4 UUID in its 36-character form.
-func newUUID(dst []byte) []byte {
+// appendUUID appends a random RFC 4122 version 4 UUID in its 36-character form.
+func appendUUID(dst []byte) []byte {
 	var u [16]byte
-	if _, err := rand.Read(u[:]); err != nil {
-		panic("credentials: crypto/rand failed: " + err.Error())
-	}
+	random16(&u)
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	const hexdig = "0123456789abcdef"
@@ -372,8 +421,32 @@ func newUUID(dst []byte) []byte {
 	return dst
 }
 
+// randBuf holds crypto/rand output read 512 bytes at a time, so that one
+// system call serves 32 nonces. Every byte is handed out once and cleared.
+type randBuf struct {
+	b [512]byte
+	n int
+}
+
+var randPool = sync.Pool{New: func() any { return &randBuf{n: 512} }}
+
+// random16 fills u from crypto/rand.
+func random16(u *[16]byte) {
+	rb := randPool.Get().(*randBuf)
+	if rb.n+len(u) > len(rb.b) {
+		if _, err := rand.Read(rb.b[:]); err != nil {
+			panic("credentials: crypto/rand failed: " + err.Error())
+		}
+		rb.n = 0
+	}
+	copy(u[:], rb.b[rb.n:])
+	clear(rb.b[rb.n : rb.n+len(u)])
+	rb.n += len(u)
+	randPool.Put(rb)
+}
+
 // NewNonce returns a fresh random nonce (a version 4 UUID from crypto/rand).
-func NewNonce() string { return string(newUUID(make([]byte, 0, 36))) }
+func NewNonce() string { return string(appendUUID(make([]byte, 0, 36))) }
 
 // splitToken splits a compact JWS into its three parts.
 func splitToken(tok string) (h, c, s string, ok bool) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/benbjohnson/clock"
 )
@@ -73,11 +74,19 @@ type VerifyOptions struct {
 }
 
 // Verify decodes and checks token. On success it returns the decoded token;
-// otherwise an *Error whose Code is one of: token_malformed,
-// token_algorithm, kid_invalid, unknown_application, kid_date_mismatch,
-// signature_invalid, claim_missing, claim_invalid, subject_mismatch,
-// user_id_invalid, token_ttl_too_short, token_not_yet_valid, token_expired,
-// instance_ttl_too_short, nonce_reused (checked in that order).
+// otherwise a nil token and an *Error. The first failing check decides the
+// code; the checks run in this order:
+//
+//   - token_malformed: size, three parts, header base64 and JSON
+//   - token_algorithm, kid_invalid: the header
+//   - token_malformed, claim_invalid: payload base64, JSON and claim types
+//   - claim_missing, claim_invalid: iss
+//   - unknown_application, kid_date_mismatch
+//   - token_malformed, signature_invalid: the signature part
+//   - claim_missing (sub), subject_mismatch, user_id_invalid
+//   - claim_missing (iat, exp, nonce), token_ttl_too_short,
+//     token_not_yet_valid, token_expired, instance_ttl_too_short
+//   - nonce_reused (only with a NonceStore, only for an otherwise valid token)
 func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if len(token) > MaxTokenLength {
 		return nil, reject(CodeTokenMalformed, "token is "+strconv.Itoa(len(token))+" bytes; at most "+strconv.Itoa(MaxTokenLength)+" are accepted")
@@ -86,15 +95,14 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if !ok {
 		return nil, reject(CodeTokenMalformed, "a JWT has three dot-separated parts; this has "+strconv.Itoa(strings.Count(token, ".")+1))
 	}
-	var hbuf [256]byte
-	hjson, e := decodeSegment(hbuf[:0], h64, "header")
+	hjson, e := decodeSegment(nil, h64, "header")
 	if e != nil {
 		return nil, e
 	}
 	var fbuf [16]jsonField
 	hfields, reason := parseJSONObject(hjson, fbuf[:0])
 	if reason != "" {
-		return nil, reject(CodeTokenMalformed, "header "+reason)
+		return nil, reject(CodeTokenMalformed, "header JSON: "+reason)
 	}
 	hdr, e := headerFromFields(hfields)
 	if e != nil {
@@ -111,7 +119,7 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	}
 	cfields, reason := parseJSONObject(cjson, fbuf[:0])
 	if reason != "" {
-		return nil, reject(CodeTokenMalformed, "payload "+reason)
+		return nil, reject(CodeTokenMalformed, "payload JSON: "+reason)
 	}
 	tok := &Token{Raw: token, Header: hdr, HeaderJSON: hjson, ClaimsJSON: cjson}
 	c := &tok.Claims
@@ -151,9 +159,9 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if len(sig) != 32 {
 		return nil, reject(CodeSignatureInvalid, "signature is "+strconv.Itoa(len(sig))+" bytes; HS256 gives 32")
 	}
-	var sum [32]byte
-	want := app.forDate(kidDate).sign(sum[:0], []byte(token[:len(h64)+1+len(c64)]))
-	if !hmac.Equal(want, sig) {
+	// The signing input is read in place: hashing only reads it.
+	want := app.forDate(kidDate).sign(unsafe.Slice(unsafe.StringData(token), len(h64)+1+len(c64)))
+	if !hmac.Equal(want[:], sig) {
 		return nil, reject(CodeSignatureInvalid, "signature does not match the key derived from the application secret for "+kidDate)
 	}
 
@@ -171,28 +179,58 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 
 // kidDateAccepted: the challenge's UTC date, or any UTC date touched by
 // now ± leeway (so a token minted a second before midnight still verifies a
-// second after it).
+// second after it). date is a YYYYMMDD that parseKidDate accepted.
 func (v *Verifier) kidDateAccepted(date string, now, challenge time.Time) bool {
-	var b [8]byte
-	if !challenge.IsZero() && string(appendDate(b[:0], challenge)) == date {
+	day := civilDay(date)
+	if !challenge.IsZero() && unixDay(challenge) == day {
 		return true
 	}
-	if string(appendDate(b[:0], now)) == date {
-		return true
+	return unixDay(now.Add(-v.leeway)) <= day && day <= unixDay(now.Add(v.leeway))
+}
+
+// unixDay numbers the UTC day holding t: days since 1970-01-01.
+func unixDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
 	}
-	if v.leeway > 0 {
-		if string(appendDate(b[:0], now.Add(-v.leeway))) == date || string(appendDate(b[:0], now.Add(v.leeway))) == date {
-			return true
-		}
+	return d
+}
+
+// civilDay is unixDay for the UTC midnight of a YYYYMMDD date (H. Hinnant's
+// days_from_civil), without going through time.Time.
+func civilDay(date string) int64 {
+	n := int64(0)
+	for i := 0; i < 8; i++ {
+		n = n*10 + int64(date[i]-'0')
 	}
-	return false
+	y, m, d := n/10000, n/100%100, n%100
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := m + 9
+	if m > 2 {
+		mp = m - 3
+	}
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func (v *Verifier) checkClaims(c *Claims, opt VerifyOptions, now time.Time) *Error {
 	if c.Subject == "" {
 		return reject(CodeClaimMissing, "sub is missing")
 	}
-	user, ok := strings.CutPrefix(c.Subject, c.Issuer+"/users/")
+	user, ok := strings.CutPrefix(c.Subject, c.Issuer)
+	if ok {
+		user, ok = strings.CutPrefix(user, "/users/")
+	}
 	if !ok {
 		return reject(CodeSubjectMismatch, "sub "+quoteShort(c.Subject)+" is not iss + \"/users/{USER_ID}\"")
 	}
@@ -280,7 +318,12 @@ func headerFromFields(fields []jsonField) (Header, *Error) {
 			if f.kind != kindString {
 				return h, reject(CodeTokenAlgorithm, "alg is "+f.kind.String()+", not the string \"HS256\"")
 			}
-			h.Alg, haveAlg = string(f.str), true
+			haveAlg = true
+			if string(f.str) == Algorithm {
+				h.Alg = Algorithm // the usual value: no copy
+			} else {
+				h.Alg = string(f.str)
+			}
 		case "kid":
 			if f.kind != kindString {
 				return h, reject(CodeKidInvalid, "kid is "+f.kind.String()+", not a string")
@@ -322,8 +365,8 @@ func (c *Claims) fromFields(fields []jsonField) *Error {
 			c.Subject, err = claimString(f, "sub")
 		case "nonce":
 			c.Nonce, err = claimString(f, "nonce")
-			if err == nil && len(c.Nonce) > 256 {
-				err = reject(CodeClaimInvalid, "nonce is "+strconv.Itoa(len(c.Nonce))+" bytes; at most 256 are accepted")
+			if err == nil && len(c.Nonce) > MaxNonceLength {
+				err = reject(CodeClaimInvalid, "nonce is "+strconv.Itoa(len(c.Nonce))+" bytes; at most "+strconv.Itoa(MaxNonceLength)+" are accepted")
 			}
 		case "iat":
 			c.IssuedAt, err = claimTime(f, "iat")
@@ -364,19 +407,22 @@ func claimTime(f *jsonField, name string) (int64, *Error) {
 	if f.kind != kindNumber {
 		return 0, reject(CodeClaimInvalid, name+" is "+f.kind.String()+"; it must be a number of seconds since the Unix epoch")
 	}
-	s, ok := parseNumericDate(f.raw)
-	if !ok || s <= 0 {
+	s, ok := parseNumericDate(f.raw, roundsUp(name))
+	if ok && s <= 0 {
 		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.raw)+" is not a positive number of seconds")
 	}
-	if s > maxNumericDate {
+	if !ok || s > maxNumericDate {
 		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.raw)+" is out of range")
 	}
 	return s, nil
 }
 
 // parseNumericDate accepts a JSON number (RFC 7519 allows fractions) and
-// returns whole seconds, rounding down.
-func parseNumericDate(raw []byte) (int64, bool) {
+// returns whole seconds, rounded up or down. Rounding is always towards the
+// stricter reading: iat and nbf up (later), exp and the instance expiry down
+// (earlier), so that whole-second checks never accept what the exact
+// fractional times would refuse (a TTL of 59.9 s, an nbf 30.5 s ahead).
+func parseNumericDate(raw []byte, up bool) (int64, bool) {
 	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
 		return n, true
 	}
@@ -384,5 +430,11 @@ func parseNumericDate(raw []byte) (int64, bool) {
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > math.MaxInt64/2 || f < math.MinInt64/2 {
 		return 0, false
 	}
+	if up {
+		return int64(math.Ceil(f)), true
+	}
 	return int64(math.Floor(f)), true
 }
+
+// roundsUp reports whether a time claim is rounded up (see parseNumericDate).
+func roundsUp(claim string) bool { return claim == "iat" || claim == "nbf" }
