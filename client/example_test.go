@@ -1,0 +1,93 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sinchsim/sinchsim/client"
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/fakebackend"
+)
+
+// One client, its tokens from a provider, against an in-process backend.
+// A second client with the same device store starts without a token.
+func ExampleSinchClient() {
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: fakebackend.RunTClock(), Applications: []fakebackend.Application{fakebackend.NewApplication()}})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	app := srv.Application()
+	tokens := credentials.ProviderFunc(func(ctx context.Context, r credentials.Request) (string, error) {
+		fmt.Println("token requested for", r.UserID)
+		return srv.Minter().Mint(r.UserID)
+	})
+	store := client.NewMemoryDeviceStore()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	for run := 1; run <= 2; run++ {
+		c, err := client.New(app.Key, srv.URL(), "alice",
+			client.WithClock(srv.Clock()), client.WithCredentialsProvider(tokens), client.WithDeviceStore(store))
+		if err != nil {
+			panic(err)
+		}
+		if err := c.Start(); err != nil {
+			panic(err)
+		}
+		if err := c.WaitStarted(ctx); err != nil {
+			panic(err)
+		}
+		st := c.Stats()
+		fmt.Printf("run %d: %s, instances created %d, authentications %d\n", run, c.State(), st.InstancesCreated, st.Authentications)
+		c.TerminateGracefully()
+	}
+	fmt.Println("instances on the backend:", len(srv.Instances()))
+	// Output:
+	// token requested for alice
+	// run 1: started, instances created 1, authentications 0
+	// run 2: started, instances created 0, authentications 1
+	// instances on the backend: 1
+}
+
+// Every state change, in order, from a Subscription; the listener answers
+// OnCredentialsRequired itself.
+func ExampleSinchClient_Subscribe() {
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: fakebackend.RunTClock(), Applications: []fakebackend.Application{fakebackend.NewApplication()}})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	listener := &client.ListenerFuncs{
+		CredentialsRequired: func(c *client.SinchClient, reg *client.ClientRegistration) {
+			jwt, err := srv.Minter().Mint(c.UserID())
+			if err != nil {
+				reg.RegisterFailed(err)
+				return
+			}
+			reg.Register(jwt)
+		},
+	}
+	c, _ := client.New(srv.Application().Key, srv.URL(), "bob", client.WithClock(srv.Clock()), client.WithListener(listener))
+	sub := c.Subscribe()
+	c.Start()
+	c.WaitStarted(context.Background())
+	c.TerminateGracefully()
+	for {
+		t, err := sub.Next(context.Background())
+		if err != nil {
+			break
+		}
+		fmt.Printf("%s -> %s (%s)\n", t.From, t.To, t.Event)
+		if t.To.Terminal() {
+			sub.Close()
+		}
+	}
+	// Output:
+	// idle -> connecting (start)
+	// connecting -> awaiting_credentials (require_credentials)
+	// awaiting_credentials -> registering (register)
+	// registering -> started (registered)
+	// started -> terminated (terminate)
+}
