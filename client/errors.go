@@ -41,6 +41,7 @@ type Error struct {
 	Err error
 }
 
+// Error formats the error as "sinchsim: code: message: cause".
 func (e *Error) Error() string {
 	s := "sinchsim: " + e.Code
 	if e.Message != "" {
