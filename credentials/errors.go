@@ -1,6 +1,10 @@
 package credentials
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
 
 // Rejection codes. Each is a stable, documented machine code; the full table
 // with one-line meanings is in docs/ERRORS.md. Codes never change meaning.
@@ -111,3 +115,18 @@ func CodeOf(err error) string {
 }
 
 func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
+
+// quoteShort quotes b for an error message, cut to 40 bytes so that hostile
+// input cannot flood logs.
+func quoteShort[T string | []byte](b T) string {
+	const max = 40
+	s := string(b)
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
 // Diagnosis codes: the classic mistakes Explain recognises beyond the rule
@@ -366,12 +368,12 @@ func (x *Explanation) parseLenient(b []byte, what string) map[string]any {
 	if b == nil {
 		return nil
 	}
-	var buf [16]jsonField
-	fields, reason := parseJSONObject(b, buf[:0])
+	var buf [16]jsonobj.Member
+	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
 	if reason == "" {
 		return fieldsMap(fields)
 	}
-	if fields, r := parseJSONObjectAnyBytes(b, buf[:0]); r == "" {
+	if fields, r := jsonobj.Parse(b, buf[:0], anyBytesJSON); r == "" {
 		x.add(CodeTokenMalformed, Fail, "the %s has invalid UTF-8 in %s; JSON text must be UTF-8", what, badUTF8Members(fields))
 		return fieldsMap(fields)
 	}
@@ -385,22 +387,22 @@ func (x *Explanation) parseLenient(b []byte, what string) map[string]any {
 	return m
 }
 
-func fieldsMap(fields []jsonField) map[string]any {
+func fieldsMap(fields []jsonobj.Member) map[string]any {
 	m := make(map[string]any, len(fields))
 	for _, f := range fields {
-		k := string(f.key)
-		switch f.kind {
-		case kindString:
-			m[k] = string(f.str)
-		case kindNumber:
-			m[k] = json.Number(f.raw)
-		case kindBool:
-			m[k] = f.raw[0] == 't'
-		case kindNull:
+		k := string(f.Key)
+		switch f.Kind {
+		case jsonobj.String:
+			m[k] = string(f.Value)
+		case jsonobj.Number:
+			m[k] = json.Number(f.Value)
+		case jsonobj.Bool:
+			m[k] = f.Value[0] == 't'
+		case jsonobj.Null:
 			m[k] = nil
 		default:
 			var v any
-			d := json.NewDecoder(bytes.NewReader(f.raw))
+			d := json.NewDecoder(bytes.NewReader(f.Value))
 			d.UseNumber()
 			_ = d.Decode(&v)
 			m[k] = v
@@ -409,11 +411,11 @@ func fieldsMap(fields []jsonField) map[string]any {
 	return m
 }
 
-func badUTF8Members(fields []jsonField) string {
+func badUTF8Members(fields []jsonobj.Member) string {
 	var names []string
 	for _, f := range fields {
-		if !utf8.Valid(f.key) || (f.kind == kindString && !utf8.Valid(f.str)) || !utf8.Valid(f.raw) {
-			names = append(names, quoteShort(strings.ToValidUTF8(string(f.key), "\uFFFD")))
+		if !utf8.Valid(f.Key) || !utf8.Valid(f.Value) {
+			names = append(names, quoteShort(strings.ToValidUTF8(string(f.Key), "\uFFFD")))
 		}
 	}
 	if len(names) == 0 {
@@ -694,14 +696,14 @@ func kidDateAccepted(date string, now, challenge time.Time, lee time.Duration) b
 }
 
 func memberOrder(b []byte) []string {
-	var buf [16]jsonField
-	fields, reason := parseJSONObject(b, buf[:0])
+	var buf [16]jsonobj.Member
+	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
 	if reason != "" {
 		return nil
 	}
 	out := make([]string, len(fields))
 	for i, f := range fields {
-		out[i] = string(f.key)
+		out[i] = string(f.Key)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
 // Seed 004's values as they appear inside tokens.
@@ -96,7 +97,7 @@ func (c claimSet) json() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(appendJSONString(nil, m.name))
+		b.Write(jsonobj.AppendString(nil, m.name))
 		b.WriteByte(':')
 		b.WriteString(m.raw)
 	}
@@ -106,7 +107,7 @@ func (c claimSet) json() string {
 
 // js is s as a JSON string, escaped the way the minter escapes (raw bytes
 // pass through, so invalid UTF-8 stays invalid).
-func js(s string) string { return string(appendJSONString(nil, s)) }
+func js(s string) string { return string(jsonobj.AppendString(nil, s)) }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 

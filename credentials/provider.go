@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
 // Request is what a client asks a Provider for: a registration token for one
@@ -278,7 +280,7 @@ func expandTemplate(tmpl string, req Request, esc func(string) string) string {
 }
 
 func jsonEscape(s string) string {
-	b := appendJSONString(nil, s)
+	b := jsonobj.AppendString(nil, s)
 	return string(b[1 : len(b)-1])
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
 // Fixed values of the registration token (seeds 003 and 004).
@@ -160,15 +161,15 @@ func (c *Claims) GetSubject() (string, error) { return c.Subject, nil }
 // GetAudience implements jwt.Claims; registration tokens have no audience.
 func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
 
-// UnmarshalJSON decodes a claims object with this package's strict reader
+// UnmarshalJSON decodes a claims object with the strict reader of Verify
 // (no duplicate members, valid UTF-8, numeric times), so that
 // jwt.ParseWithClaims(token, &credentials.Claims{}, ...) works. It fills
 // ApplicationKey and UserID when iss and sub have the registration-token
 // form, and leaves them empty otherwise; it checks types only, not the
 // rules (use a Verifier for those). Errors are *Error values.
 func (c *Claims) UnmarshalJSON(b []byte) error {
-	var buf [16]jsonField
-	fields, reason := parseJSONObject(b, buf[:0])
+	var buf [16]jsonobj.Member
+	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
 	if reason != "" {
 		return reject(CodeTokenMalformed, "claims JSON: "+reason)
 	}
@@ -359,7 +360,7 @@ func (m *Minter) MintWith(p MintParams) (string, error) {
 		rest = appendUUID(rest)
 		rest = append(rest, '"')
 	} else {
-		rest = appendJSONString(rest, p.Nonce)
+		rest = jsonobj.AppendString(rest, p.Nonce)
 	}
 	if ittl != 0 {
 		rest = append(rest, `,"`+InstanceExpiryClaim+`":`...)
@@ -400,7 +401,7 @@ func (m *Minter) forDate(now time.Time) *mintDate {
 // appendJSONBody appends s JSON-escaped without the surrounding quotes.
 func appendJSONBody(b []byte, s string) []byte {
 	n := len(b)
-	b = appendJSONString(b, s)
+	b = jsonobj.AppendString(b, s)
 	copy(b[n:], b[n+1:len(b)-1])
 	return b[:len(b)-2]
 }

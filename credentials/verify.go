@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/benbjohnson/clock"
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
 // NonceStore is the hook through which a backend plugs in replay protection
@@ -73,6 +74,15 @@ type VerifyOptions struct {
 	Now time.Time
 }
 
+// tokenJSON reads a token's header or payload (and Claims.UnmarshalJSON's
+// input): one strict JSON object of at most 64 members, in valid UTF-8,
+// without duplicate members. anyBytesJSON is as strict but for UTF-8, for
+// Explain to name the members that hold invalid UTF-8.
+var (
+	tokenJSON    = jsonobj.Options{MaxMembers: 64}
+	anyBytesJSON = jsonobj.Options{MaxMembers: 64, AllowInvalidUTF8: true}
+)
+
 // Verify decodes and checks token. On success it returns the decoded token;
 // otherwise a nil token and an *Error. The first failing check decides the
 // code; the checks run in this order:
@@ -99,8 +109,8 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if e != nil {
 		return nil, e
 	}
-	var fbuf [16]jsonField
-	hfields, reason := parseJSONObject(hjson, fbuf[:0])
+	var fbuf [16]jsonobj.Member
+	hfields, reason := jsonobj.Parse(hjson, fbuf[:0], tokenJSON)
 	if reason != "" {
 		return nil, reject(CodeTokenMalformed, "header JSON: "+reason)
 	}
@@ -117,7 +127,7 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if e != nil {
 		return nil, e
 	}
-	cfields, reason := parseJSONObject(cjson, fbuf[:0])
+	cfields, reason := jsonobj.Parse(cjson, fbuf[:0], tokenJSON)
 	if reason != "" {
 		return nil, reject(CodeTokenMalformed, "payload JSON: "+reason)
 	}
@@ -308,36 +318,36 @@ func decodeSegment(dst []byte, seg, what string) ([]byte, *Error) {
 	return dst[:m], nil
 }
 
-func headerFromFields(fields []jsonField) (Header, *Error) {
+func headerFromFields(fields []jsonobj.Member) (Header, *Error) {
 	var h Header
 	var haveAlg, haveKid bool
 	for i := range fields {
 		f := &fields[i]
-		switch string(f.key) {
+		switch string(f.Key) {
 		case "alg":
-			if f.kind != kindString {
-				return h, reject(CodeTokenAlgorithm, "alg is "+f.kind.String()+", not the string \"HS256\"")
+			if f.Kind != jsonobj.String {
+				return h, reject(CodeTokenAlgorithm, "alg is "+f.Kind.String()+", not the string \"HS256\"")
 			}
 			haveAlg = true
-			if string(f.str) == Algorithm {
+			if string(f.Value) == Algorithm {
 				h.Alg = Algorithm // the usual value: no copy
 			} else {
-				h.Alg = string(f.str)
+				h.Alg = string(f.Value)
 			}
 		case "kid":
-			if f.kind != kindString {
-				return h, reject(CodeKidInvalid, "kid is "+f.kind.String()+", not a string")
+			if f.Kind != jsonobj.String {
+				return h, reject(CodeKidInvalid, "kid is "+f.Kind.String()+", not a string")
 			}
-			h.Kid, haveKid = string(f.str), true
+			h.Kid, haveKid = string(f.Value), true
 		case "typ":
-			if f.kind != kindString || !strings.EqualFold(string(f.str), "JWT") {
+			if f.Kind != jsonobj.String || !strings.EqualFold(string(f.Value), "JWT") {
 				return h, reject(CodeTokenMalformed, "typ, when present, must be \"JWT\"")
 			}
-			h.Typ = string(f.str)
+			h.Typ = string(f.Value)
 		case "crit":
 			return h, reject(CodeTokenMalformed, "header has crit; no critical extensions are supported")
 		default:
-			h.Extra = append(h.Extra, string(f.key))
+			h.Extra = append(h.Extra, string(f.Key))
 		}
 	}
 	if !haveAlg {
@@ -354,11 +364,11 @@ func headerFromFields(fields []jsonField) (Header, *Error) {
 
 // fromFields fills c from the payload members, checking JSON types. A
 // missing claim stays zero; the caller decides whether it is required.
-func (c *Claims) fromFields(fields []jsonField) *Error {
+func (c *Claims) fromFields(fields []jsonobj.Member) *Error {
 	for i := range fields {
 		f := &fields[i]
 		var err *Error
-		switch string(f.key) {
+		switch string(f.Key) {
 		case "iss":
 			c.Issuer, err = claimString(f, "iss")
 		case "sub":
@@ -384,14 +394,14 @@ func (c *Claims) fromFields(fields []jsonField) *Error {
 	return nil
 }
 
-func claimString(f *jsonField, name string) (string, *Error) {
-	if f.kind != kindString {
-		return "", reject(CodeClaimInvalid, name+" is "+f.kind.String()+", not a string")
+func claimString(f *jsonobj.Member, name string) (string, *Error) {
+	if f.Kind != jsonobj.String {
+		return "", reject(CodeClaimInvalid, name+" is "+f.Kind.String()+", not a string")
 	}
-	if len(f.str) == 0 {
+	if len(f.Value) == 0 {
 		return "", reject(CodeClaimInvalid, name+" is an empty string")
 	}
-	return string(f.str), nil
+	return string(f.Value), nil
 }
 
 // maxNumericDate bounds time claims so that arithmetic on them cannot
@@ -403,16 +413,16 @@ const maxNumericDate = 1 << 53
 // almost surely milliseconds.
 const millisecondsThreshold = 1e11
 
-func claimTime(f *jsonField, name string) (int64, *Error) {
-	if f.kind != kindNumber {
-		return 0, reject(CodeClaimInvalid, name+" is "+f.kind.String()+"; it must be a number of seconds since the Unix epoch")
+func claimTime(f *jsonobj.Member, name string) (int64, *Error) {
+	if f.Kind != jsonobj.Number {
+		return 0, reject(CodeClaimInvalid, name+" is "+f.Kind.String()+"; it must be a number of seconds since the Unix epoch")
 	}
-	s, ok := parseNumericDate(f.raw, roundsUp(name))
+	s, ok := parseNumericDate(f.Value, roundsUp(name))
 	if ok && s <= 0 {
-		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.raw)+" is not a positive number of seconds")
+		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.Value)+" is not a positive number of seconds")
 	}
 	if !ok || s > maxNumericDate {
-		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.raw)+" is out of range")
+		return 0, reject(CodeClaimInvalid, name+" "+quoteShort(f.Value)+" is out of range")
 	}
 	return s, nil
 }

@@ -1,15 +1,12 @@
 package credentials
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -123,124 +120,4 @@ func kidOf(header string) string {
 		return m[1]
 	}
 	return ""
-}
-
-// FuzzParseJSONObject compares the strict reader with encoding/json: what
-// the strict reader accepts is valid JSON with the same members; valid,
-// UTF-8, duplicate-free JSON objects within the limits are accepted.
-func FuzzParseJSONObject(f *testing.F) {
-	for _, s := range []string{
-		`{}`, ` { } `, `{"a":1}`, `{"a":1,"a":2}`, `{"a":"\u00e9\ud83d\ude00","b":[1,{"c":null}],"d":-0.5e+3,"e":true,"f":false}`,
-		`{"a":1,}`, `{"a":01}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"a":1} x`, `[]`, `"s"`, `{"a":[[[[[[]]]]]]}`,
-		`{"s\u0075b":1,"sub":2}`, `{"a":"\/\b\f\n\r\t\"\\"}`, `{"a":1.}`, `{"a":-}`, `{"a":tru}`, seedClaims().json(),
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fields, reason := parseJSONObject(data, nil)
-		loose, looseReason := parseJSONObjectAnyBytes(data, nil)
-		if reason == "" {
-			if !json.Valid(data) {
-				t.Fatalf("strict accepts invalid JSON %q", data)
-			}
-			if looseReason != "" || len(loose) != len(fields) {
-				t.Fatalf("the any-bytes reader refuses what the strict one accepts: %s", looseReason)
-			}
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(data, &m); err != nil {
-				t.Fatalf("strict accepts %q, encoding/json: %v", data, err)
-			}
-			if len(m) != len(fields) {
-				t.Fatalf("%d members, encoding/json sees %d", len(fields), len(m))
-			}
-			for _, fl := range fields {
-				raw, ok := m[string(fl.key)]
-				if !ok {
-					t.Fatalf("member %q unknown to encoding/json", fl.key)
-				}
-				switch fl.kind {
-				case kindString:
-					var s string
-					if err := json.Unmarshal(raw, &s); err != nil || s != string(fl.str) {
-						t.Fatalf("member %q = %q, encoding/json %q (%v)", fl.key, fl.str, s, err)
-					}
-				case kindNumber, kindBool, kindNull, kindObject, kindArray:
-					if !bytes.Equal(bytes.TrimSpace(raw), fl.raw) {
-						t.Fatalf("member %q raw %q, encoding/json %q", fl.key, fl.raw, raw)
-					}
-				default:
-					t.Fatalf("member %q has no kind", fl.key)
-				}
-			}
-			return
-		}
-		if reason == "" || strings.ContainsAny(reason, "\n\r") {
-			t.Fatalf("bad reason %q", reason)
-		}
-		// Refused: it must be something the strict reader is meant to refuse.
-		if !json.Valid(data) || !utf8.Valid(data) || loneSurrogate.Match(data) {
-			return
-		}
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) != nil {
-			return // valid JSON, but not an object
-		}
-		if hasDuplicateTopLevelKey(data) || len(m) > maxJSONFields || nestingDepth(data) >= maxJSONDepth {
-			return
-		}
-		t.Fatalf("strict refuses valid JSON %q: %s", data, reason)
-	})
-}
-
-// loneSurrogate matches any \u escape of a surrogate; encoding/json accepts
-// unpaired ones, the strict reader does not (pairs are fine, but telling
-// them apart is not worth a regexp here).
-var loneSurrogate = regexp.MustCompile(`\\u[dD][89abcdefABCDEF]`)
-
-func hasDuplicateTopLevelKey(data []byte) bool {
-	d := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		return false
-	}
-	seen := map[string]bool{}
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			return false
-		}
-		k, _ := tok.(string)
-		if seen[k] {
-			return true
-		}
-		seen[k] = true
-		var skip json.RawMessage
-		if d.Decode(&skip) != nil {
-			return false
-		}
-	}
-	return false
-}
-
-// nestingDepth is the deepest bracket nesting outside strings.
-func nestingDepth(data []byte) int {
-	depth, max, inStr, esc := 0, 0, false, false
-	for _, c := range data {
-		switch {
-		case inStr && esc:
-			esc = false
-		case inStr && c == '\\':
-			esc = true
-		case c == '"':
-			inStr = !inStr
-		case inStr:
-		case c == '{' || c == '[':
-			depth++
-			if depth > max {
-				max = depth
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return max
 }

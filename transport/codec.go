@@ -8,7 +8,21 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
+
+// maxMembers bounds an object of a message; the largest has 9 members.
+const maxMembers = 16
+
+// codec.used has a bit per member.
+var _ [32 - maxMembers]struct{}
+
+// wireJSON reads the objects of protocol v1 (and nested ones) with
+// jsonobj's default depth of 32 levels, where protocol v1 never nests deeper
+// than 3. Decode checks the UTF-8 of the whole frame up front, so strings
+// need no second check.
+var wireJSON = jsonobj.Options{MaxMembers: maxMembers, AllowInvalidUTF8: true}
 
 // presence says whether a string member must be there.
 type presence uint8
@@ -39,10 +53,11 @@ type codec struct {
 	first bool // the next member is the first of its object
 
 	// decoding
-	members []member
+	members []jsonobj.Member
+	used    uint32 // bit i: members[i] claimed; an unclaimed member is unknown
 	path    string // prefix for nested member names in reasons
-	top     [maxMembers]member
-	nested  [maxMembers]member
+	top     [maxMembers]jsonobj.Member
+	nested  [maxMembers]jsonobj.Member
 }
 
 var codecPool = sync.Pool{New: func() any { return new(codec) }}
@@ -57,7 +72,7 @@ func putCodec(c *codec) {
 	// Drop references into the caller's buffers before pooling.
 	clear(c.top[:])
 	clear(c.nested[:])
-	c.err, c.buf, c.first, c.members, c.path = "", nil, false, nil, ""
+	c.err, c.buf, c.first, c.members, c.used, c.path = "", nil, false, nil, 0, ""
 	codecPool.Put(c)
 }
 
@@ -88,7 +103,7 @@ func appendMessage(dst []byte, m Message) ([]byte, error) {
 	c := getCodec(false)
 	defer putCodec(c)
 	c.buf = append(dst, `{"type":`...)
-	c.buf = appendString(c.buf, m.MessageType())
+	c.buf = jsonobj.AppendString(c.buf, m.MessageType())
 	m.fields(c)
 	if c.err != "" {
 		return dst, errors.New("transport: cannot encode " + m.MessageType() + ": " + c.err)
@@ -107,7 +122,7 @@ func Decode(data []byte) (Message, error) {
 	}
 	c := getCodec(true)
 	defer putCodec(c)
-	members, reason := parseObject(data, c.top[:0])
+	members, reason := jsonobj.Parse(data, c.top[:0], wireJSON)
 	if reason != "" {
 		return nil, &ProtocolError{Reason: "message " + reason}
 	}
@@ -116,12 +131,12 @@ func Decode(data []byte) (Message, error) {
 	switch {
 	case t == nil:
 		return nil, c.protocolError(`message has no "type"`)
-	case t.kind != kindString:
-		return nil, c.protocolError(`"type" must be a string, not ` + t.kind.String())
+	case t.Kind != jsonobj.String:
+		return nil, c.protocolError(`"type" must be a string, not ` + t.Kind.String())
 	}
-	m := newMessage(t.val)
+	m := newMessage(t.Value)
 	if m == nil {
-		return nil, c.protocolError("unknown message type " + excerpt(t.val))
+		return nil, c.protocolError("unknown message type " + excerpt(t.Value))
 	}
 	m.fields(c)
 	c.unknown()
@@ -135,8 +150,8 @@ func Decode(data []byte) (Message, error) {
 // with its request id when it has a valid one.
 func (c *codec) protocolError(reason string) *ProtocolError {
 	pe := &ProtocolError{Reason: reason}
-	if m := c.findOnly("id"); m != nil && m.kind == kindString && validID(m.val) {
-		pe.ID = string(m.val)
+	if m := c.findOnly("id"); m != nil && m.Kind == jsonobj.String && validID(m.Value) {
+		pe.ID = string(m.Value)
 	}
 	return pe
 }
@@ -173,10 +188,10 @@ func (c *codec) key(name string) {
 }
 
 // take finds the member name when decoding and marks it used.
-func (c *codec) take(name string) *member {
+func (c *codec) take(name string) *jsonobj.Member {
 	for i := range c.members {
-		if string(c.members[i].key) == name {
-			c.members[i].used = true
+		if string(c.members[i].Key) == name {
+			c.used |= 1 << i
 			return &c.members[i]
 		}
 	}
@@ -189,8 +204,8 @@ func (c *codec) unknown() {
 		return
 	}
 	for i := range c.members {
-		if !c.members[i].used {
-			q := excerpt(c.members[i].key) // quoted
+		if c.used&(1<<i) == 0 {
+			q := excerpt(c.members[i].Key) // quoted
 			c.err = `unknown member "` + c.path + q[1:]
 			return
 		}
@@ -198,14 +213,14 @@ func (c *codec) unknown() {
 }
 
 // takeKind finds a required member and checks its JSON type.
-func (c *codec) takeKind(name string, want jsonKind) *member {
+func (c *codec) takeKind(name string, want jsonobj.Kind) *jsonobj.Member {
 	m := c.take(name)
 	if m == nil {
 		c.fail(name, "is missing")
 		return nil
 	}
-	if m.kind != want {
-		c.fail(name, "must be "+want.String()+", not "+m.kind.String())
+	if m.Kind != want {
+		c.fail(name, "must be "+want.String()+", not "+m.Kind.String())
 		return nil
 	}
 	return m
@@ -224,7 +239,7 @@ func (c *codec) str(name string, p *string, pr presence) {
 			return
 		}
 		c.key(name)
-		c.buf = appendString(c.buf, *p)
+		c.buf = jsonobj.AppendString(c.buf, *p)
 		return
 	}
 	if pr == optional {
@@ -232,22 +247,22 @@ func (c *codec) str(name string, p *string, pr presence) {
 		if m == nil {
 			return
 		}
-		if m.kind != kindString {
-			c.fail(name, "must be a string, not "+m.kind.String())
+		if m.Kind != jsonobj.String {
+			c.fail(name, "must be a string, not "+m.Kind.String())
 			return
 		}
-		*p = string(m.val)
+		*p = string(m.Value)
 		return
 	}
-	m := c.takeKind(name, kindString)
+	m := c.takeKind(name, jsonobj.String)
 	if m == nil {
 		return
 	}
-	if pr == nonEmpty && len(m.val) == 0 {
+	if pr == nonEmpty && len(m.Value) == 0 {
 		c.fail(name, "must not be empty")
 		return
 	}
-	*p = string(m.val)
+	*p = string(m.Value)
 }
 
 func (c *codec) id(p *string, pr presence) {
@@ -261,29 +276,29 @@ func (c *codec) id(p *string, pr presence) {
 			return
 		}
 		c.key(name)
-		c.buf = appendString(c.buf, *p)
+		c.buf = jsonobj.AppendString(c.buf, *p)
 		return
 	}
-	var m *member
+	var m *jsonobj.Member
 	if pr == optional {
 		if m = c.take(name); m == nil {
 			return
 		}
-		if m.kind != kindString {
-			c.fail(name, "must be a string, not "+m.kind.String())
+		if m.Kind != jsonobj.String {
+			c.fail(name, "must be a string, not "+m.Kind.String())
 			return
 		}
-		if len(m.val) == 0 {
+		if len(m.Value) == 0 {
 			return
 		}
-	} else if m = c.takeKind(name, kindString); m == nil {
+	} else if m = c.takeKind(name, jsonobj.String); m == nil {
 		return
 	}
-	if !validID(m.val) {
+	if !validID(m.Value) {
 		c.fail(name, "must be 1-64 printable ASCII characters")
 		return
 	}
-	*p = string(m.val)
+	*p = string(m.Value)
 }
 
 func (c *codec) strs(name string, p *[]string) {
@@ -300,16 +315,16 @@ func (c *codec) strs(name string, p *[]string) {
 			if i > 0 {
 				c.buf = append(c.buf, ',')
 			}
-			c.buf = appendString(c.buf, s)
+			c.buf = jsonobj.AppendString(c.buf, s)
 		}
 		c.buf = append(c.buf, ']')
 		return
 	}
-	m := c.takeKind(name, kindArray)
+	m := c.takeKind(name, jsonobj.Array)
 	if m == nil {
 		return
 	}
-	v, reason := parseStrings(m.val)
+	v, reason := jsonobj.ParseStrings(m.Value, wireJSON)
 	if reason != "" {
 		c.fail(name, "must be an array of strings")
 		return
@@ -340,17 +355,17 @@ func (c *codec) time(name string, p *time.Time, pr presence) {
 	case m == nil:
 		c.fail(name, "is missing")
 		return
-	case m.kind == kindNull && pr == optional:
+	case m.Kind == jsonobj.Null && pr == optional:
 		return
-	case m.kind != kindString:
+	case m.Kind != jsonobj.String:
 		if pr == optional {
-			c.fail(name, "must be a string or null, not "+m.kind.String())
+			c.fail(name, "must be a string or null, not "+m.Kind.String())
 		} else {
-			c.fail(name, "must be a string, not "+m.kind.String())
+			c.fail(name, "must be a string, not "+m.Kind.String())
 		}
 		return
 	}
-	t, ok := parseTime(m.val)
+	t, ok := parseTime(m.Value)
 	if !ok {
 		c.fail(name, "must be an RFC 3339 time in UTC with second precision (YYYY-MM-DDThh:mm:ssZ)")
 		return
@@ -377,11 +392,11 @@ func parseTime(b []byte) (time.Time, bool) {
 
 // integer decodes a JSON number that is an integer in [lo, hi].
 func (c *codec) integer(name string, lo, hi uint64) (uint64, bool) {
-	m := c.takeKind(name, kindNumber)
+	m := c.takeKind(name, jsonobj.Number)
 	if m == nil {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(m.val), 10, 64)
+	v, err := strconv.ParseUint(string(m.Value), 10, 64)
 	if err != nil || v < lo || v > hi {
 		c.fail(name, "must be an integer from "+strconv.FormatUint(lo, 10)+" to "+strconv.FormatUint(hi, 10))
 		return 0, false
@@ -443,8 +458,8 @@ func (c *codec) boolean(name string, p *bool) {
 		c.buf = strconv.AppendBool(c.buf, *p)
 		return
 	}
-	if m := c.takeKind(name, kindBool); m != nil {
-		*p = m.val[0] == 't'
+	if m := c.takeKind(name, jsonobj.Bool); m != nil {
+		*p = m.Value[0] == 't'
 	}
 }
 
@@ -455,18 +470,18 @@ func (c *codec) domain(name string, p *string) {
 			return
 		}
 		c.key(name)
-		c.buf = appendString(c.buf, *p)
+		c.buf = jsonobj.AppendString(c.buf, *p)
 		return
 	}
-	m := c.takeKind(name, kindString)
+	m := c.takeKind(name, jsonobj.String)
 	if m == nil {
 		return
 	}
-	if !validDomain(string(m.val)) {
+	if !validDomain(string(m.Value)) {
 		c.fail(name, `must be "api", "network" or "http"`)
 		return
 	}
-	*p = string(m.val)
+	*p = string(m.Value)
 }
 
 func validDomain(d string) bool {
@@ -488,26 +503,26 @@ func (c *codec) object(name string, v fielder) {
 		c.buf = append(c.buf, '}')
 		return
 	}
-	m := c.takeKind(name, kindObject)
+	m := c.takeKind(name, jsonobj.Object)
 	if m == nil || c.err != "" {
 		return
 	}
-	sub, reason := parseObject(m.val, c.nested[:0])
+	sub, reason := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
 	if reason != "" {
 		c.fail(name, reason)
 		return
 	}
-	outer := c.members
-	c.members, c.path = sub, name+"."
+	outer, outerUsed := c.members, c.used
+	c.members, c.used, c.path = sub, 0, name+"."
 	v.fields(c)
 	c.unknown()
-	c.members, c.path = outer, ""
+	c.members, c.used, c.path = outer, outerUsed, ""
 }
 
 // findOnly looks a member up without claiming it.
-func (c *codec) findOnly(name string) *member {
+func (c *codec) findOnly(name string) *jsonobj.Member {
 	for i := range c.members {
-		if string(c.members[i].key) == name {
+		if string(c.members[i].Key) == name {
 			return &c.members[i]
 		}
 	}

@@ -406,14 +406,17 @@ func TestDialURLForms(t *testing.T) {
 		{"https://example.com", "wss://example.com/ws/v1"},
 	}
 	for _, tt := range tests {
-		got, err := dialURL(tt.in)
+		got, err := URL(tt.in)
 		if err != nil || got != tt.want {
-			t.Errorf("dialURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("URL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+		if again, err := URL(got); err != nil || again != got {
+			t.Errorf("URL(%q) = %q, %v; want it unchanged", got, again, err)
 		}
 	}
 	for _, bad := range []string{"ftp://example.com", "ws://", "", "ws://exa mple.com"} {
-		if got, err := dialURL(bad); err == nil {
-			t.Errorf("dialURL(%q) = %q, want an error", bad, got)
+		if got, err := URL(bad); err == nil {
+			t.Errorf("URL(%q) = %q, want an error", bad, got)
 		}
 	}
 

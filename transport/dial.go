@@ -29,11 +29,11 @@ type DialConfig struct {
 
 // Dial connects to a protocol v1 server and reads its Welcome. rawURL may be
 // "ws://host:port/path" or "wss://…" ("http" and "https" are taken as "ws"
-// and "wss"), or a bare "host:port"; a URL without a path gets Path. ctx
-// bounds the handshake and the wait for the Welcome. The server must accept
-// Subprotocol and speak Protocol.
+// and "wss"), or a bare "host:port"; a URL without a path gets Path (see
+// [URL]). ctx bounds the handshake and the wait for the Welcome. The server
+// must accept Subprotocol and speak Protocol.
 func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*Conn, *Welcome, error) {
-	target, err := dialURL(rawURL)
+	target, err := URL(rawURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,8 +101,11 @@ func (c *Conn) shutdown(code int, reason string) {
 	<-c.Done()
 }
 
-// dialURL normalises the forms Dial accepts to a ws:// or wss:// URL.
-func dialURL(raw string) (string, error) {
+// URL normalises the forms Dial accepts to the ws:// or wss:// URL it
+// dials: "ws://host:port/path" and "wss://…" are kept, "http" and "https"
+// become "ws" and "wss", a bare "host:port" (or "host") gets "ws://", and a
+// URL without a path gets Path. An explicit path, "/" included, is kept.
+func URL(raw string) (string, error) {
 	s := raw
 	if !strings.Contains(s, "://") {
 		s = "ws://" + s

@@ -1,6 +1,7 @@
-// Sinchsim is the command line of the sinchsim module: it mints, verifies
-// and explains Sinch RTC registration tokens (JWTs) exactly as the Sinch
-// backend checks them.
+// Sinchsim is the command line of the sinchsim module: it runs the fake
+// Sinch registration backend, fleets of bots and TTL-renewal simulations,
+// and mints, verifies and explains Sinch RTC registration tokens (JWTs)
+// exactly as the Sinch backend checks them.
 //
 // Usage:
 //
@@ -11,16 +12,22 @@
 //	token mint     mint a registration token for a user and print it
 //	token verify   verify a token as the Sinch backend would and print its header and claims
 //	token explain  decode a token and say in plain words what is wrong with it
+//	serve          run the fake backend (WebSocket, admin API, metrics) until Ctrl-C
+//	demo           show everything in one run, on embedded defaults
+//	bots           run a fleet of clients and report starts, failures, latency
+//	simulate       simulate instance TTL renewal for a fleet on mock clocks
+//	check          fetch tokens from an auth server and say what is wrong with them
 //
 // "sinchsim help <command>" or "<command> --help" prints a command's flags.
 // Flags come before the positional arguments; a TOKEN argument of "-", or
 // none, reads the token from stdin. The application secret is never
 // printed, not even in error messages.
 //
-// Exit status: 0 success; 1 the token is invalid (verify: the first line on
+// Exit status: 0 success; 1 the answer is "no" (verify: the first line on
 // stderr is "code: reason", code a stable rejection code such as
-// signature_invalid) or explain found a failure; 2 usage error, nothing was
-// done; 130 interrupted by SIGINT or SIGTERM.
+// signature_invalid; explain or check found a failure; a bot failed); 2
+// usage error, nothing was done (check: also an unreachable auth server);
+// 130 interrupted by SIGINT or SIGTERM.
 //
 // Mint seed 004's example token and check it:
 //

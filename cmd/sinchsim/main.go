@@ -30,6 +30,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // value; adding a command is that file plus one line here.
 var commands = []command{
 	tokenCommand,
+	checkCommand,
 	serveCommand,
 	demoCommand,
 	botsCommand,
@@ -39,8 +40,9 @@ var commands = []command{
 const rootAbout = `sinchsim emulates the user registration of the Sinch RTC client SDK and
 checks registration tokens (JWTs) the way the Sinch backend does.
 
-Exit status: 0 success; 1 the token is invalid or the check failed;
-2 usage error (nothing was done); 130 interrupted.`
+Exit status: 0 success; 1 the answer is "no" (an invalid token, a failed
+check, a bot that did not start); 2 usage error, or (check) the auth server
+could not be reached; 130 interrupted.`
 
 func runEnv(ctx context.Context, e *env, args []string) (code int) {
 	defer func() {

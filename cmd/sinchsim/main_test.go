@@ -127,6 +127,7 @@ var helpCases = []struct {
 	{"token_mint", []string{"token", "mint", "--help"}},
 	{"token_verify", []string{"token", "verify", "--help"}},
 	{"token_explain", []string{"token", "explain", "--help"}},
+	{"check", []string{"check", "--help"}},
 	{"serve", []string{"serve", "--help"}},
 	{"demo", []string{"demo", "--help"}},
 	{"bots", []string{"bots", "--help"}},
