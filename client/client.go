@@ -14,6 +14,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
+	"github.com/sinchsim/sinchsim/transport"
 )
 
 // SinchClient is one user on one device, registered with the backend the
@@ -139,7 +140,9 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	return c, nil
 }
 
-// environmentURL turns "host:port" or a ws(s):// URL into the WebSocket URL.
+// environmentURL turns "host:port" or a ws(s):// URL into the WebSocket URL
+// as transport.Dial would (transport.URL), with two client rules on top: a
+// bare host needs its port, and a root path "/" counts as no path.
 func environmentURL(env string) (string, error) {
 	if env == "" {
 		return "", errors.New("environment host is empty")
@@ -149,28 +152,18 @@ func environmentURL(env string) (string, error) {
 		if err != nil || host == "" || port == "" {
 			return "", fmt.Errorf("environment host %q is not host:port or a ws:// URL", env)
 		}
-		return "ws://" + env + "/ws/v1", nil
 	}
-	u, err := url.Parse(env)
+	s, err := transport.URL(env)
 	if err != nil {
-		return "", fmt.Errorf("environment URL %q: %v", env, err)
+		// `transport: invalid URL "x": why` becomes `environment URL "x": why`.
+		msg, _ := strings.CutPrefix(err.Error(), "transport: invalid URL ")
+		return "", errors.New("environment URL " + msg)
 	}
-	switch u.Scheme {
-	case "ws", "wss":
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	default:
-		return "", fmt.Errorf("environment URL %q: scheme must be ws or wss", env)
+	if u, err := url.Parse(s); err == nil && u.Path == "/" {
+		u.Path = transport.Path
+		s = u.String()
 	}
-	if u.Host == "" {
-		return "", fmt.Errorf("environment URL %q has no host", env)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/ws/v1"
-	}
-	return u.String(), nil
+	return s, nil
 }
 
 // ApplicationKey returns the application key.

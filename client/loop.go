@@ -418,8 +418,12 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 			l.c.logf(slog.LevelError, "%v", err)
 		}
 	}
-	if m.PushToken != "" {
+	// The backend says which push token it holds: one lost with an
+	// earlier connection (sent, never answered) is sent again.
+	if m.PushToken == l.pushToken {
 		l.pushSentFor = l.dev.InstanceID
+	} else {
+		l.pushSentFor = ""
 	}
 	l.c.count(func(s *Stats) { s.Authentications++ })
 	l.becomeStarted(registration.EventAuthenticated)
@@ -697,17 +701,23 @@ func (l *loop) arm(tm *timer, d time.Duration, f func()) {
 	l.stopTimer(tm)
 	tm.gen++
 	gen := tm.gen
-	tm.at = l.now().Add(d)
 	c := l.c
-	tm.t = c.o.clock.AfterFunc(d, func() {
-		c.post(func() {
-			if tm.gen != gen {
-				return // stopped or re-armed since
-			}
-			tm.t, tm.at = nil, time.Time{}
-			f()
-		})
-	})
+	run := func() {
+		if tm.gen != gen {
+			return // stopped or re-armed since
+		}
+		tm.t, tm.at = nil, time.Time{}
+		f()
+	}
+	if d <= 0 {
+		// Due now: queue it. A mock clock fires a timer armed at its
+		// current time only when it next moves, and Idle, which waits for
+		// due timers, would wait for that step forever.
+		c.post(run)
+		return
+	}
+	tm.at = l.now().Add(d)
+	tm.t = c.o.clock.AfterFunc(d, func() { c.post(run) })
 }
 
 func (l *loop) stopTimer(tm *timer) {

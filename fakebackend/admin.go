@@ -1,6 +1,8 @@
 package fakebackend
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -8,9 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/transport"
@@ -62,8 +67,7 @@ func (s *Server) adminAuth(next http.Handler) http.Handler {
 		auth := r.Header.Get("Authorization")
 		token, hasBearer := strings.CutPrefix(auth, "Bearer ")
 		switch {
-		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" ||
-			subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1):
+		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" || !sameSecret(token, s.cfg.AdminToken)):
 			adminError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token")
 			return
 		case auth == "" && !s.loopback():
@@ -73,9 +77,43 @@ func (s *Server) adminAuth(next http.Handler) http.Handler {
 				adminError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>")
 			}
 			return
+		case auth == "" && !localRequest(r):
+			adminError(w, http.StatusForbidden, "forbidden", "without the admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// localRequest reports whether a tokenless request comes from this
+// machine's own tools rather than from a web page: browsers send any
+// page's requests to 127.0.0.1 too (a cross-site POST with a text/plain
+// body needs no preflight), and DNS rebinding makes a page's requests
+// same-origin under the attacker's host name. So the request must name a
+// loopback host and carry no Origin but its own.
+func localRequest(r *http.Request) bool {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && !strings.EqualFold(host, "localhost") {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host)
+}
+
+// sameSecret compares two secrets in a time that depends on neither their
+// contents nor their lengths: subtle.ConstantTimeCompare returns at once
+// when the lengths differ, which would tell the admin token's length.
+func sameSecret(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
 type adminErrorBody struct {
@@ -113,19 +151,31 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // DecodeAdminJSON is the admin API's strict JSON decoding, exported for
-// fuzzing and for tools that build admin requests.
+// fuzzing and for tools that build admin requests: exactly one JSON object
+// (not null, not another value), no unknown field, nothing after it. Its
+// errors are one line starting with "body ", at most a few hundred bytes,
+// whatever the input.
 func DecodeAdminJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
 		}
-		if errors.Is(err, io.EOF) {
-			return errors.New("body is empty; a JSON object is expected")
-		}
-		return fmt.Errorf("body is not the expected JSON: %v", err)
+		return fmt.Errorf("body could not be read: %s", clipReason(err.Error()))
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
+		return errors.New("body is empty; a JSON object is expected")
+	}
+	if trimmed[0] != '{' {
+		return errors.New("body is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		// The decoder's message can quote a field name of any length.
+		return fmt.Errorf("body is not the expected JSON: %s", clipReason(err.Error()))
 	}
 	if dec.More() {
 		return errors.New("body has data after the JSON object")
@@ -135,6 +185,24 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 		return errors.New("body has data after the JSON object")
 	}
 	return nil
+}
+
+// clipReason keeps an error detail to one printable line of at most 160
+// bytes.
+func clipReason(s string) string {
+	const max = 160
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			b.WriteString("...")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {

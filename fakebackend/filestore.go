@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,7 +78,27 @@ func openFileStore(dir string) (*fileStore, error) {
 	if err := fs.compactLocked(); err != nil {
 		return nil, err
 	}
+	fs.removeLeftovers()
 	return fs, nil
+}
+
+// removeLeftovers deletes what a process killed while compacting leaves
+// behind: the previous generation's journal (the snapshot already holds
+// it) and temporary snapshots. Neither is ever read again.
+func (fs *fileStore) removeLeftovers() {
+	entries, err := os.ReadDir(fs.dir)
+	if err != nil {
+		return
+	}
+	live := filepath.Base(fs.journalPath(fs.gen))
+	for _, e := range entries {
+		name := e.Name()
+		journal := strings.HasPrefix(name, "journal-") && strings.HasSuffix(name, ".jsonl") && name != live
+		temp := strings.HasPrefix(name, ".state-") && strings.HasSuffix(name, ".tmp")
+		if (journal || temp) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(fs.dir, name))
+		}
+	}
 }
 
 func (fs *fileStore) statePath() string { return filepath.Join(fs.dir, "state.json") }

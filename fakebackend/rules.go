@@ -62,7 +62,7 @@ func (ss *session) createInstance(m *transport.CreateInstance) (transport.Messag
 	}
 	unlock := s.lockUser(m.ApplicationKey, m.UserID)
 	defer unlock()
-	tok, err := s.verifier.Verify(m.JWT, credentials.VerifyOptions{User: m.UserID, ChallengeTime: ss.challengeTime})
+	tok, err := s.verify(m.JWT, credentials.VerifyOptions{User: m.UserID, ChallengeTime: ss.challengeTime})
 	if err != nil {
 		return tokenRejection(m.ID, err, ev)
 	}
@@ -114,6 +114,12 @@ func (ss *session) create(id, app, user, device string, caps []string, sdk strin
 	}
 	if dev.Limited && !limited {
 		return rejection(id, transport.CodeInstanceTTLRequired, "a limited TTL was used for this user on this device before; the token must carry "+credentials.InstanceExpiryClaim, ev)
+	}
+	// The connection limit before any change: a registration refused for
+	// it must not create, count or replace anything.
+	if te := ss.roomFor(app, user); te != nil {
+		ev.Code, ev.Reason = te.Code, te.Message
+		return errorReply(id, te), ev
 	}
 	ok, wait, err := s.store.RecordCreation(app, user, now, s.policy.RateWindow, s.policy.RateLimit)
 	if err != nil {
@@ -181,7 +187,12 @@ func (ss *session) authenticate(m *transport.Authenticate) (transport.Message, E
 	if inst.ExpiredAt(s.clock.Now()) {
 		return rejection(m.ID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev)
 	}
-	if err := ss.bind(inst); err != nil {
+	// Binds happen under the user's lock, so that create's roomFor check
+	// holds until its own bind.
+	unlock := s.lockUser(inst.Application, inst.User)
+	err = ss.bind(inst)
+	unlock()
+	if err != nil {
 		var te *transport.Error
 		errors.As(err, &te)
 		ev.Code, ev.Reason = te.Code, te.Message
@@ -210,7 +221,7 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 	if inst.ExpiredAt(now) {
 		return rejection(m.ID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev)
 	}
-	tok, err := s.verifier.Verify(m.JWT, credentials.VerifyOptions{User: user, ChallengeTime: ss.challengeTime})
+	tok, err := s.verify(m.JWT, credentials.VerifyOptions{User: user, ChallengeTime: ss.challengeTime})
 	if err != nil {
 		return tokenRejection(m.ID, err, ev)
 	}

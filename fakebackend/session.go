@@ -224,6 +224,36 @@ func errorReply(id string, e *transport.Error) *transport.ErrorMessage {
 	return &transport.ErrorMessage{ID: id, Error: *e}
 }
 
+func tooManyConnections(lim int) *transport.Error {
+	return transport.NewError(transport.CodeUnavailable, "too many connections for this user (limit "+strconv.Itoa(lim)+")")
+}
+
+// roomFor returns the error bind would give for a new instance of user:
+// nil unless binding this session to it would exceed
+// Policy.MaxConnectionsPerUser. Call it with the user's lock held; every
+// bind happens under that lock, so the answer holds until the bind.
+func (ss *session) roomFor(app, user string) *transport.Error {
+	s := ss.s
+	lim := s.policy.MaxConnectionsPerUser
+	if lim <= 0 {
+		return nil
+	}
+	key := userKey(app, user)
+	ss.mu.Lock()
+	mine := ss.counted && userKey(ss.app, ss.user) == key // bind unbinds it first
+	ss.mu.Unlock()
+	s.mu.Lock()
+	n := s.perUser[key]
+	s.mu.Unlock()
+	if mine {
+		n--
+	}
+	if n >= lim {
+		return tooManyConnections(lim)
+	}
+	return nil
+}
+
 // bind attaches the session to an instance and arms its expiry timer.
 func (ss *session) bind(inst Instance) error {
 	s := ss.s
@@ -232,7 +262,7 @@ func (ss *session) bind(inst Instance) error {
 	s.mu.Lock()
 	if lim := s.policy.MaxConnectionsPerUser; lim > 0 && s.perUser[key] >= lim {
 		s.mu.Unlock()
-		return transport.NewError(transport.CodeUnavailable, "too many connections for this user (limit "+strconv.Itoa(lim)+")")
+		return tooManyConnections(lim)
 	}
 	s.perUser[key]++
 	if old := s.byInst[inst.ID]; old != nil && old != ss {
