@@ -72,11 +72,7 @@ func (p *SelfSignedProvider) Token(ctx context.Context, req Request) (string, er
 	if req.ApplicationKey != "" && req.ApplicationKey != p.m.cfg.ApplicationKey {
 		return "", fmt.Errorf("credentials: self-signed provider holds the secret of application %q, not %q", p.m.cfg.ApplicationKey, req.ApplicationKey)
 	}
-	params := MintParams{UserID: req.UserID}
-	if req.InstanceTTL && p.m.cfg.InstanceTTL == 0 {
-		params.InstanceTTL = RecommendedInstanceTTL
-	}
-	return p.m.MintWith(params)
+	return p.m.MintWith(MintParams{UserID: req.UserID, RequireInstanceTTL: req.InstanceTTL})
 }
 
 // HTTPProviderConfig configures an HTTPProvider.

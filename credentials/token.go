@@ -291,6 +291,9 @@ func checkTTLs(ttl, instanceTTL time.Duration) error {
 	return nil
 }
 
+// InstanceTTL returns the instance TTL the Minter adds by default (0: none).
+func (m *Minter) InstanceTTL() time.Duration { return m.cfg.InstanceTTL }
+
 // ApplicationKey returns the application the Minter signs for.
 func (m *Minter) ApplicationKey() string { return m.cfg.ApplicationKey }
 
@@ -307,6 +310,12 @@ type MintParams struct {
 	InstanceTTL time.Duration // adds sinch:rtc:instance:exp = iat + InstanceTTL
 	// NoInstanceTTL drops sinch:rtc:instance:exp even when the Minter sets one.
 	NoInstanceTTL bool
+	// RequireInstanceTTL makes sure the token carries
+	// sinch:rtc:instance:exp: when neither the params nor the Minter set an
+	// instance TTL, RecommendedInstanceTTL (twelve months) is used. An auth
+	// server sets it when the client asks for a limited token
+	// (credentials.Request.InstanceTTL, the {instanceTtl} placeholder).
+	RequireInstanceTTL bool
 }
 
 // Mint returns a token for userID with the Minter's defaults.
@@ -331,6 +340,9 @@ func (m *Minter) MintWith(p MintParams) (string, error) {
 	}
 	if p.NoInstanceTTL {
 		ittl = 0
+	}
+	if p.RequireInstanceTTL && ittl == 0 {
+		ittl = RecommendedInstanceTTL
 	}
 	if p.TTL != 0 || p.InstanceTTL != 0 {
 		if err := checkTTLs(ttl, ittl); err != nil {

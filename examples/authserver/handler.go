@@ -15,12 +15,13 @@ import (
 const maxBody = 4 << 10
 
 // tokenRequest is the POST body. applicationKey is optional; when present
-// it must be ours. Other members (such as the instanceTtl that
-// credentials.HTTPProvider's default body carries) are ignored: this
-// server's --instance-ttl decides.
+// it must be ours. instanceTtl (as credentials.HTTPProvider's default body
+// carries it) asks for a token that limits the instance: this server's
+// --instance-ttl, or twelve months when that is 0.
 type tokenRequest struct {
 	UserID         string `json:"userId"`
 	ApplicationKey string `json:"applicationKey"`
+	InstanceTTL    bool   `json:"instanceTtl"`
 }
 
 type tokenResponse struct {
@@ -42,7 +43,7 @@ const (
 
 // newHandler serves registration tokens minted by m:
 //
-//	GET  /token?userId=U            -> 200 {"token": "<jwt>"}
+//	GET  /token?userId=U[&instanceTtl=true] -> 200 {"token": "<jwt>"}
 //	POST /token {"userId": "U"}     -> 200 {"token": "<jwt>"}
 //	POST /token userId=U (a form)   -> 200 {"token": "<jwt>"}
 //
@@ -65,6 +66,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		q := r.URL.Query()
 		req.UserID, req.ApplicationKey = q.Get("userId"), q.Get("applicationKey")
+		req.InstanceTTL = q.Get("instanceTtl") == "true"
 	case http.MethodPost:
 		if err := decodeBody(w, r, &req); err != nil {
 			h.refuse(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
@@ -87,7 +89,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusBadRequest, ce.Code, ce.Reason)
 		return
 	}
-	jwt, err := h.m.Mint(req.UserID)
+	jwt, err := h.m.MintWith(credentials.MintParams{UserID: req.UserID, RequireInstanceTTL: req.InstanceTTL})
 	if err != nil {
 		slog.Error("minting failed", "user", req.UserID, "err", err)
 		writeJSON(w, http.StatusInternalServerError, errorResponse{Error: codeInternal, Message: "could not mint a token"})
@@ -130,6 +132,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v *tokenRequest) error {
 			return errors.New("the form does not parse")
 		}
 		v.UserID, v.ApplicationKey = r.PostForm.Get("userId"), r.PostForm.Get("applicationKey")
+		v.InstanceTTL = r.PostForm.Get("instanceTtl") == "true"
 	default:
 		return errors.New("the body must be JSON or a form, not " + mt)
 	}

@@ -200,3 +200,26 @@ func TestClientRegistersThroughAuthServer(t *testing.T) {
 		t.Fatalf("instances %+v", insts)
 	}
 }
+
+func TestInstanceTTLOnRequest(t *testing.T) {
+	srv := httptest.NewServer(newHandler(newTestMinter(t, testClock(), 0)))
+	defer srv.Close()
+	for _, tc := range []struct {
+		url     string
+		limited bool
+	}{
+		{srv.URL + "/token?userId=alice", false},
+		{srv.URL + "/token?userId=alice&instanceTtl=true", true},
+	} {
+		p, _ := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: tc.url})
+		tok, err := p.Token(context.Background(), credentials.Request{UserID: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := credentials.Explain(tok, credentials.ExplainOptions{})
+		_, has := x.Claims[credentials.InstanceExpiryClaim]
+		if has != tc.limited {
+			t.Errorf("%s: instance claim present = %v, want %v", tc.url, has, tc.limited)
+		}
+	}
+}
