@@ -716,8 +716,12 @@ func (l *loop) arm(tm *timer, d time.Duration, f func()) {
 		c.post(run)
 		return
 	}
-	tm.at = l.now().Add(d)
 	tm.t = c.o.clock.AfterFunc(d, func() { c.post(run) })
+	// Read the clock after arming: a shared mock clock moved by another
+	// goroutine in between would otherwise put at before the timer's real
+	// deadline, and Idle, waiting for a "due" timer the clock has not
+	// fired, would wait forever.
+	tm.at = l.now().Add(d)
 }
 
 func (l *loop) stopTimer(tm *timer) {

@@ -1,0 +1,129 @@
+package client
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/registration"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// A renewal cut by a lost connection is due again as soon as the client
+// has re-authenticated. On a mock clock a timer armed for "now" only fires
+// when the clock moves, and Idle waits for due timers: the client must
+// renew at once by itself, not wait for a clock step nobody will take.
+func TestRenewalDueAfterReconnectRunsWithoutAClockStep(t *testing.T) {
+	s := fakebackend.RunT(t)
+	r := &recorder{answer: signer(s, 3*day)}
+	c := newClient(t, s, r, WithInstanceTTL(true))
+	startAndWait(t, c)
+	id := s.Instances()[0].ID
+	if err := s.DropNext(transport.TypeUpdateInstanceTTL, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Renewal due after 2 days (24 h before the 3-day expiry); it is dropped.
+	advance(t, s, c, 2*day)
+	if err := c.WaitState(ctxT(t), registration.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	// Reconnect: authenticated again, renewal overdue.
+	advance(t, s, c, time.Second)
+	if c.State() != registration.StateStarted {
+		t.Fatalf("state %s after reconnecting: %v", c.State(), c.Err())
+	}
+	st := c.Stats()
+	inst, _ := s.Instance(id)
+	if st.Renewals != 1 || !inst.ExpireAt.After(s.Now().Add(2*day)) {
+		t.Fatalf("renewals %d, instance expires %v (now %v): the overdue renewal did not run", st.Renewals, inst.ExpireAt, s.Now())
+	}
+}
+
+// A push token whose registerPushToken was lost with the connection is
+// sent again once the client is authenticated on a new one: the backend
+// says which token it holds.
+func TestPushTokenLostWithTheConnectionIsResent(t *testing.T) {
+	s := fakebackend.RunT(t)
+	r := &recorder{answer: signer(s, 0)}
+	c := newClient(t, s, r)
+	if err := c.EnableManagedPush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropNext(transport.TypeRegisterPushToken, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RegisterPushToken("apns-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitState(ctxT(t), registration.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	advance(t, s, c, time.Second)
+	if err := c.WaitStarted(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Instances()[0].PushToken; got != "apns-1" {
+		t.Fatalf("backend holds push token %q after the reconnect, want apns-1", got)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pushOK) != 1 || r.pushOK[0] != "apns-1" {
+		t.Fatalf("OnPushTokenRegistered calls: %v", r.pushOK)
+	}
+}
+
+// racingClock is a mock clock that another goroutine moves while the
+// client arms a timer: the next AfterFunc first moves it one second, as a
+// concurrent Advance of a shared clock would.
+type racingClock struct {
+	*clock.Mock
+	jump atomic.Bool
+}
+
+func (r *racingClock) AfterFunc(d time.Duration, f func()) *clock.Timer {
+	if r.jump.Swap(false) {
+		r.Mock.Add(time.Second)
+	}
+	return r.Mock.AfterFunc(d, f)
+}
+
+// The deadline a client publishes (NextTimer, and Idle's "a due timer has
+// not been handled yet") must not come before its timer's real deadline,
+// even when the clock moves while the timer is armed; otherwise a
+// simulation that moves the clock to NextTimer and waits for Idle waits
+// forever for a timer that has not fired.
+func TestPublishedDeadlineNotBeforeTheTimer(t *testing.T) {
+	s := fakebackend.RunT(t)
+	cm := &racingClock{Mock: clock.NewMock()}
+	cm.Set(s.Now())
+	c := newClient(t, s, &recorder{answer: signer(s, 0)}, WithClock(cm))
+	startAndWait(t, c)
+	cm.jump.Store(true)
+	s.CloseClientConnections()
+	if err := c.WaitState(ctxT(t), registration.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	at, ok := c.NextTimer()
+	if !ok {
+		t.Fatal("no reconnect timer armed")
+	}
+	cm.Set(at)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := c.WaitIdle(ctx); err != nil {
+		t.Fatalf("moved to NextTimer %v, the client never became idle (its timer had not fired)", at)
+	}
+	if err := c.WaitStarted(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
