@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,7 +29,9 @@ type UpgradeConfig struct {
 	Config
 	// AllowedOrigins lists extra browser origins to accept, as
 	// "scheme://host[:port]" (compared case-insensitively). An origin equal
-	// to the request's own host is always accepted.
+	// to the request's own host is accepted without listing when that host
+	// is an IP address or localhost; DNS names must be listed (a rebound
+	// name would otherwise pass).
 	AllowedOrigins []string
 	// AllowAnyOrigin switches the origin check off.
 	AllowAnyOrigin bool
@@ -48,7 +51,8 @@ type Upgrader struct {
 // NewUpgrader returns an Upgrader with a strict origin check: a request
 // without an Origin header (any non-browser client) is accepted; one with an
 // Origin header is accepted only if the origin is http(s) on the request's
-// own Host, or is listed in AllowedOrigins, unless AllowAnyOrigin is set.
+// own Host and that Host is an IP address or localhost, or is listed in
+// AllowedOrigins, unless AllowAnyOrigin is set.
 func NewUpgrader(cfg UpgradeConfig) *Upgrader {
 	u := &Upgrader{cfg: cfg.Config.withDefaults(), any: cfg.AllowAnyOrigin, allowed: map[string]bool{}}
 	for _, o := range cfg.AllowedOrigins {
@@ -98,7 +102,15 @@ func (u *Upgrader) checkOrigin(r *http.Request) bool {
 		o.User != nil || o.Opaque != "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" || o.Fragment != "" {
 		return false
 	}
-	return o.Host != "" && strings.EqualFold(o.Host, r.Host)
+	if o.Host == "" || !strings.EqualFold(o.Host, r.Host) {
+		return false
+	}
+	// Same origin is only trusted for an IP literal or localhost: a page
+	// on a DNS name that an attacker rebinds to this server would have an
+	// Origin equal to its Host too. DNS names must be listed in
+	// AllowedOrigins.
+	host := o.Hostname()
+	return host == "localhost" || net.ParseIP(host) != nil
 }
 
 func normalizeOrigin(o string) string {
