@@ -22,8 +22,19 @@ type Event struct {
 	Instance    string `json:"instanceId,omitempty"`
 }
 
-// CodeOK is the Code of an accepted request.
-const CodeOK = "ok"
+// Event codes and kinds besides the request types and rejection codes.
+const (
+	// CodeOK is the Code of an accepted request.
+	CodeOK = "ok"
+	// CodeDropped: an injected fault dropped the connection instead of answering.
+	CodeDropped = "dropped"
+	// KindExpire: an instance's TTL ran out (Code instance_expired).
+	KindExpire = "expire"
+	// KindRevoke: an administrator revoked an instance.
+	KindRevoke = "revoke"
+	// KindMessage: a frame that was not a valid request (Code protocol_error).
+	KindMessage = "message"
+)
 
 // eventLog is a bounded ring of events, newest last.
 type eventLog struct {

@@ -165,7 +165,7 @@ func (fs *fileStore) restore(sf snapshotFile) error {
 	}
 	for _, r := range sf.State.Instances {
 		i := r.Instance
-		i.Secret = r.Secret
+		i.Secret = InstanceSecret(r.Secret)
 		m.instances[i.ID] = &i
 	}
 	for _, d := range sf.State.Devices {
@@ -201,7 +201,7 @@ func (fs *fileStore) apply(rec journalRecord) error {
 			return errors.New("instance record without instance")
 		}
 		i := rec.Instance.Instance
-		i.Secret = rec.Instance.Secret
+		i.Secret = InstanceSecret(rec.Instance.Secret)
 		m.instances[i.ID] = &i
 	case "delete":
 		delete(m.instances, rec.ID)
@@ -327,7 +327,7 @@ func (fs *fileStore) PutInstance(i Instance) error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.memStore.PutInstance(i)
-	return fs.logLocked(journalRecord{Op: "instance", Instance: &instanceRecord{Instance: i, Secret: i.Secret}})
+	return fs.logLocked(journalRecord{Op: "instance", Instance: &instanceRecord{Instance: i, Secret: string(i.Secret)}})
 }
 
 func (fs *fileStore) DeleteInstance(id string) error {

@@ -222,7 +222,7 @@ func (s *memStore) snapshot() snapshot {
 	}
 	sortInstances(insts)
 	for _, i := range insts {
-		snap.Instances = append(snap.Instances, instanceRecord{Instance: i, Secret: i.Secret})
+		snap.Instances = append(snap.Instances, instanceRecord{Instance: i, Secret: string(i.Secret)})
 	}
 	for _, d := range s.devices {
 		snap.Devices = append(snap.Devices, d)

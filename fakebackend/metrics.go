@@ -55,7 +55,7 @@ func (m *metrics) decision(kind, code string) {
 		case "createInstance", "legacyRegister", "authenticate", "updateInstanceTtl":
 			m.registrations.WithLabelValues(kind).Inc()
 		}
-	case kind != "revoke" && kind != "expire" && kind != "connect" && kind != "disconnect":
+	case kind != KindRevoke && kind != KindExpire:
 		m.rejections.WithLabelValues(code).Inc()
 	}
 }

@@ -133,7 +133,7 @@ func (ss *session) create(id, app, user, device string, caps []string, sdk strin
 	}
 	inst := Instance{
 		ID: transport.NewID("inst"), Application: app, User: user, Device: device,
-		Secret: transport.NewInstanceSecret(), Capabilities: caps, SDKVersion: sdk,
+		Secret: InstanceSecret(transport.NewInstanceSecret()), Capabilities: caps, SDKVersion: sdk,
 		Legacy: legacy, CreatedAt: now,
 	}
 	if limited {
@@ -164,7 +164,7 @@ func (ss *session) create(id, app, user, device string, caps []string, sdk strin
 		return errorReply(id, te), ev
 	}
 	return &transport.InstanceCreated{ID: id, Instance: transport.Instance{
-		ID: inst.ID, Secret: inst.Secret, DeviceID: inst.Device, ExpireAt: inst.ExpireAt, Capabilities: inst.Capabilities,
+		ID: inst.ID, Secret: string(inst.Secret), DeviceID: inst.Device, ExpireAt: inst.ExpireAt, Capabilities: inst.Capabilities,
 	}}, ev
 }
 
@@ -178,7 +178,7 @@ func (ss *session) authenticate(m *transport.Authenticate) (transport.Message, E
 	if err != nil {
 		return storeFailure(m.ID, err, ev, s.log.Error)
 	}
-	if !transport.VerifyProof(inst.Secret, ss.challenge, m.InstanceID, m.DeviceID, m.Proof) {
+	if !transport.VerifyProof(string(inst.Secret), ss.challenge, m.InstanceID, m.DeviceID, m.Proof) {
 		return rejection(m.ID, credentials.CodeSignatureInvalid, "the proof does not match the instance secret and this connection's challenge", ev)
 	}
 	if inst.Device != m.DeviceID {

@@ -1,6 +1,7 @@
 package fakebackend
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -363,4 +364,15 @@ func signClaims(t testing.TB, app Application, now time.Time, extra string) stri
 	payload := `{"iss":"` + credentials.Issuer(app.Key) + `","sub":"` + credentials.Subject(app.Key, "alice") +
 		`","iat":` + itoa(iat) + `,"exp":` + itoa(iat+600) + `,"nonce":"` + credentials.NewNonce() + `"` + extra + `}`
 	return signRaw(`{"alg":"HS256","kid":"`+credentials.Kid(now)+`"}`, payload, credentials.SigningKey(app.Secret, now))
+}
+
+func TestInstanceSecretNeverPrints(t *testing.T) {
+	s := RunT(t)
+	instanceOf(t, dialRaw(t, s).create(s.Application().Key, "alice", "d1", mint(t, s, credentials.MintParams{UserID: "alice"})))
+	inst := s.Instances()[0]
+	for _, f := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if out := fmt.Sprintf(f, inst); strings.Contains(out, string(inst.Secret)) {
+			t.Errorf("%s shows the instance secret: %s", f, out)
+		}
+	}
 }

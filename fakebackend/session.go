@@ -126,7 +126,7 @@ func (ss *session) serve() {
 			if !errors.As(err, &pe) {
 				return // connection gone
 			}
-			s.record(Event{Kind: "message", Code: transport.CodeProtocolError, Reason: pe.Reason})
+			s.record(Event{Kind: KindMessage, Code: transport.CodeProtocolError, Reason: pe.Reason})
 			_ = ss.conn.Send(pe.Reply())
 			if pe.Fatal {
 				// Close returns at once; this loop keeps reading so that
@@ -182,7 +182,7 @@ func (ss *session) handle(m transport.Message) {
 			}
 		}
 		if f.Drop {
-			s.record(Event{Kind: kind, Code: "dropped", Reason: "injected fault: connection dropped"})
+			s.record(Event{Kind: kind, Code: CodeDropped, Reason: "injected fault: connection dropped"})
 			ss.drop()
 			return
 		}
@@ -338,7 +338,7 @@ func (ss *session) expired(id string) {
 	if !ss.unbindIf(id) {
 		return
 	}
-	ss.s.record(Event{Kind: "expire", Code: transport.CodeInstanceExpired, Reason: "instance TTL ran out", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
+	ss.s.record(Event{Kind: KindExpire, Code: transport.CodeInstanceExpired, Reason: "instance TTL ran out", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
 	ss.send(&transport.InstanceRevoked{InstanceID: id, Code: transport.CodeInstanceExpired, Message: "the instance's TTL ran out; register anew"})
 }
 
@@ -353,7 +353,7 @@ func (s *Server) RevokeInstance(id string) bool {
 	unlock := s.lockUser(inst.Application, inst.User)
 	_ = s.store.DeleteInstance(id)
 	unlock()
-	s.record(Event{Kind: "revoke", Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
+	s.record(Event{Kind: KindRevoke, Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
 	s.notifyRevoked(id, "the instance was revoked")
 	return true
 }

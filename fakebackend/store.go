@@ -2,6 +2,7 @@ package fakebackend
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
@@ -68,13 +69,13 @@ type Application struct {
 
 // Instance is a registered client instance: one user on one device.
 type Instance struct {
-	ID           string   `json:"id"`
-	Application  string   `json:"applicationKey"`
-	User         string   `json:"userId"`
-	Device       string   `json:"deviceId"`
-	Secret       string   `json:"-"`
-	Capabilities []string `json:"capabilities,omitempty"`
-	SDKVersion   string   `json:"sdkVersion,omitempty"`
+	ID           string         `json:"id"`
+	Application  string         `json:"applicationKey"`
+	User         string         `json:"userId"`
+	Device       string         `json:"deviceId"`
+	Secret       InstanceSecret `json:"-"`
+	Capabilities []string       `json:"capabilities,omitempty"`
+	SDKVersion   string         `json:"sdkVersion,omitempty"`
 	// Legacy is true for instances created by a legacy (signature) registration.
 	Legacy    bool      `json:"legacy,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -85,6 +86,20 @@ type Instance struct {
 	// History records every TTL decision, oldest first.
 	History []TTLChange `json:"history,omitempty"`
 }
+
+// InstanceSecret is an instance's secret (base64url of 32 random bytes),
+// from which the client derives its authentication proofs. It prints as
+// "[redacted]" in every fmt verb, so an Instance can be logged whole.
+type InstanceSecret string
+
+// String returns "[redacted]".
+func (InstanceSecret) String() string { return "[redacted]" }
+
+// GoString returns "[redacted]".
+func (InstanceSecret) GoString() string { return "[redacted]" }
+
+// Format writes "[redacted]" for every verb.
+func (InstanceSecret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("[redacted]")) }
 
 // Limited reports whether the instance has a TTL.
 func (i *Instance) Limited() bool { return !i.ExpireAt.IsZero() }

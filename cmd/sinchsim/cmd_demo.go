@@ -69,9 +69,6 @@ func (p *demoPrinter) drainLocked() {
 	for p.events != nil {
 		select {
 		case ev := <-p.events:
-			if ev.Kind == "connect" || ev.Kind == "disconnect" {
-				continue
-			}
 			msg := fmt.Sprintf("%s %s -> %s", ev.Kind, ev.User, ev.Code)
 			if ev.Reason != "" && ev.Code != fakebackend.CodeOK {
 				msg += " (" + ev.Reason + ")"

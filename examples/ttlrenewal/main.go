@@ -202,7 +202,7 @@ func tally(srv *fakebackend.Server, finalExpiry time.Time) (summary, error) {
 	creations := 0
 	for _, e := range srv.Events() {
 		switch {
-		case e.Kind == "expire":
+		case e.Kind == fakebackend.KindExpire:
 			sum.expiries++
 		case e.Code != fakebackend.CodeOK:
 			return sum, fmt.Errorf("the backend refused %s at %s: %s: %s", e.Kind, stamp(e.Time), e.Code, e.Reason)

@@ -167,7 +167,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 
 	collect := func() {
 		for _, in := range s.Instances() {
-			secrets.add("instance secret", in.Secret)
+			secrets.add("instance secret", string(in.Secret))
 		}
 	}
 	record := func(p credentials.Provider) credentials.Provider {
@@ -296,7 +296,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	for _, req := range []transport.Request{
 		&transport.Authenticate{ID: "a1", ApplicationKey: app.Key, UserID: in.User, InstanceID: in.ID, DeviceID: in.Device, Proof: "AAAA"},
 		&transport.Authenticate{ID: "a2", ApplicationKey: app.Key, UserID: in.User, InstanceID: in.ID, DeviceID: "other-device",
-			Proof: mustProof(t, in.Secret, rc.welcome.Challenge, in.ID, "other-device")},
+			Proof: mustProof(t, string(in.Secret), rc.welcome.Challenge, in.ID, "other-device")},
 	} {
 		tr.note("raw replies", replyText(rc.do(req)))
 	}
