@@ -52,8 +52,10 @@ type SinchClient struct {
 	idleMu    sync.Mutex
 	idleCh    chan struct{} // closed and replaced whenever the client may have become idle
 
-	statsMu sync.Mutex
-	stats   Stats
+	statsMu     sync.Mutex // guards stats and the instance view
+	stats       Stats
+	instance    InstanceInfo
+	hasInstance bool
 
 	l *loop // owned by the loop goroutine
 }
@@ -76,6 +78,26 @@ type Stats struct {
 	CredentialsRequests int `json:"credentialsRequests"`
 	// Rejections counts backend errors by code.
 	Rejections map[string]int `json:"rejections,omitempty"`
+}
+
+// InstanceInfo describes the client's current instance.
+type InstanceInfo struct {
+	ID       string
+	DeviceID string
+	// ExpireAt is zero for an instance without a TTL; IssuedAt is when that
+	// expiry was granted; RenewAt is when the renewal policy renews it.
+	ExpireAt time.Time
+	IssuedAt time.Time
+	RenewAt  time.Time
+}
+
+// Instance returns the client's current instance, as last registered,
+// authenticated or renewed (loaded from the device store at Start), and
+// whether it has one.
+func (c *SinchClient) Instance() (InstanceInfo, bool) {
+	c.statsMu.Lock()
+	defer c.statsMu.Unlock()
+	return c.instance, c.hasInstance
 }
 
 // Stats returns a copy of the client's counters.
@@ -188,7 +210,8 @@ func (c *SinchClient) IsStarted() bool {
 	return s == registration.StateStarted || s == registration.StateRenewing
 }
 
-// Err returns the error of the last failure, or nil.
+// Err returns the error of the last failure or, while the client is
+// reconnecting, why the connection was lost; nil once started again.
 func (c *SinchClient) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -303,3 +303,29 @@ func lastEvent(s *fakebackend.Server, kind string) fakebackend.Event {
 	}
 	return fakebackend.Event{}
 }
+
+func TestInstanceInfoAndReconnectReason(t *testing.T) {
+	s := fakebackend.RunT(t)
+	c := newClient(t, s, &recorder{answer: signer(s, 30*day)}, WithInstanceTTL(true))
+	if _, ok := c.Instance(); ok {
+		t.Fatal("an instance before Start")
+	}
+	startAndWait(t, c)
+	info, ok := c.Instance()
+	inst := s.Instances()[0]
+	if !ok || info.ID != inst.ID || info.DeviceID != inst.Device || !info.ExpireAt.Equal(inst.ExpireAt) ||
+		!info.RenewAt.Equal(inst.ExpireAt.Add(-7*day)) {
+		t.Fatalf("Instance() = %+v, backend has %+v", info, inst)
+	}
+	s.CloseClientConnections()
+	if err := c.WaitState(ctxT(t), registration.StateReconnecting); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(c.Err(), ErrConnectionFailed) {
+		t.Fatalf("Err() while reconnecting = %v", c.Err())
+	}
+	advance(t, s, c, time.Second)
+	if err := c.WaitStarted(ctxT(t)); err != nil || c.Err() != nil {
+		t.Fatalf("after reconnect: %v, Err() = %v", err, c.Err())
+	}
+}

@@ -53,7 +53,7 @@ type loop struct {
 	expiryTimer    timer // the instance's own expiry, known from its expireAt
 	reconnects     int   // consecutive failed connection attempts
 	renewAttempts  int
-	failing        error // set while failing, for the transition's error
+	failing        error // the error of a fail or connection_lost transition being fired
 
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with
@@ -65,7 +65,7 @@ func newLoop(c *SinchClient) *loop {
 	l.ctx, l.end = context.WithCancel(context.Background())
 	l.fsm = registration.NewMachine(func(t registration.Transition) {
 		err := l.failing
-		if t.To != registration.StateFailed {
+		if t.To != registration.StateFailed && t.To != registration.StateReconnecting {
 			err = nil
 		}
 		c.setState(t, err)
@@ -145,16 +145,26 @@ func (l *loop) connect() {
 	l.connGen++
 	gen := l.connGen
 	c := l.c
+	l.background(func(ctx context.Context) {
+		conn, w, err := transport.Dial(ctx, c.url, c.o.dial)
+		if !c.post(func() { l.onDialed(gen, conn, w, err) }) && conn != nil {
+			conn.Abort()
+		}
+	})
+}
+
+// background runs f on its own goroutine with the loop's context, counted
+// for TerminateGracefully (which waits for it) and Idle (which is false
+// while it runs).
+func (l *loop) background(f func(ctx context.Context)) {
+	c := l.c
 	c.wg.Add(1)
 	c.busy.Add(1)
 	ctx := l.ctx
 	go func() {
 		defer c.wg.Done()
 		defer c.unbusy(1)
-		conn, w, err := transport.Dial(ctx, c.url, c.o.dial)
-		if !c.post(func() { l.onDialed(gen, conn, w, err) }) && conn != nil {
-			conn.Abort()
-		}
+		f(ctx)
 	}()
 }
 
@@ -275,15 +285,10 @@ func (l *loop) askCredentials(p purpose) {
 	req := credentials.Request{ApplicationKey: c.appKey, UserID: c.userID, InstanceTTL: ttl}
 	switch {
 	case c.o.provider != nil:
-		c.wg.Add(1)
-		c.busy.Add(1)
-		ctx := l.ctx
-		go func() {
-			defer c.wg.Done()
-			defer c.unbusy(1)
+		l.background(func(ctx context.Context) {
 			jwt, err := c.o.provider.Token(ctx, req)
 			c.post(func() { l.onCredentials(gen, jwt, err) })
-		}()
+		})
 	case c.o.listener != nil:
 		reg := &ClientRegistration{c: c, gen: gen, ttl: ttl, renewal: p == forRenew}
 		lis := c.o.listener
@@ -640,7 +645,9 @@ func (l *loop) connectionLost(e *Error) {
 			l.connect()
 		}
 	})
+	l.failing = e
 	l.fire(registration.EventConnectionLost)
+	l.failing = nil
 }
 
 // fail moves to failed and tells the listener.
@@ -741,6 +748,23 @@ func (l *loop) publishTimers() {
 		}
 	}
 	l.c.nextTimer.Store(next)
+	l.publishInstance()
+}
+
+// publishInstance records what Instance returns.
+func (l *loop) publishInstance() {
+	info := InstanceInfo{DeviceID: l.dev.DeviceID}
+	ok := l.dev.HasInstance()
+	if ok {
+		info.ID, info.ExpireAt, info.IssuedAt = l.dev.InstanceID, l.dev.ExpireAt, l.dev.IssuedAt
+		if !info.ExpireAt.IsZero() {
+			info.RenewAt = l.c.o.renewal.RenewAt(info.IssuedAt, info.ExpireAt)
+		}
+	}
+	c := l.c
+	c.statsMu.Lock()
+	c.instance, c.hasInstance = info, ok
+	c.statsMu.Unlock()
 }
 
 // armExpiry schedules the local end of the instance at its expireAt: the
