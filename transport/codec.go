@@ -136,7 +136,7 @@ func Decode(data []byte) (Message, error) {
 	}
 	m := newMessage(t.Value)
 	if m == nil {
-		return nil, c.protocolError("unknown message type " + excerpt(t.Value))
+		return nil, c.protocolError("unknown message type " + jsonobj.Excerpt(t.Value))
 	}
 	m.fields(c)
 	c.unknown()
@@ -205,7 +205,7 @@ func (c *codec) unknown() {
 	}
 	for i := range c.members {
 		if c.used&(1<<i) == 0 {
-			q := excerpt(c.members[i].Key) // quoted
+			q := jsonobj.Excerpt(c.members[i].Key) // quoted
 			c.err = `unknown member "` + c.path + q[1:]
 			return
 		}

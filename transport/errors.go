@@ -2,7 +2,6 @@ package transport
 
 import (
 	"errors"
-	"strconv"
 )
 
 // Error codes carried in [Error.Code]. They are stable: a code never changes
@@ -178,16 +177,3 @@ var (
 	// connection is then closed with code 1008 (policy violation).
 	ErrSlowConsumer = errors.New("transport: slow consumer: send queue full")
 )
-
-// excerpt quotes at most maxExcerpt bytes of b for an error reason.
-func excerpt(b []byte) string {
-	const maxExcerpt = 24
-	if len(b) <= maxExcerpt {
-		return strconv.QuoteToASCII(string(b))
-	}
-	n := maxExcerpt
-	for n > 0 && b[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		n--
-	}
-	return strconv.QuoteToASCII(string(b[:n])) + "..."
-}

@@ -128,7 +128,7 @@ func Parse(data []byte, dst []Member, o Options) ([]Member, string) {
 			}
 			for i := range dst {
 				if bytes.Equal(dst[i].Key, key) {
-					return nil, "has the member " + excerpt(key) + " twice"
+					return nil, "has the member " + Excerpt(key) + " twice"
 				}
 			}
 			if len(dst) >= maxMembers {
@@ -547,9 +547,9 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// excerpt quotes at most 24 bytes of b, in ASCII, for a reason: even a name
+// Excerpt quotes at most 24 bytes of b, in ASCII, for a reason: even a name
 // of control characters or astral runes keeps the reason one short line.
-func excerpt(b []byte) string {
+func Excerpt(b []byte) string {
 	const max = 24
 	if len(b) <= max {
 		return strconv.QuoteToASCII(string(b))
