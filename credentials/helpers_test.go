@@ -148,15 +148,15 @@ func newMemNonces(c clock.Clock) *memNonces {
 	return &memNonces{clock: c, seen: map[string]time.Time{}}
 }
 
-func (m *memNonces) Use(app, nonce string, validUntil time.Time) bool {
+func (m *memNonces) Use(app, nonce string, validUntil time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := app + "\x00" + nonce
 	if until, ok := m.seen[k]; ok && m.clock.Now().Before(until) {
-		return false
+		return false, nil
 	}
 	m.seen[k] = validUntil
-	return true
+	return true, nil
 }
 
 // secretForms are every way the seed secret or a key derived from it could

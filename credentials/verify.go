@@ -18,8 +18,11 @@ import (
 // other rule, so forged tokens cannot fill the store.
 type NonceStore interface {
 	// Use records nonce for applicationKey until validUntil (the token's exp
-	// plus leeway) and reports whether it was unused.
-	Use(applicationKey, nonce string, validUntil time.Time) bool
+	// plus leeway) and reports whether it was unused. An error means the
+	// store could not decide (it is full, or unreachable): Verify returns
+	// that error as it is, and the token is neither accepted nor called a
+	// replay.
+	Use(applicationKey, nonce string, validUntil time.Time) (fresh bool, err error)
 }
 
 // DefaultLeeway is the clock skew a Verifier tolerates on iat, nbf and exp.
@@ -180,7 +183,11 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	}
 	if v.nonces != nil {
 		until := time.Unix(c.ExpiresAt, 0).Add(v.leeway)
-		if !v.nonces.Use(appKey, c.Nonce, until) {
+		fresh, err := v.nonces.Use(appKey, c.Nonce, until)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh {
 			return nil, reject(CodeNonceReused, "nonce "+quoteShort(c.Nonce)+" was already used with this application")
 		}
 	}

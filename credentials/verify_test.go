@@ -522,7 +522,9 @@ func TestVerifyNonceStore(t *testing.T) {
 
 type nonceFunc func(app, nonce string, until time.Time) bool
 
-func (f nonceFunc) Use(app, nonce string, until time.Time) bool { return f(app, nonce, until) }
+func (f nonceFunc) Use(app, nonce string, until time.Time) (bool, error) {
+	return f(app, nonce, until), nil
+}
 
 func TestVerifierLeeway(t *testing.T) {
 	keys := NewKeyring()

@@ -62,7 +62,7 @@ func (ss *session) createInstance(m *transport.CreateInstance) (transport.Messag
 	}
 	unlock := s.lockUser(m.ApplicationKey, m.UserID)
 	defer unlock()
-	tok, err := s.verify(m.JWT, credentials.VerifyOptions{User: m.UserID, ChallengeTime: ss.challengeTime})
+	tok, err := s.verifier.Verify(m.JWT, credentials.VerifyOptions{User: m.UserID, ChallengeTime: ss.challengeTime})
 	if err != nil {
 		return tokenRejection(m.ID, err, ev)
 	}
@@ -221,7 +221,7 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 	if inst.ExpiredAt(now) {
 		return rejection(m.ID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev)
 	}
-	tok, err := s.verify(m.JWT, credentials.VerifyOptions{User: user, ChallengeTime: ss.challengeTime})
+	tok, err := s.verifier.Verify(m.JWT, credentials.VerifyOptions{User: user, ChallengeTime: ss.challengeTime})
 	if err != nil {
 		return tokenRejection(m.ID, err, ev)
 	}

@@ -124,6 +124,7 @@ type Server struct {
 	log    *slog.Logger
 
 	keys     *credentials.Keyring
+	verifier *credentials.Verifier
 	upgrader upgrader
 
 	mu       sync.Mutex // guards the fields below
@@ -185,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 		return float64(len(insts))
 	})
 	s.upgrader = newUpgrader(cfg)
+	s.verifier = s.newVerifier()
 	if err := s.openStore(); err != nil {
 		return nil, err
 	}
@@ -366,6 +368,7 @@ func (s *Server) Restart() error {
 			return err
 		}
 		s.keys = credentials.NewKeyring()
+		s.verifier = s.newVerifier()
 		if err := s.openStore(); err != nil {
 			return err
 		}
@@ -548,36 +551,17 @@ func (s *Server) lockUser(app, user string) func() {
 	return m.Unlock
 }
 
-// verify checks a registration token against every token rule, with the
-// store as the replay guard. A verifier's nonce hook can only answer "not
-// unused", which the verifier reports as nonce_reused; a hook per call
-// keeps the store's own error instead, so that a full nonce store refuses
-// with ErrNonceStoreFull (retryable) rather than calling a fresh token a
-// replay.
-func (s *Server) verify(token string, opt credentials.VerifyOptions) (*credentials.Token, error) {
-	h := &nonceHook{s: s}
-	v := credentials.NewVerifier(s.keys, credentials.VerifierConfig{Clock: s.clock, Leeway: s.policy.Leeway, Nonces: h})
-	tok, err := v.Verify(token, opt)
-	if err != nil && h.err != nil {
-		return nil, h.err
-	}
-	return tok, err
+// nonceHook plugs the store into credentials.Verifier as its replay guard;
+// a full store answers ErrNonceStoreFull, which the rules turn into a
+// retryable unavailable rather than calling a fresh token a replay.
+type nonceHook struct{ s *Server }
+
+func (h nonceHook) Use(app, nonce string, until time.Time) (bool, error) {
+	return h.s.store.UseNonce(app, nonce, until, h.s.clock.Now(), h.s.policy.MaxNonces)
 }
 
-// nonceHook plugs the store into one credentials.Verifier call.
-type nonceHook struct {
-	s   *Server
-	err error // the store's error, if it failed
-}
-
-func (h *nonceHook) Use(app, nonce string, until time.Time) bool {
-	ok, err := h.s.store.UseNonce(app, nonce, until, h.s.clock.Now(), h.s.policy.MaxNonces)
-	if err != nil {
-		h.s.log.Warn("nonce store refused a nonce", "err", err)
-		h.err = err
-		return false
-	}
-	return ok
+func (s *Server) newVerifier() *credentials.Verifier {
+	return credentials.NewVerifier(s.keys, credentials.VerifierConfig{Clock: s.clock, Leeway: s.policy.Leeway, Nonces: nonceHook{s}})
 }
 
 // RunTClock returns a mock clock set to DefaultMockTime, as RunT uses.
