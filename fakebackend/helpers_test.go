@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,15 +164,6 @@ func lastEvent(s *Server, kind string) Event {
 		}
 	}
 	return Event{}
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, x := range subs {
-		if x != "" && strings.Contains(s, x) {
-			return true
-		}
-	}
-	return false
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

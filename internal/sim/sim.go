@@ -157,7 +157,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var startErr error
 	var mu sync.Mutex
 	parallel(bots, func(b *bot) {
-		if err := b.c.Start(); err == nil {
+		err := b.c.Start()
+		if err == nil {
 			err = b.c.WaitStarted(ctx)
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,16 @@ func TestFailingRenewalsExpireAndReRegister(t *testing.T) {
 	}
 	if res.RenewalFailures < 48 || res.RenewalFailures > 50 {
 		t.Fatalf("renewal failures %d, want 24-25 per bot", res.RenewalFailures)
+	}
+}
+
+// A bot that cannot start makes Run fail, naming it, instead of
+// simulating without it.
+func TestStartFailureIsReported(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, Config{Bots: 2, Period: time.Hour, InstanceTTL: 72 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "bot ") {
+		t.Fatalf("Run with bots that cannot start = %v, want an error naming the bots", err)
 	}
 }
