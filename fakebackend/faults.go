@@ -3,6 +3,7 @@ package fakebackend
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sinchsim/sinchsim/transport"
@@ -26,6 +27,7 @@ type Fault struct {
 type faultTable struct {
 	mu     sync.Mutex
 	faults []*Fault
+	armed  atomic.Int32 // len(faults), read without the lock on every request
 }
 
 func newFaultTable() *faultTable { return &faultTable{} }
@@ -33,12 +35,14 @@ func newFaultTable() *faultTable { return &faultTable{} }
 func (t *faultTable) add(f Fault) {
 	t.mu.Lock()
 	t.faults = append(t.faults, &f)
+	t.armed.Store(int32(len(t.faults)))
 	t.mu.Unlock()
 }
 
 func (t *faultTable) reset() {
 	t.mu.Lock()
 	t.faults = nil
+	t.armed.Store(0)
 	t.mu.Unlock()
 }
 
@@ -54,6 +58,9 @@ func (t *faultTable) list() []Fault {
 
 // take consumes one use of the first fault matching kind.
 func (t *faultTable) take(kind string) (Fault, bool) {
+	if t.armed.Load() == 0 {
+		return Fault{}, false // the usual case: no lock on the per-message path
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, f := range t.faults {
@@ -62,6 +69,7 @@ func (t *faultTable) take(kind string) (Fault, bool) {
 			f.Count--
 			if f.Count <= 0 {
 				t.faults = append(t.faults[:i], t.faults[i+1:]...)
+				t.armed.Store(int32(len(t.faults)))
 			}
 			return got, true
 		}
