@@ -395,3 +395,30 @@ func TestConcurrentStartAndTerminate(t *testing.T) {
 		}
 	}
 }
+
+// The backend remembers a limited device that the client's store forgot:
+// instance_ttl_required makes the client ask once more, for a limited token.
+func TestInstanceTTLRequiredAsksAgainWithTTL(t *testing.T) {
+	s := fakebackend.RunT(t)
+	store := NewMemoryDeviceStore()
+	c := newClient(t, s, &recorder{answer: signer(s, 3*day)}, WithDeviceStore(store), WithInstanceTTL(true))
+	startAndWait(t, c)
+	c.TerminateGracefully()
+	rec, _, _ := store.Load(context.Background(), s.Application().Key, "alice")
+	s.RevokeInstance(rec.InstanceID)
+	rec.forget()
+	rec.Limited = false
+	store.Save(context.Background(), rec)
+
+	r := &recorder{answer: signer(s, 3*day)}
+	c2 := newClient(t, s, r, WithDeviceStore(store))
+	startAndWait(t, c2)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.asked) != 2 || r.asked[0] || !r.asked[1] {
+		t.Fatalf("asked %v, want a request without a TTL, then one with", r.asked)
+	}
+	if st := c2.Stats(); st.Rejections[transport.CodeInstanceTTLRequired] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -46,7 +46,6 @@ type loop struct {
 	credPurpose purpose
 	credTTL     bool   // the outstanding request asked for an instance TTL
 	pendingJWT  string // a token that arrived while not connected
-	askedForTTL bool   // instance_ttl_required was answered by asking again
 
 	renewTimer     timer // TTL renewal, its retries, and the rate-limit wait
 	reconnectTimer timer
@@ -127,7 +126,7 @@ func (l *loop) start() error {
 		}
 		l.dev, l.loaded = rec, true
 	}
-	l.reconnects, l.askedForTTL = 0, false
+	l.reconnects = 0
 	l.fire(registration.EventStart)
 	l.connect()
 	return nil
@@ -408,7 +407,6 @@ func (l *loop) onRegistered(inst transport.Instance) {
 	if err := l.save(l.dev); err != nil {
 		l.c.logf(slog.LevelError, "%v", err)
 	}
-	l.askedForTTL = false
 	l.c.count(func(s *Stats) { s.InstancesCreated++ })
 	l.becomeStarted(registration.EventRegistered)
 }
@@ -528,9 +526,10 @@ func (l *loop) onError(p purpose, e *Error) {
 		}
 	case forRegister:
 		switch {
-		case code == transport.CodeInstanceTTLRequired && !l.askedForTTL && !l.credTTL:
-			// Once limited, always limited: ask again for a token with a TTL.
-			l.askedForTTL = true
+		case code == transport.CodeInstanceTTLRequired && !l.credTTL:
+			// A token without a TTL for a device that had one: ask again,
+			// for a limited token this time (Limited makes credTTL true, so
+			// a second refusal fails the client).
 			l.dev.Limited = true
 			_ = l.save(l.dev)
 			l.requireCredentials(forRegister)
