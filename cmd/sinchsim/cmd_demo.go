@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -326,7 +326,7 @@ func countingProvider(p *demoPrinter, user string, inner credentials.Provider) c
 
 // textKeyedToken signs like an auth server that skipped the base64 decode.
 func textKeyedToken(app fakebackend.Application, user string, now time.Time) string {
-	wrong := credentials.MustParseSecret(toBase64(app.Secret.Text()))
+	wrong := credentials.MustParseSecret(base64.StdEncoding.EncodeToString([]byte(app.Secret.Text())))
 	m, _ := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: app.Key, Secret: wrong})
 	tok, _ := m.MintWith(credentials.MintParams{UserID: user, Now: now})
 	return tok
@@ -360,28 +360,4 @@ func startDemoAuthServer(m *credentials.Minter) (string, func(), error) {
 		defer cancel()
 		hs.Shutdown(ctx)
 	}, nil
-}
-
-func toBase64(s string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	var b strings.Builder
-	data := []byte(s)
-	for i := 0; i < len(data); i += 3 {
-		var n uint32
-		k := min(3, len(data)-i)
-		for j := 0; j < 3; j++ {
-			n <<= 8
-			if j < k {
-				n |= uint32(data[i+j])
-			}
-		}
-		for j := 0; j < 4; j++ {
-			if j <= k {
-				b.WriteByte(alphabet[n>>(18-6*j)&63])
-			} else {
-				b.WriteByte('=')
-			}
-		}
-	}
-	return b.String()
 }
