@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // SinchClient is one user on one device, registered with the backend the
@@ -31,33 +33,45 @@ type SinchClient struct {
 	o      options
 	log    *slog.Logger
 
+	// world is the virtual clock the client lives in (nil on other
+	// clocks); work counts its loop commands, callbacks and goroutines
+	// there, and wait what it waits for outside the world (a credentials
+	// provider, a listener's answer, a backend outside the world).
+	world *vclock.Clock
+	work  *vclock.Work
+	wait  *vclock.Work
+
 	disp dispatcher
 
-	// mu guards the fields below: the public view of the loop's state.
+	// snap is what the loop last published: state, error, stats, instance.
+	snap atomic.Pointer[snapshot]
+	subs atomic.Pointer[[]*Subscription]
+
+	// mu guards the fields below (never taken by the loop).
 	mu         sync.Mutex
-	state      registration.State
-	lastErr    error
-	changed    chan struct{} // closed and replaced on every transition
-	subs       []*Subscription
 	loopOn     bool
 	terminated bool
-	pushOn     bool
 
-	cmds      cmdQueue
-	loopDone  chan struct{}
-	termOnce  sync.Once
-	wg        sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
-	busy      atomic.Int64   // queued commands + requests in flight, for WaitIdle
-	nextTimer atomic.Int64   // earliest armed timer deadline (Unix ns), 0: none
-	idleMu    sync.Mutex
-	idleCh    chan struct{} // closed and replaced whenever the client may have become idle
+	cmds     cmdQueue
+	loopDone chan struct{}
+	termOnce sync.Once
+	wg       sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
+	busy     atomic.Int64   // queued commands, requests in flight, background work, callbacks: for Idle
+	idleMu   sync.Mutex
+	idleCh   chan struct{} // closed and replaced whenever the client may have become idle
 
-	statsMu     sync.Mutex // guards stats and the instance view
+	l *loop // owned by the loop goroutine
+}
+
+// snapshot is an immutable view of the loop's state, replaced (and its
+// changed channel closed) whenever the loop publishes a newer one.
+type snapshot struct {
+	state       registration.State
+	err         error
 	stats       Stats
 	instance    InstanceInfo
 	hasInstance bool
-
-	l *loop // owned by the loop goroutine
+	changed     chan struct{}
 }
 
 // Stats counts what happened to a client since New.
@@ -95,29 +109,17 @@ type InstanceInfo struct {
 // authenticated or renewed (loaded from the device store at Start), and
 // whether it has one.
 func (c *SinchClient) Instance() (InstanceInfo, bool) {
-	c.statsMu.Lock()
-	defer c.statsMu.Unlock()
-	return c.instance, c.hasInstance
+	s := c.snap.Load()
+	return s.instance, s.hasInstance
 }
 
 // Stats returns a copy of the client's counters.
 func (c *SinchClient) Stats() Stats {
-	c.statsMu.Lock()
-	defer c.statsMu.Unlock()
-	s := c.stats
+	s := c.snap.Load().stats
 	if s.Rejections != nil {
-		s.Rejections = make(map[string]int, len(c.stats.Rejections))
-		for k, v := range c.stats.Rejections {
-			s.Rejections[k] = v
-		}
+		s.Rejections = maps(s.Rejections)
 	}
 	return s
-}
-
-func (c *SinchClient) count(f func(*Stats)) {
-	c.statsMu.Lock()
-	f(&c.stats)
-	c.statsMu.Unlock()
 }
 
 // New builds a client for userID of the application applicationKey on the
@@ -129,7 +131,11 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "application key is empty"}
 	}
 	if err := credentials.ValidateUserID(userID); err != nil {
-		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: err.(*credentials.Error).Reason}
+		msg := err.Error()
+		if ce, ok := err.(*credentials.Error); ok {
+			msg = ce.Reason
+		}
+		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: msg}
 	}
 	u, err := environmentURL(environmentHost)
 	if err != nil {
@@ -151,12 +157,17 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		userID:   userID,
 		o:        o,
 		log:      o.logger,
-		state:    registration.StateIdle,
-		changed:  make(chan struct{}),
 		cmds:     cmdQueue{wake: make(chan struct{}, 1)},
 		loopDone: make(chan struct{}),
 		idleCh:   make(chan struct{}),
 	}
+	c.snap.Store(&snapshot{state: registration.StateIdle, changed: make(chan struct{})})
+	if w := vclock.Of(o.clock); w != nil {
+		c.world = w
+		c.work = w.NewWork("client "+userID, false)
+		c.wait = w.NewWork("client "+userID+": credentials or a backend outside the world", true)
+	}
+	c.disp.done = c.end
 	c.disp.onIdle = c.kick
 	c.disp.onPanic = func(r any) { c.logf(slog.LevelError, "listener callback panicked: %v", r) }
 	return c, nil
@@ -198,11 +209,7 @@ func (c *SinchClient) UserID() string { return c.userID }
 func (c *SinchClient) URL() string { return c.url }
 
 // State returns the current lifecycle state.
-func (c *SinchClient) State() registration.State {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state
-}
+func (c *SinchClient) State() registration.State { return c.snap.Load().state }
 
 // IsStarted reports whether the client is registered (started or renewing).
 func (c *SinchClient) IsStarted() bool {
@@ -212,26 +219,31 @@ func (c *SinchClient) IsStarted() bool {
 
 // Err returns the error of the last failure or, while the client is
 // reconnecting, why the connection was lost; nil once started again.
-func (c *SinchClient) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lastErr
-}
+func (c *SinchClient) Err() error { return c.snap.Load().err }
 
 // EnableManagedPush enables managed push notifications (seed 001): the
 // instance registers with the "push" capability and RegisterPushToken
 // becomes available. Call it before Start.
 func (c *SinchClient) EnableManagedPush() error {
+	if !c.ensureLoop() {
+		return ErrTerminated
+	}
+	return c.call(func() error { return c.l.enablePush() })
+}
+
+// ensureLoop starts the loop goroutine unless it runs; false once terminated.
+func (c *SinchClient) ensureLoop() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.terminated {
-		return ErrTerminated
+		return false
 	}
-	if c.state != registration.StateIdle && c.state != registration.StateFailed {
-		return &Error{Code: CodeAlreadyStarted, Domain: DomainGeneric, Message: "enable managed push before Start"}
+	if !c.loopOn {
+		c.loopOn = true
+		c.l = newLoop(c)
+		go c.l.run()
 	}
-	c.pushOn = true
-	return nil
+	return true
 }
 
 // Start starts the client: it connects, authenticates with stored instance
@@ -240,17 +252,9 @@ func (c *SinchClient) EnableManagedPush() error {
 // unless the client is idle or failed, and ErrTerminated after
 // TerminateGracefully.
 func (c *SinchClient) Start() error {
-	c.mu.Lock()
-	if c.terminated {
-		c.mu.Unlock()
+	if !c.ensureLoop() {
 		return ErrTerminated
 	}
-	if !c.loopOn {
-		c.loopOn = true
-		c.l = newLoop(c)
-		go c.l.run()
-	}
-	c.mu.Unlock()
 	return c.call(func() error { return c.l.start() })
 }
 
@@ -272,24 +276,22 @@ func (c *SinchClient) UnregisterPushToken() error {
 
 func (c *SinchClient) pushCall(f func() error) error {
 	c.mu.Lock()
-	on, terminated, loopOn := c.pushOn, c.terminated, c.loopOn
+	terminated, loopOn := c.terminated, c.loopOn
 	c.mu.Unlock()
 	switch {
 	case terminated:
 		return ErrTerminated
-	case !on:
-		return ErrPushNotEnabled
 	case !loopOn:
-		return ErrNotStarted
+		return ErrPushNotEnabled // EnableManagedPush starts the loop
 	}
 	return c.call(f)
 }
 
-// TerminateGracefully closes the connection cleanly, stops every timer and
-// goroutine of the client and waits for them (and for queued callbacks,
-// unless called from one). The client cannot be started again. It is
-// idempotent and safe from any goroutine, including a callback.
-func (c *SinchClient) TerminateGracefully() {
+// Terminate asks the client to terminate and returns at once: the
+// connection is closed cleanly, every timer and goroutine stops, and the
+// client cannot be started again. It is idempotent and safe from any
+// goroutine, including a listener callback.
+func (c *SinchClient) Terminate() {
 	c.termOnce.Do(func() {
 		c.mu.Lock()
 		c.terminated = true
@@ -297,24 +299,40 @@ func (c *SinchClient) TerminateGracefully() {
 		c.mu.Unlock()
 		if loopOn {
 			c.post(func() { c.l.terminate() })
-		} else {
-			c.setState(registration.Transition{From: c.State(), To: registration.StateTerminated, Event: registration.EventTerminate}, nil)
-			c.cmds.close()
-			close(c.loopDone)
+			return
 		}
+		prev := c.snap.Load()
+		c.snap.Store(&snapshot{state: registration.StateTerminated, err: prev.err, changed: make(chan struct{})})
+		close(prev.changed)
+		for _, s := range c.subscribers() {
+			s.push(registration.Transition{From: prev.state, To: registration.StateTerminated, Event: registration.EventTerminate})
+		}
+		c.cmds.close()
+		close(c.loopDone)
 	})
+}
+
+// TerminateGracefully is Terminate followed by a wait until the loop, every
+// goroutine of the client and its queued listener callbacks have finished.
+// Called from a listener callback, it does not wait for the callbacks (the
+// calling one included): they finish once it returns.
+func (c *SinchClient) TerminateGracefully() {
+	c.Terminate()
 	<-c.loopDone
 	c.wg.Wait()
-	c.disp.waitIdle()
+	if !c.disp.inCallback() {
+		c.disp.waitIdle()
+		c.work.Close()
+		c.wait.Close()
+	}
 }
 
 // WaitStarted waits until the client is started (nil), failed (its error)
 // or terminated (ErrTerminated), or ctx ends.
 func (c *SinchClient) WaitStarted(ctx context.Context) error {
 	for {
-		c.mu.Lock()
-		st, err, ch := c.state, c.lastErr, c.changed
-		c.mu.Unlock()
+		s := c.snap.Load()
+		st, err, ch := s.state, s.err, s.changed
 		switch st {
 		case registration.StateStarted, registration.StateRenewing:
 			return nil
@@ -336,9 +354,8 @@ func (c *SinchClient) WaitStarted(ctx context.Context) error {
 // WaitState waits until the client is in one of states, or ctx ends.
 func (c *SinchClient) WaitState(ctx context.Context, states ...registration.State) error {
 	for {
-		c.mu.Lock()
-		st, ch := c.state, c.changed
-		c.mu.Unlock()
+		snap := c.snap.Load()
+		st, ch := snap.state, snap.changed
 		for _, s := range states {
 			if s == st {
 				return nil
@@ -354,30 +371,12 @@ func (c *SinchClient) WaitState(ctx context.Context, states ...registration.Stat
 
 // Idle reports whether the client has nothing in flight: no queued work,
 // no request waiting for its answer, no connection attempt or credentials
-// call under way and no callback queued. Timers may be armed. Simulations
-// advance a mock clock only when every client is idle.
+// call under way and no callback queued. Timers may be armed.
+//
+// On a virtual clock there is no need to wait for it: the server's Advance
+// waits for every client in its world.
 func (c *SinchClient) Idle() bool {
-	if c.busy.Load() != 0 || c.disp.busy() {
-		return false
-	}
-	// A timer that is due has fired (or is about to) but its work may not
-	// have reached the loop yet.
-	if n := c.nextTimer.Load(); n != 0 && !c.o.clock.Now().Before(time.Unix(0, n)) {
-		return false
-	}
-	return true
-}
-
-// NextTimer returns the earliest deadline among the client's armed timers
-// (renewal, reconnect, instance expiry), on its clock. A simulation moves
-// a mock clock to the earliest NextTimer of its clients, then waits for
-// them to be Idle.
-func (c *SinchClient) NextTimer() (time.Time, bool) {
-	n := c.nextTimer.Load()
-	if n == 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(0, n), true
+	return c.busy.Load() == 0 && !c.disp.busy()
 }
 
 // WaitIdle waits until Idle is true or ctx ends.
@@ -397,7 +396,31 @@ func (c *SinchClient) WaitIdle(ctx context.Context) error {
 	}
 }
 
-// unbusy ends n units of in-flight work.
+// begin and end count units of the client's own work (loop commands,
+// callbacks, background goroutines): for Idle, and in its world.
+func (c *SinchClient) begin(n int64) {
+	c.busy.Add(n)
+	c.work.Begin(n)
+}
+
+func (c *SinchClient) end(n int64) {
+	c.work.End(n)
+	c.unbusy(n)
+}
+
+// beginOutside and endOutside count what the client waits for outside its
+// world: a credentials provider, a listener's answer, a backend outside it.
+func (c *SinchClient) beginOutside(n int64) {
+	c.busy.Add(n)
+	c.wait.Begin(n)
+}
+
+func (c *SinchClient) endOutside(n int64) {
+	c.wait.End(n)
+	c.unbusy(n)
+}
+
+// unbusy ends n units counted for Idle only.
 func (c *SinchClient) unbusy(n int64) {
 	if c.busy.Add(-n) == 0 {
 		c.kick()
@@ -412,30 +435,12 @@ func (c *SinchClient) kick() {
 	c.idleMu.Unlock()
 }
 
-// setState publishes a transition (called by the loop).
-func (c *SinchClient) setState(t registration.Transition, err error) {
-	c.mu.Lock()
-	c.state = t.To
-	if err != nil {
-		c.lastErr = err
-	} else if t.To == registration.StateStarted {
-		c.lastErr = nil
-	}
-	close(c.changed)
-	c.changed = make(chan struct{})
-	subs := c.subs
-	c.mu.Unlock()
-	for _, s := range subs {
-		s.push(t)
-	}
-}
-
 // post queues f on the loop; it returns false when the loop is gone (f
 // will never run).
 func (c *SinchClient) post(f func()) bool {
-	c.busy.Add(1)
+	c.begin(1)
 	if !c.cmds.push(f) {
-		c.unbusy(1)
+		c.end(1)
 		return false
 	}
 	return true
@@ -509,8 +514,12 @@ func (c *SinchClient) call(f func() error) error {
 	}
 }
 
-// dispatch queues a listener callback.
-func (c *SinchClient) dispatch(f func()) { c.disp.enqueue(f) }
+// dispatch queues a listener callback, counted as the client's work until
+// it has run.
+func (c *SinchClient) dispatch(f func()) {
+	c.begin(1)
+	c.disp.enqueue(f)
+}
 
 // logf logs to the logger and the LogListener. Messages never contain
 // secrets or tokens.
@@ -532,7 +541,7 @@ func (c *SinchClient) logf(level slog.Level, format string, args ...any) {
 // answers after the client moved on or terminated, are ignored.
 type ClientRegistration struct {
 	c        *SinchClient
-	gen      uint64
+	tk       ticket
 	ttl      bool
 	renewal  bool
 	answered atomic.Bool
@@ -552,7 +561,7 @@ func (r *ClientRegistration) Register(jwt string) {
 	if r.answered.Swap(true) {
 		return
 	}
-	r.c.post(func() { r.c.l.onCredentials(r.gen, jwt, nil) })
+	r.c.post(func() { r.c.l.onCredentials(r.tk, jwt, nil) })
 }
 
 // RegisterFailed reports that no token could be obtained; the client fails
@@ -565,7 +574,7 @@ func (r *ClientRegistration) RegisterFailed(err error) {
 	if err == nil {
 		err = errors.New("no reason given")
 	}
-	r.c.post(func() { r.c.l.onCredentials(r.gen, "", err) })
+	r.c.post(func() { r.c.l.onCredentials(r.tk, "", err) })
 }
 
 // Subscription delivers every state transition of a client, in order,
@@ -582,9 +591,18 @@ type Subscription struct {
 func (c *SinchClient) Subscribe() *Subscription {
 	s := &Subscription{notify: make(chan struct{}, 1), c: c}
 	c.mu.Lock()
-	c.subs = append(c.subs, s)
+	subs := append(slices.Clone(c.subscribers()), s)
+	c.subs.Store(&subs)
 	c.mu.Unlock()
 	return s
+}
+
+// subscribers returns the current subscriptions (a snapshot).
+func (c *SinchClient) subscribers() []*Subscription {
+	if p := c.subs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Subscription) push(t registration.Transition) {
@@ -629,12 +647,8 @@ func (s *Subscription) Close() {
 	s.mu.Unlock()
 	c := s.c
 	c.mu.Lock()
-	for i, x := range c.subs {
-		if x == s {
-			c.subs = append(c.subs[:i:i], c.subs[i+1:]...)
-			break
-		}
-	}
+	subs := slices.DeleteFunc(slices.Clone(c.subscribers()), func(x *Subscription) bool { return x == s })
+	c.subs.Store(&subs)
 	c.mu.Unlock()
 	select {
 	case s.notify <- struct{}{}:

@@ -1,10 +1,8 @@
 package client
 
 import (
-	"bytes"
-	"runtime"
-	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // dispatcher runs listener callbacks one at a time, in order, outside every
@@ -14,10 +12,11 @@ type dispatcher struct {
 	mu      sync.Mutex
 	queue   []func()
 	running bool
-	gid     uint64
 	idle    chan struct{} // closed when the current run ends
+	calling atomic.Bool   // a callback is running
 	onPanic func(any)
-	onIdle  func()
+	done    func(n int64) // called after each callback: the client's work count
+	onIdle  func()        // called when the queue has run dry
 }
 
 func (d *dispatcher) enqueue(f func()) {
@@ -32,14 +31,10 @@ func (d *dispatcher) enqueue(f func()) {
 }
 
 func (d *dispatcher) run() {
-	gid := goroutineID()
-	d.mu.Lock()
-	d.gid = gid
-	d.mu.Unlock()
 	for {
 		d.mu.Lock()
 		if len(d.queue) == 0 {
-			d.running, d.gid = false, 0
+			d.running = false
 			d.queue = nil
 			close(d.idle)
 			d.mu.Unlock()
@@ -53,10 +48,15 @@ func (d *dispatcher) run() {
 		d.queue = d.queue[1:]
 		d.mu.Unlock()
 		d.call(f)
+		if d.done != nil {
+			d.done(1)
+		}
 	}
 }
 
 func (d *dispatcher) call(f func()) {
+	d.calling.Store(true)
+	defer d.calling.Store(false)
 	defer func() {
 		if r := recover(); r != nil && d.onPanic != nil {
 			d.onPanic(r)
@@ -72,32 +72,20 @@ func (d *dispatcher) busy() bool {
 	return d.running
 }
 
-// waitIdle waits until no callback is queued or running, unless it is
-// called from a callback (which would wait for itself).
-func (d *dispatcher) waitIdle() {
-	me := goroutineID()
-	for {
-		d.mu.Lock()
-		if !d.running || d.gid == me {
-			d.mu.Unlock()
-			return
-		}
-		ch := d.idle
-		d.mu.Unlock()
-		<-ch
-	}
-}
+// inCallback reports whether a callback is running. TerminateGracefully
+// asks it before waiting for the dispatcher: called from a callback, that
+// wait would wait for itself.
+func (d *dispatcher) inCallback() bool { return d.calling.Load() }
 
-// goroutineID parses the current goroutine's id from its stack header. It
-// is only used to detect a callback calling TerminateGracefully, which must
-// not wait for its own dispatcher.
-func goroutineID() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
+// waitIdle waits until no callback is queued or running.
+func (d *dispatcher) waitIdle() {
+	d.mu.Lock()
+	if !d.running {
+		d.mu.Unlock()
+		return
 	}
-	n, _ := strconv.ParseUint(string(b), 10, 64)
-	return n
+	ch := d.idle
+	d.mu.Unlock()
+	<-ch
+	d.waitIdle()
 }

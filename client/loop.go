@@ -8,11 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // purpose says what a credentials request or a backend request is for.
@@ -25,51 +24,104 @@ const (
 	forPush
 )
 
+// slot names one kind of asynchronous operation of the loop. At most one
+// operation per slot is current; whatever reports back for a slot with a
+// ticket that is no longer current is stale and ignored. This is the one
+// place that decides staleness.
+type slot uint8
+
+const (
+	slotConn      slot = iota // the connection (dial result, reader messages)
+	slotCreds                 // the outstanding credentials request
+	slotRenew                 // TTL renewal, its retries, the rate-limit wait
+	slotReconnect             // the reconnect backoff
+	slotExpiry                // the instance's local expiry
+	nSlots
+)
+
+// ticket identifies one operation in a slot.
+type ticket struct {
+	s slot
+	n uint64
+}
+
+// pendingReq is a request sent to the backend and not answered yet.
+type pendingReq struct {
+	p       purpose
+	outside bool // counted as work outside the world (the backend is not in it)
+}
+
 // loop is the client's state, owned by its one goroutine; every method runs
-// there. Other goroutines talk to it through SinchClient.post.
+// there. Other goroutines talk to it through SinchClient.post, and read what
+// it publishes (SinchClient.snap).
 type loop struct {
 	c   *SinchClient
 	fsm *registration.Machine
 	ctx context.Context // cancelled on terminate: dials and provider calls stop
 	end context.CancelFunc
 
+	seq    uint64
+	cur    [nSlots]uint64
+	timers [nSlots]vclock.Stopper
+
 	dev    DeviceRecord
 	loaded bool
 
-	conn          *transport.Conn
-	connGen       uint64
-	challengeTime time.Time
-	reqSeq        uint64
-	pending       map[string]purpose // request id -> what it is for
+	conn    *transport.Conn
+	reqSeq  uint64
+	pending map[string]pendingReq
 
-	credGen     uint64
 	credPurpose purpose
 	credTTL     bool   // the outstanding request asked for an instance TTL
+	credWaiting bool   // a listener holds a ClientRegistration (outside work)
 	pendingJWT  string // a token that arrived while not connected
 
-	renewTimer     timer // TTL renewal, its retries, and the rate-limit wait
-	reconnectTimer timer
-	expiryTimer    timer // the instance's own expiry, known from its expireAt
-	reconnects     int   // consecutive failed connection attempts
-	renewAttempts  int
-	failing        error // the error of a fail or connection_lost transition being fired
+	reconnects    int // consecutive failed connection attempts
+	renewAttempts int
+	failing       error // the error of a fail or connection_lost transition being fired
 
+	pushOn      bool
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with
-	stopped     bool
+
+	stats    Stats
+	lastErr  error
+	dirty    bool // stats or instance changed since the last publish
+	stopped  bool
+	backoff  registration.Backoff
+	renewal  registration.RenewalPolicy
+	lastSnap *snapshot
 }
 
 func newLoop(c *SinchClient) *loop {
-	l := &loop{c: c, pending: map[string]purpose{}}
+	l := &loop{c: c, pending: map[string]pendingReq{}, backoff: c.o.backoff, renewal: c.o.renewal}
 	l.ctx, l.end = context.WithCancel(context.Background())
-	l.fsm = registration.NewMachine(func(t registration.Transition) {
-		err := l.failing
-		if t.To != registration.StateFailed && t.To != registration.StateReconnecting {
-			err = nil
-		}
-		c.setState(t, err)
-	})
+	l.seedJitter()
+	l.lastSnap = c.snap.Load()
+	l.fsm = registration.NewMachine(l.onTransition)
 	return l
+}
+
+// seedJitter gives the backoff jitter a seeded source when the client has a
+// seed or lives in a virtual world, so that a seeded run replays exactly.
+func (l *loop) seedJitter() {
+	c := l.c
+	var rnd func() float64
+	switch {
+	case c.o.seed != nil:
+		rnd = seededRand(*c.o.seed, c.appKey+"/"+c.userID)
+	case c.world != nil:
+		rnd = c.world.Rand("client/" + c.appKey + "/" + c.userID).Float64
+	default:
+		return
+	}
+	if l.backoff.Rand == nil {
+		l.backoff.Rand = rnd
+	}
+	if d, ok := l.renewal.(registration.DefaultRenewal); ok && d.Backoff.Rand == nil {
+		d.Backoff.Rand = rnd
+		l.renewal = d
+	}
 }
 
 func (l *loop) run() {
@@ -79,18 +131,71 @@ func (l *loop) run() {
 		}
 	}
 	// Commands accepted before the queue closed still run; after
-	// terminate they find nothing to do, but they release what they hold
-	// (a dialled connection, busy counts).
+	// terminate they find nothing to do, but they release what they hold.
 	for _, f := range l.c.cmds.close() {
 		l.do(f)
 	}
+	l.publish(l.state())
 	close(l.c.loopDone)
 }
 
 func (l *loop) do(f func()) {
 	f()
-	l.publishTimers()
-	l.c.unbusy(1)
+	if l.dirty {
+		l.publish(l.state())
+	}
+	l.c.end(1)
+}
+
+// publish replaces the client's snapshot with the loop's current view.
+func (l *loop) publish(st registration.State) {
+	l.dirty = false
+	s := &snapshot{state: st, err: l.lastErr, stats: l.stats, changed: make(chan struct{})}
+	if l.stats.Rejections != nil {
+		s.stats.Rejections = maps(l.stats.Rejections)
+	}
+	if l.dev.HasInstance() {
+		s.hasInstance = true
+		s.instance = InstanceInfo{ID: l.dev.InstanceID, DeviceID: l.dev.DeviceID, ExpireAt: l.dev.ExpireAt, IssuedAt: l.dev.IssuedAt}
+		if !s.instance.ExpireAt.IsZero() {
+			s.instance.RenewAt = l.renewal.RenewAt(s.instance.IssuedAt, s.instance.ExpireAt)
+		}
+	} else {
+		s.instance = InstanceInfo{DeviceID: l.dev.DeviceID}
+	}
+	prev := l.lastSnap
+	l.lastSnap = s
+	l.c.snap.Store(s)
+	close(prev.changed)
+}
+
+func maps(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// count changes the loop's counters.
+func (l *loop) count(f func(*Stats)) {
+	f(&l.stats)
+	l.dirty = true
+}
+
+func (l *loop) onTransition(t registration.Transition) {
+	switch t.To {
+	case registration.StateFailed, registration.StateReconnecting:
+		if l.failing != nil {
+			l.lastErr = l.failing
+		}
+	case registration.StateStarted:
+		l.lastErr = nil
+	}
+	l.publish(t.To)
+	for _, s := range l.c.subscribers() {
+		s.push(t)
+	}
 }
 
 func (l *loop) fire(e registration.Event) bool {
@@ -104,6 +209,48 @@ func (l *loop) fire(e registration.Event) bool {
 func (l *loop) state() registration.State { return l.fsm.Current() }
 
 func (l *loop) now() time.Time { return l.c.o.clock.Now() }
+
+// issue makes a new operation current in slot s, cancelling the previous.
+func (l *loop) issue(s slot) ticket {
+	l.cancel(s)
+	l.seq++
+	l.cur[s] = l.seq
+	return ticket{s, l.seq}
+}
+
+// valid reports whether t is still the current operation of its slot.
+func (l *loop) valid(t ticket) bool { return t.n != 0 && l.cur[t.s] == t.n }
+
+// cancel makes nothing current in slot s: a timer there is stopped, a
+// listener's credentials request stops being waited for.
+func (l *loop) cancel(s slot) {
+	l.cur[s] = 0
+	if t := l.timers[s]; t != nil {
+		t.Stop()
+		l.timers[s] = nil
+	}
+	if s == slotCreds && l.credWaiting {
+		l.credWaiting = false
+		l.c.endOutside(1)
+	}
+}
+
+// arm runs f on the loop after d (now if d ≤ 0), as slot s's operation.
+func (l *loop) arm(s slot, d time.Duration, f func()) {
+	tk := l.issue(s)
+	c := l.c
+	run := func() {
+		if l.valid(tk) {
+			l.timers[s], l.cur[s] = nil, 0
+			f()
+		}
+	}
+	if d <= 0 {
+		c.post(run)
+		return
+	}
+	l.timers[s] = vclock.AfterFunc(c.o.clock, d, func() { c.post(run) })
+}
 
 // start handles Start.
 func (l *loop) start() error {
@@ -125,6 +272,7 @@ func (l *loop) start() error {
 			}
 		}
 		l.dev, l.loaded = rec, true
+		l.dirty = true
 	}
 	l.reconnects = 0
 	l.fire(registration.EventStart)
@@ -132,45 +280,73 @@ func (l *loop) start() error {
 	return nil
 }
 
+func (l *loop) enablePush() error {
+	switch l.state() {
+	case registration.StateTerminated:
+		return ErrTerminated
+	case registration.StateIdle, registration.StateFailed:
+		l.pushOn = true
+		return nil
+	}
+	return &Error{Code: CodeAlreadyStarted, Domain: DomainGeneric, Message: "enable managed push before Start"}
+}
+
 func (l *loop) save(rec DeviceRecord) error {
+	l.dirty = true
 	if err := l.c.o.store.Save(l.ctx, rec); err != nil {
 		return &Error{Code: CodeDeviceStore, Domain: DomainGeneric, Message: "saving the device record failed", Err: err}
 	}
 	return nil
 }
 
+// saveOrLog saves the device record; a failure is logged, not fatal.
+func (l *loop) saveOrLog() {
+	if err := l.save(l.dev); err != nil {
+		l.c.logf(slog.LevelError, "%v", err)
+	}
+}
+
 // connect dials in a goroutine; the result comes back through the queue.
 func (l *loop) connect() {
-	l.connGen++
-	gen := l.connGen
+	tk := l.issue(slotConn)
 	c := l.c
-	l.background(func(ctx context.Context) {
-		conn, w, err := transport.Dial(ctx, c.url, c.o.dial)
-		if !c.post(func() { l.onDialed(gen, conn, w, err) }) && conn != nil {
-			conn.Abort()
+	dial := c.o.dial
+	dial.World = c.world
+	l.background(false, func(ctx context.Context) {
+		conn, w, err := transport.Dial(ctx, c.url, dial)
+		if !c.post(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {
+			conn.Discard()
 		}
 	})
 }
 
 // background runs f on its own goroutine with the loop's context, counted
-// for TerminateGracefully (which waits for it) and Idle (which is false
-// while it runs).
-func (l *loop) background(f func(ctx context.Context)) {
+// for TerminateGracefully (which waits for it), Idle and the world (outside:
+// it waits on something outside the world).
+func (l *loop) background(outside bool, f func(ctx context.Context)) {
 	c := l.c
 	c.wg.Add(1)
-	c.busy.Add(1)
+	if outside {
+		c.beginOutside(1)
+	} else {
+		c.begin(1)
+	}
 	ctx := l.ctx
 	go func() {
 		defer c.wg.Done()
-		defer c.unbusy(1)
+		if outside {
+			defer c.endOutside(1)
+		} else {
+			defer c.end(1)
+		}
 		f(ctx)
 	}()
 }
 
-func (l *loop) onDialed(gen uint64, conn *transport.Conn, w *transport.Welcome, err error) {
-	if gen != l.connGen || l.state() != registration.StateConnecting {
+func (l *loop) onDialed(tk ticket, conn *transport.Conn, w *transport.Welcome, err error) {
+	if !l.valid(tk) || l.state() != registration.StateConnecting {
 		if conn != nil {
-			conn.Abort()
+			conn.Discard()
 		}
 		return
 	}
@@ -180,17 +356,15 @@ func (l *loop) onDialed(gen uint64, conn *transport.Conn, w *transport.Welcome, 
 		return
 	}
 	l.conn = conn
-	l.challengeTime = l.now()
-	l.pending = map[string]purpose{}
-	l.startReader(gen, conn)
+	l.clearPending()
+	l.startReader(tk, conn)
 	l.c.logf(slog.LevelDebug, "connected to %s", l.c.url)
 	switch {
 	case l.dev.HasInstance():
 		l.fire(registration.EventAuthenticate)
 		proof, perr := transport.Proof(l.dev.InstanceSecret, w.Challenge, l.dev.InstanceID, l.dev.DeviceID)
 		if perr != nil {
-			l.forgetInstance()
-			l.requireCredentials(forRegister)
+			l.registerAnew(false, "the stored instance credentials are unusable")
 			return
 		}
 		l.send(forAuthenticate, func(id string) transport.Message {
@@ -207,7 +381,11 @@ func (l *loop) onDialed(gen uint64, conn *transport.Conn, w *transport.Welcome, 
 	}
 }
 
-func (l *loop) startReader(gen uint64, conn *transport.Conn) {
+// startReader reads conn until it ends, handing each message to the loop.
+// Each message is handed over (counted as the loop's work) before it is
+// released as handled on the connection, so that a virtual clock never sees
+// a moment with nothing pending in between.
+func (l *loop) startReader(tk ticket, conn *transport.Conn) {
 	c := l.c
 	c.wg.Add(1)
 	go func() {
@@ -223,12 +401,15 @@ func (l *loop) startReader(gen uint64, conn *transport.Conn) {
 						// backend's close frame completes the handshake.
 						conn.Close(transport.CloseMessageTooBig, "message too big")
 					}
+					conn.Handled()
 					continue
 				}
-				c.post(func() { l.onConnLost(gen, conn, err) })
+				c.post(func() { l.onConnLost(tk, conn, err) })
+				conn.Handled()
 				return
 			}
-			c.post(func() { l.onMessage(gen, m) })
+			c.post(func() { l.onMessage(tk, m) })
+			conn.Handled()
 		}
 	}()
 }
@@ -241,25 +422,41 @@ func (l *loop) send(p purpose, mk func(id string) transport.Message) {
 		l.c.logf(slog.LevelWarn, "sending failed: %v", err)
 		return // the reader reports the lost connection
 	}
-	l.pending[id] = p
-	l.c.busy.Add(1)
+	// The answer is awaited: Idle is false until it comes. Within one
+	// world the connection counts it; from a backend outside the world,
+	// the wait for it is outside work.
+	r := pendingReq{p: p, outside: !l.conn.InWorld()}
+	l.pending[id] = r
+	if r.outside {
+		l.c.beginOutside(1)
+	} else {
+		l.c.busy.Add(1)
+	}
 }
 
 // answered removes a pending request and returns what it was for.
 func (l *loop) answered(id string) (purpose, bool) {
-	p, ok := l.pending[id]
+	r, ok := l.pending[id]
 	if ok {
 		delete(l.pending, id)
+		l.releasePending(r)
+	}
+	return r.p, ok
+}
+
+func (l *loop) releasePending(r pendingReq) {
+	if r.outside {
+		l.c.endOutside(1)
+	} else {
 		l.c.unbusy(1)
 	}
-	return p, ok
 }
 
 func (l *loop) clearPending() {
-	if n := len(l.pending); n > 0 {
-		l.c.unbusy(int64(n))
+	for id, r := range l.pending {
+		delete(l.pending, id)
+		l.releasePending(r)
 	}
-	l.pending = map[string]purpose{}
 }
 
 // requireCredentials moves to awaiting_credentials and asks for a token.
@@ -275,24 +472,29 @@ func (l *loop) requireCredentials(p purpose) {
 // askCredentials asks the provider or the listener for a token.
 func (l *loop) askCredentials(p purpose) {
 	c := l.c
-	l.credGen++
-	gen := l.credGen
+	tk := l.issue(slotCreds)
 	l.credPurpose = p
-	c.count(func(s *Stats) { s.CredentialsRequests++ })
+	l.count(func(s *Stats) { s.CredentialsRequests++ })
 	ttl := l.dev.Limited || p == forRenew || c.o.instanceTTL
 	l.credTTL = ttl
 	req := credentials.Request{ApplicationKey: c.appKey, UserID: c.userID, InstanceTTL: ttl}
 	switch {
 	case c.o.provider != nil:
-		l.background(func(ctx context.Context) {
+		l.background(true, func(ctx context.Context) {
 			jwt, err := c.o.provider.Token(ctx, req)
-			c.post(func() { l.onCredentials(gen, jwt, err) })
+			c.post(func() { l.onCredentials(tk, jwt, err) })
 		})
 	case c.o.listener != nil:
-		reg := &ClientRegistration{c: c, gen: gen, ttl: ttl, renewal: p == forRenew}
+		// Until the listener answers, the client waits on the application:
+		// outside work, released by the answer or when the request is
+		// no longer current.
+		l.credWaiting = true
+		c.beginOutside(1)
+		reg := &ClientRegistration{c: c, tk: tk, ttl: ttl, renewal: p == forRenew}
 		lis := c.o.listener
 		c.dispatch(func() { lis.OnCredentialsRequired(c, reg) })
 	default:
+		l.cancel(slotCreds)
 		if p == forRenew {
 			l.renewFailed(ErrNoCredentials)
 			return
@@ -302,11 +504,11 @@ func (l *loop) askCredentials(p purpose) {
 }
 
 // onCredentials handles Register / RegisterFailed / a provider's answer.
-func (l *loop) onCredentials(gen uint64, jwt string, err error) {
-	if gen != l.credGen {
+func (l *loop) onCredentials(tk ticket, jwt string, err error) {
+	if !l.valid(tk) {
 		return // an answer to a request that is no longer current
 	}
-	l.credGen++ // one answer per request
+	l.cancel(slotCreds) // one answer per request
 	st := l.state()
 	if l.credPurpose == forRenew {
 		if st != registration.StateRenewing {
@@ -338,29 +540,21 @@ func (l *loop) presentToken(jwt string) {
 	if !l.fire(registration.EventRegister) {
 		return
 	}
-	caps := l.capabilities()
+	caps := slices.Clone(l.c.o.capabilities)
+	if caps == nil {
+		caps = []string{}
+	}
+	if l.pushOn && !slices.Contains(caps, "push") {
+		caps = append(caps, "push")
+	}
 	l.send(forRegister, func(id string) transport.Message {
 		return &transport.CreateInstance{ID: id, ApplicationKey: l.c.appKey, UserID: l.c.userID, DeviceID: l.dev.DeviceID,
 			Capabilities: caps, SDKVersion: l.c.o.sdkVersion, JWT: jwt}
 	})
 }
 
-func (l *loop) capabilities() []string {
-	caps := slices.Clone(l.c.o.capabilities)
-	if caps == nil {
-		caps = []string{}
-	}
-	l.c.mu.Lock()
-	push := l.c.pushOn
-	l.c.mu.Unlock()
-	if push && !slices.Contains(caps, "push") {
-		caps = append(caps, "push")
-	}
-	return caps
-}
-
-func (l *loop) onMessage(gen uint64, m transport.Message) {
-	if gen != l.connGen || l.conn == nil {
+func (l *loop) onMessage(tk ticket, m transport.Message) {
+	if !l.valid(tk) || l.conn == nil {
 		return
 	}
 	switch m := m.(type) {
@@ -397,17 +591,14 @@ func (l *loop) onMessage(gen uint64, m transport.Message) {
 }
 
 func (l *loop) onRegistered(inst transport.Instance) {
-	now := l.now()
 	l.dev.InstanceID, l.dev.InstanceSecret = inst.ID, inst.Secret
-	l.dev.ExpireAt, l.dev.IssuedAt = inst.ExpireAt, now
+	l.dev.ExpireAt, l.dev.IssuedAt = inst.ExpireAt, l.now()
 	l.dev.Capabilities = inst.Capabilities
 	if !inst.ExpireAt.IsZero() {
 		l.dev.Limited = true
 	}
-	if err := l.save(l.dev); err != nil {
-		l.c.logf(slog.LevelError, "%v", err)
-	}
-	l.c.count(func(s *Stats) { s.InstancesCreated++ })
+	l.saveOrLog()
+	l.count(func(s *Stats) { s.InstancesCreated++ })
 	l.becomeStarted(registration.EventRegistered)
 }
 
@@ -417,9 +608,7 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 		if l.dev.IssuedAt.IsZero() {
 			l.dev.IssuedAt = l.now()
 		}
-		if err := l.save(l.dev); err != nil {
-			l.c.logf(slog.LevelError, "%v", err)
-		}
+		l.saveOrLog()
 	}
 	// The backend says which push token it holds: one lost with an
 	// earlier connection (sent, never answered) is sent again.
@@ -428,11 +617,15 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 	} else {
 		l.pushSentFor = ""
 	}
-	l.c.count(func(s *Stats) { s.Authentications++ })
+	l.count(func(s *Stats) { s.Authentications++ })
 	l.becomeStarted(registration.EventAuthenticated)
 }
 
 func (l *loop) becomeStarted(e registration.Event) {
+	// Timers are armed before the transition is published, so that whoever
+	// sees "started" finds them armed.
+	l.armRenewal()
+	l.armExpiry()
 	if !l.fire(e) {
 		return
 	}
@@ -442,23 +635,17 @@ func (l *loop) becomeStarted(e registration.Event) {
 		c.dispatch(func() { lis.OnClientStarted(c) })
 	}
 	c.logf(slog.LevelInfo, "client started (instance %s)", l.dev.InstanceID)
-	l.armRenewal()
-	l.armExpiry()
 	l.syncPush()
 }
 
 // armRenewal schedules the next TTL renewal per the policy.
 func (l *loop) armRenewal() {
-	l.stopTimer(&l.renewTimer)
+	l.cancel(slotRenew)
 	if l.dev.ExpireAt.IsZero() {
 		return
 	}
-	at := l.c.o.renewal.RenewAt(l.dev.IssuedAt, l.dev.ExpireAt)
-	l.renewAfter(at.Sub(l.now()))
-}
-
-func (l *loop) renewAfter(d time.Duration) {
-	l.arm(&l.renewTimer, max(d, 0), l.onRenewDue)
+	at := l.renewal.RenewAt(l.dev.IssuedAt, l.dev.ExpireAt)
+	l.arm(slotRenew, at.Sub(l.now()), l.onRenewDue)
 }
 
 func (l *loop) onRenewDue() {
@@ -476,15 +663,13 @@ func (l *loop) onRenewed(m *transport.InstanceTTLUpdated) {
 	if !m.ExpireAt.IsZero() {
 		l.dev.Limited = true
 	}
-	if err := l.save(l.dev); err != nil {
-		l.c.logf(slog.LevelError, "%v", err)
-	}
+	l.saveOrLog()
 	l.renewAttempts = 0
-	l.c.count(func(s *Stats) { s.Renewals++ })
+	l.count(func(s *Stats) { s.Renewals++ })
+	l.armRenewal()
+	l.armExpiry()
 	if l.fire(registration.EventRenewed) {
 		l.c.logf(slog.LevelInfo, "instance TTL extended to %s", m.ExpireAt.Format(time.RFC3339))
-		l.armRenewal()
-		l.armExpiry()
 	}
 }
 
@@ -493,19 +678,19 @@ func (l *loop) renewFailed(err error) {
 	if !l.fire(registration.EventRenewFailed) {
 		return
 	}
-	d := l.c.o.renewal.RetryDelay(l.renewAttempts)
+	d := l.renewal.RetryDelay(l.renewAttempts)
 	l.renewAttempts++
-	l.c.count(func(s *Stats) { s.RenewalFailures++ })
-	l.c.logf(slog.LevelWarn, "TTL renewal failed (%v); retrying in %v", err, d)
+	l.count(func(s *Stats) { s.RenewalFailures++ })
 	if d <= 0 {
 		d = time.Second
 	}
-	l.renewAfter(d)
+	l.c.logf(slog.LevelWarn, "TTL renewal failed (%v); retrying in %v", err, d)
+	l.arm(slotRenew, d, l.onRenewDue)
 }
 
 func (l *loop) onError(p purpose, e *Error) {
 	code := e.Code
-	l.c.count(func(s *Stats) {
+	l.count(func(s *Stats) {
 		if s.Rejections == nil {
 			s.Rejections = map[string]int{}
 		}
@@ -515,12 +700,7 @@ func (l *loop) onError(p purpose, e *Error) {
 	case forAuthenticate:
 		switch code {
 		case transport.CodeInstanceNotFound, transport.CodeInstanceExpired, transport.CodeInstanceDeviceMismatch, credentials.CodeSignatureInvalid:
-			if code == transport.CodeInstanceExpired {
-				l.c.count(func(s *Stats) { s.Expiries++ })
-			}
-			l.c.logf(slog.LevelInfo, "stored instance refused (%s); registering anew", code)
-			l.forgetInstance()
-			l.requireCredentials(forRegister)
+			l.registerAnew(code == transport.CodeInstanceExpired, "the backend refused the stored instance ("+code+")")
 		default:
 			l.retryOrFail(e)
 		}
@@ -531,7 +711,7 @@ func (l *loop) onError(p purpose, e *Error) {
 			// for a limited token this time (Limited makes credTTL true, so
 			// a second refusal fails the client).
 			l.dev.Limited = true
-			_ = l.save(l.dev)
+			l.saveOrLog()
 			l.requireCredentials(forRegister)
 		case code == transport.CodeInstanceCreationRateExceeded:
 			l.rateLimited(e)
@@ -543,11 +723,7 @@ func (l *loop) onError(p purpose, e *Error) {
 	case forRenew:
 		switch code {
 		case transport.CodeInstanceExpired, transport.CodeInstanceNotFound:
-			if code == transport.CodeInstanceExpired {
-				l.c.count(func(s *Stats) { s.Expiries++ })
-			}
-			l.forgetInstance()
-			l.requireCredentials(forRegister)
+			l.registerAnew(code == transport.CodeInstanceExpired, "the backend refused the renewal ("+code+")")
 		default:
 			l.renewFailed(e)
 		}
@@ -563,9 +739,8 @@ func (l *loop) rateLimited(e *Error) {
 	}
 	wait := max(e.RetryAfter, 0)
 	l.c.logf(slog.LevelWarn, "Instance creation rate exceeded; asking for a new token in %v", wait)
-	gen := l.credGen
-	l.arm(&l.renewTimer, wait, func() {
-		if gen == l.credGen && l.state() == registration.StateAwaitingCredentials {
+	l.arm(slotRenew, wait, func() {
+		if l.state() == registration.StateAwaitingCredentials && l.cur[slotCreds] == 0 {
 			l.askCredentials(forRegister)
 		}
 	})
@@ -575,25 +750,36 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 	if m.InstanceID != l.dev.InstanceID {
 		return
 	}
-	l.forgetInstance()
 	if m.Code == transport.CodeInstanceExpired {
-		l.c.count(func(s *Stats) { s.Expiries++ })
-		l.c.logf(slog.LevelWarn, "instance TTL ran out; registering anew")
-		l.clearPending()
-		l.requireCredentials(forRegister)
+		l.registerAnew(true, "the instance's TTL ran out")
 		return
 	}
-	l.fail(&Error{Code: transport.CodeInstanceNotFound, Domain: DomainAPI, Message: "the backend revoked the instance: " + m.Message})
+	// Revocation is an administrator's decision, not a lapse: the client
+	// fails (as the SDKs do when the backend no longer knows the instance)
+	// and does not register again on its own; the next Start does.
+	l.forgetInstance()
+	l.fail(&Error{Code: transport.CodeInstanceNotFound, Domain: DomainAPI, Message: "the backend revoked the instance (" + m.Message + ")"})
+}
+
+// registerAnew is the one path for "the instance is gone, register again":
+// the instance is forgotten, requests for it are dropped and a token for a
+// new one is asked for. expired counts an expiry.
+func (l *loop) registerAnew(expired bool, why string) {
+	if expired {
+		l.count(func(s *Stats) { s.Expiries++ })
+	}
+	l.c.logf(slog.LevelWarn, "%s; registering anew", why)
+	l.forgetInstance()
+	l.clearPending()
+	l.requireCredentials(forRegister)
 }
 
 func (l *loop) forgetInstance() {
-	l.stopTimer(&l.renewTimer)
-	l.stopTimer(&l.expiryTimer)
+	l.cancel(slotRenew)
+	l.cancel(slotExpiry)
 	l.dev.forget()
 	l.pushSentFor = ""
-	if err := l.save(l.dev); err != nil {
-		l.c.logf(slog.LevelError, "%v", err)
-	}
+	l.saveOrLog()
 }
 
 // retryOrFail treats a transient backend error like a lost connection.
@@ -606,10 +792,11 @@ func (l *loop) retryOrFail(e *Error) {
 	l.fail(e)
 }
 
-func (l *loop) onConnLost(gen uint64, conn *transport.Conn, err error) {
-	if gen != l.connGen {
+func (l *loop) onConnLost(tk ticket, conn *transport.Conn, err error) {
+	if !l.valid(tk) {
 		return
 	}
+	l.cancel(slotConn)
 	l.conn = nil
 	l.clearPending()
 	switch l.state() {
@@ -624,8 +811,8 @@ func (l *loop) onConnLost(gen uint64, conn *transport.Conn, err error) {
 // connectionLost moves to reconnecting and schedules a reconnect, or fails
 // after too many attempts in a row.
 func (l *loop) connectionLost(e *Error) {
-	l.c.count(func(s *Stats) { s.ConnectionLosses++ })
-	l.stopTimer(&l.renewTimer)
+	l.count(func(s *Stats) { s.ConnectionLosses++ })
+	l.cancel(slotRenew)
 	l.reconnects++
 	if lim := l.c.o.reconnectLimit; lim >= 0 && l.reconnects > lim {
 		l.fail(&Error{Code: CodeConnectionFailed, Domain: DomainNetwork, Retryable: true,
@@ -636,11 +823,9 @@ func (l *loop) connectionLost(e *Error) {
 		return
 	}
 	// Arm the timer before the transition is published, so that whoever
-	// sees "reconnecting" and moves a mock clock finds it armed.
-	d := l.c.o.backoff.Delay(l.reconnects - 1)
-	gen := l.connGen
-	l.arm(&l.reconnectTimer, d, func() {
-		if gen == l.connGen && l.state() == registration.StateReconnecting && l.fire(registration.EventReconnect) {
+	// sees "reconnecting" finds it armed.
+	l.arm(slotReconnect, l.backoff.Delay(l.reconnects-1), func() {
+		if l.state() == registration.StateReconnecting && l.fire(registration.EventReconnect) {
 			l.connect()
 		}
 	})
@@ -657,16 +842,20 @@ func (l *loop) fail(e error) {
 	if !ok {
 		return
 	}
-	l.stopTimer(&l.renewTimer)
-	l.stopTimer(&l.reconnectTimer)
-	l.stopTimer(&l.expiryTimer)
-	l.credGen++
+	l.stopAll()
 	l.pendingJWT = ""
 	l.dropConn()
 	c := l.c
 	c.logf(slog.LevelWarn, "client failed: %v", e)
 	if lis := c.o.listener; lis != nil {
 		c.dispatch(func() { lis.OnClientFailed(c, e) })
+	}
+}
+
+// stopAll cancels every timer and the credentials request.
+func (l *loop) stopAll() {
+	for _, s := range []slot{slotCreds, slotRenew, slotReconnect, slotExpiry} {
+		l.cancel(s)
 	}
 }
 
@@ -677,124 +866,45 @@ func (l *loop) dropConn() {
 		l.conn.Close(transport.CloseNormal, "")
 		l.conn = nil
 	}
-	l.connGen++
+	l.cancel(slotConn)
 	l.clearPending()
 }
 
 func (l *loop) terminate() {
 	l.fire(registration.EventTerminate)
-	l.stopTimer(&l.renewTimer)
-	l.stopTimer(&l.reconnectTimer)
-	l.stopTimer(&l.expiryTimer)
-	l.credGen++
+	l.stopAll()
 	l.dropConn()
 	l.end()
 	l.stopped = true
-}
-
-// timer is one of the loop's timers on the client's clock, with its
-// deadline, so that NextTimer and Idle can tell a simulation when the
-// client next needs time to move and whether a due timer is still being
-// handled (a mock clock runs AfterFunc callbacks on their own goroutines).
-type timer struct {
-	t   *clock.Timer
-	at  time.Time
-	gen uint64
-}
-
-// arm (re)schedules tm to run f on the loop after d.
-func (l *loop) arm(tm *timer, d time.Duration, f func()) {
-	l.stopTimer(tm)
-	tm.gen++
-	gen := tm.gen
-	c := l.c
-	run := func() {
-		if tm.gen != gen {
-			return // stopped or re-armed since
-		}
-		tm.t, tm.at = nil, time.Time{}
-		f()
-	}
-	if d <= 0 {
-		// Due now: queue it. A mock clock fires a timer armed at its
-		// current time only when it next moves, and Idle, which waits for
-		// due timers, would wait for that step forever.
-		c.post(run)
-		return
-	}
-	tm.t = c.o.clock.AfterFunc(d, func() { c.post(run) })
-	// Read the clock after arming: a shared mock clock moved by another
-	// goroutine in between would otherwise put at before the timer's real
-	// deadline, and Idle, waiting for a "due" timer the clock has not
-	// fired, would wait forever.
-	tm.at = l.now().Add(d)
-}
-
-func (l *loop) stopTimer(tm *timer) {
-	if tm.t != nil {
-		tm.t.Stop()
-	}
-	tm.t, tm.at = nil, time.Time{}
-	tm.gen++
-}
-
-// publishTimers records the earliest armed deadline for NextTimer.
-func (l *loop) publishTimers() {
-	var next int64
-	for _, tm := range []*timer{&l.renewTimer, &l.reconnectTimer, &l.expiryTimer} {
-		if tm.t != nil && (next == 0 || tm.at.UnixNano() < next) {
-			next = tm.at.UnixNano()
-		}
-	}
-	l.c.nextTimer.Store(next)
-	l.publishInstance()
-}
-
-// publishInstance records what Instance returns.
-func (l *loop) publishInstance() {
-	info := InstanceInfo{DeviceID: l.dev.DeviceID}
-	ok := l.dev.HasInstance()
-	if ok {
-		info.ID, info.ExpireAt, info.IssuedAt = l.dev.InstanceID, l.dev.ExpireAt, l.dev.IssuedAt
-		if !info.ExpireAt.IsZero() {
-			info.RenewAt = l.c.o.renewal.RenewAt(info.IssuedAt, info.ExpireAt)
-		}
-	}
-	c := l.c
-	c.statsMu.Lock()
-	c.instance, c.hasInstance = info, ok
-	c.statsMu.Unlock()
 }
 
 // armExpiry schedules the local end of the instance at its expireAt: the
 // backend says so too (instanceRevoked), but a client that is offline or
 // whose message is late must not keep using an expired instance.
 func (l *loop) armExpiry() {
-	l.stopTimer(&l.expiryTimer)
+	l.cancel(slotExpiry)
 	if l.dev.ExpireAt.IsZero() {
 		return
 	}
-	id := l.dev.InstanceID
-	l.arm(&l.expiryTimer, max(l.dev.ExpireAt.Sub(l.now()), 0), func() {
-		if l.dev.InstanceID != id || l.dev.ExpireAt.After(l.now()) {
+	l.arm(slotExpiry, l.dev.ExpireAt.Sub(l.now()), func() {
+		if l.dev.ExpireAt.After(l.now()) {
 			return
 		}
 		st := l.state()
 		if st != registration.StateStarted && st != registration.StateRenewing {
 			return // not registered right now: the next start finds out
 		}
-		l.c.count(func(s *Stats) { s.Expiries++ })
-		l.c.logf(slog.LevelWarn, "instance TTL ran out; registering anew")
-		l.forgetInstance()
-		l.clearPending()
-		l.requireCredentials(forRegister)
+		l.registerAnew(true, "the instance's TTL ran out")
 	})
 }
 
 // setPushToken records the wanted push token and registers it when possible.
 func (l *loop) setPushToken(token string) error {
-	if l.state() == registration.StateTerminated {
+	switch {
+	case l.state() == registration.StateTerminated:
 		return ErrTerminated
+	case !l.pushOn:
+		return ErrPushNotEnabled
 	}
 	l.pushToken = token
 	l.pushSentFor = ""
@@ -808,10 +918,7 @@ func (l *loop) syncPush() {
 	if l.conn == nil || (st != registration.StateStarted && st != registration.StateRenewing) {
 		return
 	}
-	l.c.mu.Lock()
-	on := l.c.pushOn
-	l.c.mu.Unlock()
-	if !on || l.pushSentFor == l.dev.InstanceID {
+	if !l.pushOn || l.pushSentFor == l.dev.InstanceID {
 		return
 	}
 	l.pushSentFor = l.dev.InstanceID

@@ -2,11 +2,8 @@ package client
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/benbjohnson/clock"
 
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/registration"
@@ -79,51 +76,5 @@ func TestPushTokenLostWithTheConnectionIsResent(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.pushOK) != 1 || r.pushOK[0] != "apns-1" {
 		t.Fatalf("OnPushTokenRegistered calls: %v", r.pushOK)
-	}
-}
-
-// racingClock is a mock clock that another goroutine moves while the
-// client arms a timer: the next AfterFunc first moves it one second, as a
-// concurrent Advance of a shared clock would.
-type racingClock struct {
-	*clock.Mock
-	jump atomic.Bool
-}
-
-func (r *racingClock) AfterFunc(d time.Duration, f func()) *clock.Timer {
-	if r.jump.Swap(false) {
-		r.Mock.Add(time.Second)
-	}
-	return r.Mock.AfterFunc(d, f)
-}
-
-// The deadline a client publishes (NextTimer, and Idle's "a due timer has
-// not been handled yet") must not come before its timer's real deadline,
-// even when the clock moves while the timer is armed; otherwise a
-// simulation that moves the clock to NextTimer and waits for Idle waits
-// forever for a timer that has not fired.
-func TestPublishedDeadlineNotBeforeTheTimer(t *testing.T) {
-	s := fakebackend.RunT(t)
-	cm := &racingClock{Mock: clock.NewMock()}
-	cm.Set(s.Now())
-	c := newClient(t, s, &recorder{answer: signer(s, 0)}, WithClock(cm))
-	startAndWait(t, c)
-	cm.jump.Store(true)
-	s.CloseClientConnections()
-	if err := c.WaitState(ctxT(t), registration.StateReconnecting); err != nil {
-		t.Fatal(err)
-	}
-	at, ok := c.NextTimer()
-	if !ok {
-		t.Fatal("no reconnect timer armed")
-	}
-	cm.Set(at)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := c.WaitIdle(ctx); err != nil {
-		t.Fatalf("moved to NextTimer %v, the client never became idle (its timer had not fired)", at)
-	}
-	if err := c.WaitStarted(ctxT(t)); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
 
 	"github.com/benbjohnson/clock"
 
@@ -26,6 +28,7 @@ type options struct {
 	dial           transport.DialConfig
 	reconnectLimit int
 	instanceTTL    bool
+	seed           *uint64
 }
 
 // SDKVersion is what the client reports as its SDK version by default.
@@ -56,8 +59,24 @@ func WithCredentialsProvider(p credentials.Provider) Option {
 }
 
 // WithClock sets the clock for every timer (renewal, reconnect backoff) and
-// time read; tests and simulations pass a *clock.Mock. Default: real time.
+// time read. Default: real time. With a virtual clock (package vclock; a
+// fakebackend server's Clock() on RunT), the client joins that clock's
+// world: the server's Advance waits for everything the client does, and
+// the client's backoff jitter comes from the world's seed.
 func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithSeed seeds the client's backoff jitter (reconnects and renewal
+// retries), so that a run replays exactly. Without it, a client in a
+// virtual world draws from the world's seed, and any other client from a
+// random source.
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = &seed } }
+
+// seededRand returns a uniform source in [0, 1) from seed and name.
+func seededRand(seed uint64, name string) func() float64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return rand.New(rand.NewPCG(seed, h.Sum64())).Float64
+}
 
 // WithLogger sends the client's logs to l (default: none). No secret or
 // token is ever logged.

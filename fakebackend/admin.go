@@ -209,7 +209,7 @@ func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":           "ok",
 		"time":             s.clock.Now().UTC().Format(time.RFC3339Nano),
-		"mockClock":        s.mock != nil,
+		"mockClock":        s.world != nil,
 		"applications":     len(s.Applications()),
 		"instances":        len(s.Instances()),
 		"connectedClients": s.ConnectedClients(),
@@ -305,7 +305,7 @@ func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminGetClock(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"time": s.clock.Now().UTC().Format(time.RFC3339Nano), "mock": s.mock != nil})
+	writeJSON(w, http.StatusOK, map[string]any{"time": s.clock.Now().UTC().Format(time.RFC3339Nano), "mock": s.world != nil})
 }
 
 type clockRequest struct {
@@ -318,7 +318,7 @@ func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &req) {
 		return
 	}
-	if s.mock == nil {
+	if s.world == nil {
 		adminError(w, http.StatusConflict, "not_mock_clock", "the server runs on the real clock (start it with --clock mock)")
 		return
 	}
@@ -332,14 +332,20 @@ func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request) {
 			adminError(w, http.StatusBadRequest, "bad_request", "advance must be a non-negative Go duration such as 24h or 90m")
 			return
 		}
-		_ = s.Advance(d)
+		if err := s.Advance(d); err != nil {
+			adminError(w, http.StatusServiceUnavailable, "not_settled", err.Error())
+			return
+		}
 	default:
 		t, err := time.Parse(time.RFC3339, req.Set)
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "bad_request", "set must be an RFC 3339 time such as 2026-01-02T03:04:05Z")
 			return
 		}
-		_ = s.SetTime(t)
+		if err := s.SetTime(t); err != nil {
+			adminError(w, http.StatusServiceUnavailable, "not_settled", err.Error())
+			return
+		}
 	}
 	s.adminGetClock(w, r)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // Policy holds the backend's configurable rules. The zero value is the
@@ -82,9 +83,19 @@ type Config struct {
 	Addr string
 	// Applications are added at start (and kept across Reset).
 	Applications []Application
-	// Clock is the backend's clock. A *clock.Mock enables Advance and
-	// SetTime. nil: the real clock (RunT: a mock clock at DefaultMockTime).
+	// Clock is the backend's clock. A *vclock.Clock (a virtual clock)
+	// enables Advance and SetTime, and every client created with
+	// client.WithClock(srv.Clock()) joins its world, so that Advance
+	// returns only when every consequence has happened. A *clock.Mock is
+	// replaced by a virtual clock standing at the mock's time: move the
+	// server's clock with Advance and SetTime, not the mock. nil: the real
+	// clock (RunT: a virtual clock at DefaultMockTime).
 	Clock clock.Clock
+	// Seed seeds the random sources of a virtual clock that the server
+	// creates (RunT, or in place of a *clock.Mock): clients in its world
+	// draw their backoff jitter from it, so that a seeded run replays
+	// exactly. Zero means 1.
+	Seed uint64
 	// Policy holds the rules' knobs.
 	Policy Policy
 	// DataDir, when set, keeps state on disk across restarts.
@@ -120,7 +131,7 @@ type Server struct {
 	cfg    Config
 	policy Policy
 	clock  clock.Clock
-	mock   *clock.Mock
+	world  *vclock.Clock // nil on the real clock
 	log    *slog.Logger
 
 	keys     *credentials.Keyring
@@ -140,7 +151,6 @@ type Server struct {
 	wg       sync.WaitGroup // session handlers and the HTTP server
 
 	userLocks [64]sync.Mutex // serialise rule sequences per user
-	clockMu   sync.Mutex     // one goroutine moves the mock clock at a time
 
 	events  *eventLog
 	faults  *faultTable
@@ -157,6 +167,9 @@ var ErrClosed = errors.New("fakebackend: server closed")
 func New(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if m, ok := cfg.Clock.(*clock.Mock); ok {
+		cfg.Clock = newWorld(m.Now(), cfg.Seed)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
@@ -180,12 +193,12 @@ func New(cfg Config) (*Server, error) {
 		faults:   newFaultTable(),
 		metrics:  newMetrics(),
 	}
-	s.mock, _ = cfg.Clock.(*clock.Mock)
+	s.world = vclock.Of(cfg.Clock)
 	s.metrics.setInstanceGauge(func() float64 {
 		insts, _ := s.store.Instances()
 		return float64(len(insts))
 	})
-	s.upgrader = newUpgrader(cfg)
+	s.upgrader = newUpgrader(cfg, s.world)
 	s.verifier = s.newVerifier()
 	if err := s.openStore(); err != nil {
 		return nil, err
@@ -254,9 +267,7 @@ func RunT(t testing.TB, cfg ...Config) *Server {
 		c = cfg[0]
 	}
 	if c.Clock == nil {
-		m := clock.NewMock()
-		m.Set(DefaultMockTime)
-		c.Clock = m
+		c.Clock = newWorld(DefaultMockTime, c.Seed)
 	}
 	if len(c.Applications) == 0 && c.Store == nil && c.DataDir == "" {
 		c.Applications = []Application{NewApplication()}
@@ -424,30 +435,49 @@ func (s *Server) Clock() clock.Clock { return s.clock }
 // Now is the backend's current time.
 func (s *Server) Now() time.Time { return s.clock.Now() }
 
-// Advance moves the mock clock forward by d, firing expiry timers on the
-// way. It returns ErrNotMockClock on a real clock.
+// Advance moves the virtual clock forward by d. Every timer of the world
+// due on the way fires at its deadline, in deadline order, the backend's
+// and its clients' alike, and before each one the world settles: when
+// Advance returns nil, every consequence up to the new time has happened
+// (Stats, Instances, Events and listener callbacks are final). It returns
+// ErrNotMockClock on a real clock, and a *vclock.SettleError (naming what
+// was still busy) if the world did not settle within its bounds.
 func (s *Server) Advance(d time.Duration) error {
-	if s.mock == nil {
+	if s.world == nil {
 		return ErrNotMockClock
 	}
 	if d < 0 {
 		return fmt.Errorf("fakebackend: cannot advance by a negative duration %v", d)
 	}
-	s.clockMu.Lock()
-	s.mock.Add(d)
-	s.clockMu.Unlock()
-	return nil
+	return s.world.Advance(d)
 }
 
-// SetTime moves the mock clock to t (forward or backward).
+// SetTime moves the virtual clock to t: forward as Advance does, backward
+// without firing anything.
 func (s *Server) SetTime(t time.Time) error {
-	if s.mock == nil {
+	if s.world == nil {
 		return ErrNotMockClock
 	}
-	s.clockMu.Lock()
-	s.mock.Set(t)
-	s.clockMu.Unlock()
-	return nil
+	return s.world.Set(t)
+}
+
+// settle waits until the world is quiescent (on a virtual clock), so that
+// an action's consequences, such as a client told of a revocation, have
+// happened when the action returns.
+func (s *Server) settle() {
+	if s.world != nil {
+		if err := s.world.Settle(); err != nil {
+			s.log.Warn("the world did not settle", "err", err)
+		}
+	}
+}
+
+// newWorld returns the virtual clock a server creates.
+func newWorld(start time.Time, seed uint64) *vclock.Clock {
+	if seed == 0 {
+		seed = 1
+	}
+	return vclock.New(start, vclock.WithSeed(seed))
 }
 
 // AddApplication adds (or replaces) an application.
@@ -564,9 +594,6 @@ func (s *Server) newVerifier() *credentials.Verifier {
 	return credentials.NewVerifier(s.keys, credentials.VerifierConfig{Clock: s.clock, Leeway: s.policy.Leeway, Nonces: nonceHook{s}})
 }
 
-// RunTClock returns a mock clock set to DefaultMockTime, as RunT uses.
-func RunTClock() *clock.Mock {
-	m := clock.NewMock()
-	m.Set(DefaultMockTime)
-	return m
-}
+// RunTClock returns a virtual clock set to DefaultMockTime, as RunT uses:
+// give it to a Config and to clients to build a world before the server.
+func RunTClock() *vclock.Clock { return newWorld(DefaultMockTime, 0) }

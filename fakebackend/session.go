@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/benbjohnson/clock"
 	"github.com/gorilla/websocket"
 
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // Close codes the backend uses.
@@ -36,7 +36,7 @@ type session struct {
 	app     string
 	user    string
 	device  string
-	expiry  *clock.Timer
+	expiry  vclock.Stopper
 	counted bool // counted in Server.perUser
 }
 
@@ -44,8 +44,9 @@ type upgrader interface {
 	Upgrade(w http.ResponseWriter, r *http.Request) (*transport.Conn, error)
 }
 
-func newUpgrader(cfg Config) upgrader {
+func newUpgrader(cfg Config, world *vclock.Clock) upgrader {
 	return transport.NewUpgrader(transport.UpgradeConfig{
+		World:          world,
 		Config:         cfg.Conn,
 		AllowedOrigins: cfg.AllowedOrigins,
 		AllowAnyOrigin: cfg.AllowAnyOrigin,
@@ -88,8 +89,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if !s.started {
 		s.mu.Unlock()
-		ss.close(closeGoingAway, "server shutting down")
-		<-ss.conn.Done()
+		ss.conn.Shutdown(closeGoingAway, "server shutting down")
 		return
 	}
 	s.sessions[ss] = struct{}{}
@@ -119,12 +119,13 @@ func (ss *session) serve() {
 	for {
 		m, err := ss.conn.Read()
 		if closing && (err == nil || !errors.Is(err, transport.ErrClosed)) {
+			ss.conn.Handled()
 			continue // draining until the peer's close frame
 		}
 		if err != nil {
 			var pe *transport.ProtocolError
 			if !errors.As(err, &pe) {
-				return // connection gone
+				return // connection gone: endSession calls Handled
 			}
 			s.record(Event{Kind: KindMessage, Code: transport.CodeProtocolError, Reason: pe.Reason})
 			_ = ss.conn.Send(pe.Reply())
@@ -134,9 +135,11 @@ func (ss *session) serve() {
 				ss.conn.Close(closeMessageBig, "message too big")
 				closing = true
 			}
+			ss.conn.Handled()
 			continue
 		}
 		ss.handle(m)
+		ss.conn.Handled()
 	}
 }
 
@@ -148,6 +151,7 @@ func (s *Server) endSession(ss *session) {
 	s.mu.Unlock()
 	s.metrics.connected.Set(float64(n))
 	ss.conn.Close(websocket.CloseNormalClosure, "")
+	ss.conn.Handled() // the reader has seen the end, and it is handled
 	<-ss.conn.Done()
 }
 
@@ -289,7 +293,7 @@ func (ss *session) armExpiryLocked(inst Instance) {
 	}
 	d := inst.ExpireAt.Sub(ss.s.clock.Now())
 	id := inst.ID
-	ss.expiry = ss.s.clock.AfterFunc(d, func() { ss.expired(id) })
+	ss.expiry = vclock.AfterFunc(ss.s.clock, d, func() { ss.expired(id) })
 }
 
 // bound returns the bound instance id ("" when none).
@@ -344,7 +348,10 @@ func (ss *session) expired(id string) {
 
 // RevokeInstance deletes an instance and tells a client bound to it
 // (instanceRevoked with code instance_not_found). It reports whether the
-// instance existed.
+// instance existed. On a virtual clock it returns once the world has
+// settled: a connected client in the world has been told and has reacted
+// (a SinchClient has failed with instance_not_found and its listener has
+// been called). On the real clock it returns once the notice is queued.
 func (s *Server) RevokeInstance(id string) bool {
 	inst, err := s.store.Instance(id)
 	if err != nil {
@@ -355,6 +362,7 @@ func (s *Server) RevokeInstance(id string) bool {
 	unlock()
 	s.record(Event{Kind: KindRevoke, Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
 	s.notifyRevoked(id, "the instance was revoked")
+	s.settle()
 	return true
 }
 

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // Config tunes a Conn. The zero value gives the defaults; every duration is
@@ -125,6 +127,9 @@ type Conn struct {
 	peerReason string
 
 	readErr error // only touched by the reader goroutine
+
+	link *vclock.Link // counts messages in flight when both ends are in one virtual world
+	me   int          // this end of link
 }
 
 // Buffers shared by all connections: a connection holds one only while it
@@ -211,10 +216,14 @@ func (c *Conn) Send(m Message) error {
 		putMsgBuf(bp)
 		return err
 	}
+	counted := c.link.Sent(c.peer())
 	select {
 	case c.queue <- bp:
 		return nil
 	default:
+	}
+	if counted {
+		c.link.Unsent(c.peer())
 	}
 	putMsgBuf(bp)
 	if c.begin(modeAbort, ClosePolicyViolation, "send queue full") {
@@ -351,6 +360,9 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 		c.mu.Unlock()
 		close(c.closing)
 		started = true
+		// The peer will see the end and handle it: count that as a
+		// message in flight.
+		c.link.Sent(c.peer())
 	})
 	return started
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // DialConfig configures Dial. The zero value dials with default connection
@@ -25,6 +27,10 @@ type DialConfig struct {
 	HandshakeTimeout time.Duration
 	// Header is sent with the opening handshake (e.g. an Origin).
 	Header http.Header
+	// World, when set, is the dialler's virtual clock: if the server runs
+	// on the same clock, the connection's messages are counted with it
+	// (see WorldHeader).
+	World *vclock.Clock
 }
 
 // Dial connects to a protocol v1 server and reads its Welcome. rawURL may be
@@ -32,7 +38,7 @@ type DialConfig struct {
 // and "wss"), or a bare "host:port"; a URL without a path gets Path (see
 // [URL]). ctx bounds the handshake and the wait for the Welcome. The server
 // must accept Subprotocol and speak Protocol.
-func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*Conn, *Welcome, error) {
+func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welcome, err error) {
 	target, err := URL(rawURL)
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +55,26 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*Conn, *Welcome, 
 		WriteBufferPool:  &writeBufferPool,
 		Subprotocols:     []string{Subprotocol},
 	}
-	ws, resp, err := d.DialContext(ctx, target, cfg.Header)
+	header := cfg.Header
+	var link *vclock.Link
+	if cfg.World != nil {
+		var id string
+		id, link = cfg.World.Offer()
+		defer cfg.World.Withdraw(id)
+		// The server may claim the link and count its welcome: every
+		// failure below releases what is in flight towards this end.
+		defer func() {
+			if err != nil {
+				link.Closed(vclock.ToDialer)
+			}
+		}()
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set(WorldHeader, id)
+	}
+	ws, resp, err := d.DialContext(ctx, target, header)
 	if err != nil {
 		if resp != nil {
 			return nil, nil, fmt.Errorf("transport: dial %s: %w (HTTP %s)", target, err, resp.Status)
@@ -64,9 +89,13 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (*Conn, *Welcome, 
 		return nil, nil, fmt.Errorf("transport: dial %s: server did not accept subprotocol %s", target, Subprotocol)
 	}
 	c := NewConn(ws, cfg.Config)
+	if link != nil && resp != nil && resp.Header.Get(WorldHeader) == "1" {
+		c.attach(link, vclock.ToDialer)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = c.Abort() })
 	m, err := c.Read()
 	stop()
+	c.Handled()
 	if ctx.Err() != nil {
 		_ = c.Abort()
 		<-c.Done()
@@ -94,10 +123,13 @@ func (c *Conn) shutdown(code int, reason string) {
 	_ = c.Close(code, reason)
 	for {
 		var pe *ProtocolError
-		if _, err := c.Read(); err != nil && !errors.As(err, &pe) {
+		_, err := c.Read()
+		if err != nil && !errors.As(err, &pe) {
 			break
 		}
+		c.Handled()
 	}
+	c.Handled()
 	<-c.Done()
 }
 

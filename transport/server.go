@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 // Path is the HTTP path of the protocol v1 WebSocket endpoint.
@@ -37,6 +39,9 @@ type UpgradeConfig struct {
 	AllowAnyOrigin bool
 	// HandshakeTimeout bounds the opening handshake (default 10 s).
 	HandshakeTimeout time.Duration
+	// World, when set, is the server's virtual clock: a dialler on the same
+	// clock has its connection's messages counted with it (WorldHeader).
+	World *vclock.Clock
 }
 
 // Upgrader turns HTTP requests into protocol v1 connections on the server
@@ -46,6 +51,7 @@ type Upgrader struct {
 	cfg     Config
 	any     bool
 	allowed map[string]bool
+	world   *vclock.Clock
 }
 
 // NewUpgrader returns an Upgrader with a strict origin check: a request
@@ -54,7 +60,7 @@ type Upgrader struct {
 // own Host and that Host is an IP address or localhost, or is listed in
 // AllowedOrigins, unless AllowAnyOrigin is set.
 func NewUpgrader(cfg UpgradeConfig) *Upgrader {
-	u := &Upgrader{cfg: cfg.Config.withDefaults(), any: cfg.AllowAnyOrigin, allowed: map[string]bool{}}
+	u := &Upgrader{cfg: cfg.Config.withDefaults(), any: cfg.AllowAnyOrigin, allowed: map[string]bool{}, world: cfg.World}
 	for _, o := range cfg.AllowedOrigins {
 		u.allowed[normalizeOrigin(o)] = true
 	}
@@ -78,11 +84,22 @@ func NewUpgrader(cfg UpgradeConfig) *Upgrader {
 // answered the HTTP request with an error status and returns the error.
 // The server sends its Welcome next.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-	ws, err := u.up.Upgrade(w, r, nil)
+	var link *vclock.Link
+	var header http.Header
+	if id := r.Header.Get(WorldHeader); id != "" && u.world != nil {
+		if link = u.world.Claim(id); link != nil {
+			header = http.Header{WorldHeader: {"1"}}
+		}
+	}
+	ws, err := u.up.Upgrade(w, r, header)
 	if err != nil {
 		return nil, err
 	}
-	return NewConn(ws, u.cfg), nil
+	c := NewConn(ws, u.cfg)
+	if link != nil {
+		c.attach(link, vclock.ToAcceptor)
+	}
+	return c, nil
 }
 
 func (u *Upgrader) checkOrigin(r *http.Request) bool {

@@ -131,8 +131,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 }
 
 func demo(ctx context.Context, e *env, showBackend bool) error {
-	mock := clock.NewMock()
-	mock.Set(fakebackend.DefaultMockTime)
+	mock := fakebackend.RunTClock() // one virtual clock for the backend and every bot
 	p := &demoPrinter{e: e, clock: mock}
 	app := fakebackend.NewApplication()
 	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: mock, Applications: []fakebackend.Application{app}})
