@@ -109,9 +109,9 @@ func (l *loop) seedJitter() {
 	var rnd func() float64
 	switch {
 	case c.o.seed != nil:
-		rnd = seededRand(*c.o.seed, c.appKey+"/"+c.userID)
+		rnd = seededRand(*c.o.seed, c.userID)
 	case c.world != nil:
-		rnd = c.world.Rand("client/" + c.appKey + "/" + c.userID).Float64
+		rnd = c.world.Rand("client/" + c.userID).Float64
 	default:
 		return
 	}
