@@ -160,7 +160,7 @@ func TestUsageErrorIsOneLine(t *testing.T) {
 		{[]string{"serve", "extra"}, "sinchsim serve: unexpected argument: this command takes only flags"},
 		{[]string{"demo", "--bogus"}, "sinchsim demo: unknown flag --bogus"},
 		{[]string{"bots", "-n", "0"}, "sinchsim bots: -n must be at least 1"},
-		{[]string{"bots", "--url", "ws://127.0.0.1:1"}, "sinchsim bots: with --url, give --app-secret or --auth-url for the tokens"},
+		{[]string{"bots", "--url", "ws://127.0.0.1:1"}, "sinchsim bots: with --url, give --app-secret (or set SINCHSIM_APP_SECRET) or --auth-url for the tokens"},
 		{[]string{"simulate", "--bots", "0"}, "sinchsim simulate: --bots must be at least 1"},
 	} {
 		r := cli(t, "", tc.args...)
