@@ -289,7 +289,7 @@ func Check(ctx context.Context, cfg CheckConfig) (*CheckReport, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, &FetchError{Number: i + 1, Requests: n, User: user, Method: p.cfg.Method, URL: redactURL(expandURL(p.cfg.URL, req)), Err: err}
+			return nil, &FetchError{Number: i + 1, Requests: n, User: user, Method: p.cfg.Method, URL: redactURL(expandURL(p.cfg.URL, req, p.cfg.InstanceTTL)), Err: err}
 		}
 		ct.Token = tok
 		r.Tokens = append(r.Tokens, ct)

@@ -78,7 +78,7 @@ func (p *SelfSignedProvider) Token(ctx context.Context, req Request) (string, er
 // HTTPProviderConfig configures an HTTPProvider.
 type HTTPProviderConfig struct {
 	// URL is a template; {userId}, {applicationKey} and {instanceTtl}
-	// ("true"/"false") are substituted, path-escaped before the '?' and
+	// ("true"/"false", or seconds: see InstanceTTL) are substituted, path-escaped before the '?' and
 	// query-escaped after it. Required. Errors never show its query string,
 	// which may hold an API key.
 	URL string
@@ -97,6 +97,11 @@ type HTTPProviderConfig struct {
 	Timeout time.Duration
 	// Client is the HTTP client; default a new one.
 	Client *http.Client
+	// InstanceTTL, when positive, is the instance TTL to ask for: in a
+	// request that needs a limited TTL, {instanceTtl} becomes this TTL in
+	// whole seconds (e.g. 259200) instead of "true". A request that needs
+	// none still gets "false".
+	InstanceTTL time.Duration
 }
 
 // HTTPProvider fetches tokens from the application's auth server: the
@@ -113,7 +118,10 @@ func NewHTTPProvider(cfg HTTPProviderConfig) (*HTTPProvider, error) {
 	if cfg.URL == "" {
 		return nil, fmt.Errorf("%w: auth server URL is empty", ErrConfig)
 	}
-	probe := expandURL(cfg.URL, Request{UserID: "u", ApplicationKey: "k"})
+	if cfg.InstanceTTL < 0 {
+		return nil, fmt.Errorf("%w: negative instance TTL", ErrConfig)
+	}
+	probe := expandURL(cfg.URL, Request{UserID: "u", ApplicationKey: "k"}, 0)
 	u, err := url.Parse(probe)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: auth server URL %q is not an http(s) URL", ErrConfig, redactURL(cfg.URL))
@@ -173,10 +181,10 @@ func (p *HTTPProvider) Token(ctx context.Context, req Request) (string, error) {
 func (p *HTTPProvider) Fetch(ctx context.Context, req Request) (token string, body []byte, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	target := expandURL(p.cfg.URL, req)
+	target := expandURL(p.cfg.URL, req, p.cfg.InstanceTTL)
 	var rb io.Reader
 	if p.cfg.Method == http.MethodPost {
-		rb = strings.NewReader(expandTemplate(p.cfg.Body, req, jsonEscape))
+		rb = strings.NewReader(expandTemplate(p.cfg.Body, req, p.cfg.InstanceTTL, jsonEscape))
 	}
 	hr, err := http.NewRequestWithContext(ctx, p.cfg.Method, target, rb)
 	if err != nil {
@@ -254,24 +262,29 @@ func TokenFromBody(body []byte, field string) (string, error) {
 }
 
 // expandURL substitutes the placeholders of a URL template, escaping them
-// for the path before the '?' and for the query after it.
-func expandURL(tmpl string, req Request) string {
+// for the path before the '?' and for the query after it. ttl is
+// HTTPProviderConfig.InstanceTTL.
+func expandURL(tmpl string, req Request, ttl time.Duration) string {
 	path, query, hasQuery := strings.Cut(tmpl, "?")
-	out := expandTemplate(path, req, url.PathEscape)
+	out := expandTemplate(path, req, ttl, url.PathEscape)
 	if hasQuery {
-		out += "?" + expandTemplate(query, req, url.QueryEscape)
+		out += "?" + expandTemplate(query, req, ttl, url.QueryEscape)
 	}
 	return out
 }
 
-func expandTemplate(tmpl string, req Request, esc func(string) string) string {
+func expandTemplate(tmpl string, req Request, ttl time.Duration, esc func(string) string) string {
 	if !strings.Contains(tmpl, "{") {
 		return tmpl
+	}
+	limited := strconv.FormatBool(req.InstanceTTL)
+	if req.InstanceTTL && ttl > 0 {
+		limited = strconv.FormatInt(int64(ttl/time.Second), 10)
 	}
 	return strings.NewReplacer(
 		"{userId}", esc(req.UserID),
 		"{applicationKey}", esc(req.ApplicationKey),
-		"{instanceTtl}", strconv.FormatBool(req.InstanceTTL),
+		"{instanceTtl}", limited,
 	).Replace(tmpl)
 }
 

@@ -187,6 +187,50 @@ func TestHTTPProviderPOST(t *testing.T) {
 	}
 }
 
+// With InstanceTTL set, {instanceTtl} is the TTL in seconds whenever the
+// request needs a limited TTL, in the URL and in the POST body.
+func TestHTTPProviderInstanceTTLSeconds(t *testing.T) {
+	s := newAuthServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"token":"`+seedJWT+`"}`)
+	})
+	tests := []struct {
+		name      string
+		method    string
+		limited   bool
+		wantQuery string // the ttl query parameter
+		wantBody  any    // the default POST body's instanceTtl
+	}{
+		{"GET limited", http.MethodGet, true, "259200", nil},
+		{"GET unlimited", http.MethodGet, false, "false", nil},
+		{"POST limited", http.MethodPost, true, "259200", float64(259200)},
+		{"POST unlimited", http.MethodPost, false, "false", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newHTTPProvider(t, HTTPProviderConfig{URL: s.URL + "/token?ttl={instanceTtl}", Method: tt.method, InstanceTTL: 72 * time.Hour})
+			if _, err := p.Token(context.Background(), Request{UserID: "bob", InstanceTTL: tt.limited}); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.last.URL.Query().Get("ttl"); got != tt.wantQuery {
+				t.Errorf("ttl query = %q, want %q", got, tt.wantQuery)
+			}
+			if tt.method != http.MethodPost {
+				return
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(s.body), &body); err != nil {
+				t.Fatalf("body %q: %v", s.body, err)
+			}
+			if body["instanceTtl"] != tt.wantBody {
+				t.Errorf("body instanceTtl = %v, want %v", body["instanceTtl"], tt.wantBody)
+			}
+		})
+	}
+	if _, err := NewHTTPProvider(HTTPProviderConfig{URL: s.URL, InstanceTTL: -time.Hour}); !errors.Is(err, ErrConfig) {
+		t.Errorf("negative InstanceTTL: %v", err)
+	}
+}
+
 func TestHTTPProviderAnswers(t *testing.T) {
 	tests := []struct {
 		name        string

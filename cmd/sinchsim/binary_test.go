@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,6 +28,7 @@ func TestBinary(t *testing.T) {
 	exe := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, envAppSecret+"=") })
 		cmd.Stdin = strings.NewReader(stdin)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -51,8 +55,12 @@ func TestBinary(t *testing.T) {
 	if _, stderr, code := exe(tamper(seedJWT), verify...); code != 1 || !strings.HasPrefix(stderr, "signature_invalid: ") {
 		t.Fatalf("tampered: exit %d, stderr %q", code, stderr)
 	}
-	if _, stderr, code := exe("", "token", "mint"); code != 2 || !strings.Contains(stderr, "Usage:") {
+	if _, stderr, code := exe("", "token", "mint"); code != 2 || stderr != "sinchsim token mint: missing required flag --app-key\nRun 'sinchsim token mint --help' for usage.\n" {
 		t.Fatalf("usage: exit %d, stderr %q", code, stderr)
+	}
+	// Built in a clone without VCS stamping, the module version is (devel).
+	if out, _, code := exe("", "--version"); code != 0 || out != "sinchsim (devel) "+runtime.Version()+"\n" {
+		t.Fatalf("--version: exit %d, stdout %q", code, out)
 	}
 	if out, _, code := exe("", "--help"); code != 0 || !strings.Contains(out, "Commands:") {
 		t.Fatalf("--help: exit %d, stdout %q", code, out)

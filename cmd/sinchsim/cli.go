@@ -20,14 +20,29 @@ const (
 )
 
 // env is a command's view of the process: its full name for messages
-// ("sinchsim token mint"), its streams and its clock. Commands never touch
-// os.Stdin/os.Stdout/time.Now directly, so that tests run them in-process.
+// ("sinchsim token mint"), its streams, its clock and its environment
+// variables. Commands never touch os.Stdin/os.Stdout/time.Now/os.Getenv
+// directly, so that tests run them in-process.
 type env struct {
 	name   string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
+	getenv func(string) string // nil: os.Getenv
+}
+
+// lookupEnv returns the environment variable key.
+func (e *env) lookupEnv(key string) string {
+	if e.getenv == nil {
+		return os.Getenv(key)
+	}
+	return e.getenv(key)
+}
+
+// usageHint is the line under a usage error: where the full usage is.
+func (e *env) usageHint() {
+	fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", e.name)
 }
 
 // errorf prints "name: message" on stderr.
@@ -55,8 +70,9 @@ func group(about string, subs []command) func(context.Context, *env, []string) i
 }
 
 // dispatch runs the command named by args[0] from cmds. With no arguments it
-// prints usage on stderr (exit 2); with -h, --help or help it prints usage
-// on stdout (exit 0); "help X Y" is "X Y --help".
+// prints the list of commands on stderr (exit 2); with -h, --help or help it
+// prints it on stdout (exit 0); "help X Y" is "X Y --help". An unknown
+// command or flag is a usage error: one line and a pointer to --help.
 func dispatch(ctx context.Context, e *env, about string, cmds []command, args []string) int {
 	if len(args) == 0 {
 		printCommands(e.stderr, e.name, about, cmds)
@@ -85,7 +101,7 @@ func dispatch(ctx context.Context, e *env, about string, cmds []command, args []
 	} else {
 		e.errorf("unknown command %s", quoteArg(args[0]))
 	}
-	printCommands(e.stderr, e.name, about, cmds)
+	e.usageHint()
 	return exitUsage
 }
 
@@ -108,30 +124,82 @@ type flagSet struct {
 	e        *env
 	synopsis string // after the command name, e.g. "[flags] [TOKEN | -]"
 	about    string // paragraph(s) under the synopsis
+	// secretFromEnv: --app-secret was absent and its value came from
+	// envAppSecret.
+	secretFromEnv bool
 }
+
+// envAppSecret is read by every command that takes --app-secret when the
+// flag is absent: the environment keeps the secret out of ps.
+const envAppSecret = "SINCHSIM_APP_SECRET"
 
 func (e *env) newFlags(synopsis, about string) *flagSet {
 	fs := flag.NewFlagSet(e.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {} // parse prints usage itself, on the right stream
+	fs.SetOutput(io.Discard) // parse reports errors itself
+	fs.Usage = func() {}
 	return &flagSet{FlagSet: fs, e: e, synopsis: synopsis, about: about}
 }
 
 // parse parses args. ok is false when the command must stop and return
-// code: after --help (0, usage on stdout) or a flag error (2, usage on
-// stderr; the flag package has already named the bad flag).
+// code: after --help (0, usage on stdout) or a flag error (2, one line
+// and a pointer to --help on stderr). When the command has --app-secret
+// and it is absent, parse takes its value from envAppSecret.
 func (fs *flagSet) parse(args []string) (code int, ok bool) {
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
-		return exitOK, true
 	case errors.Is(err, flag.ErrHelp):
 		fs.usage(fs.e.stdout)
 		return exitOK, false
 	default:
-		fs.usage(fs.e.stderr)
-		return exitUsage, false
+		return fs.invalid("%s", flagError(err)), false
 	}
+	if fs.Lookup("app-secret") != nil && !fs.isSet("app-secret") {
+		if v := fs.e.lookupEnv(envAppSecret); v != "" {
+			_ = fs.Set("app-secret", v) // a string flag: never fails
+			fs.secretFromEnv = true
+		}
+	}
+	return exitOK, true
+}
+
+// isSet reports whether the flag was given on the command line (or set
+// from the environment).
+func (fs *flagSet) isSet(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// secretName names where the secret came from, for messages.
+func (fs *flagSet) secretName() string {
+	if fs.secretFromEnv {
+		return envAppSecret
+	}
+	return "--app-secret"
+}
+
+// flagError rewrites the flag package's error in the documentation's
+// spelling (--name), without the value of the flags that carry secrets.
+func flagError(err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		// invalid value "V" for flag -name: why
+		if i := strings.Index(rest, " for flag -"); i >= 0 {
+			name, why, _ := strings.Cut(rest[i+len(" for flag -"):], ": ")
+			if name == "app" || name == "app-secret" {
+				return fmt.Sprintf("invalid value for flag --%s: %s", name, why)
+			}
+			return fmt.Sprintf("invalid value %s for flag --%s: %s", rest[:i], name, why)
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return "unknown flag " + flagName(rest)
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return "flag " + flagName(rest) + " needs a value"
+	}
+	return msg
 }
 
 // usage prints the synopsis, the about text and every flag, written
@@ -159,19 +227,18 @@ func (fs *flagSet) usage(w io.Writer) {
 	})
 }
 
-// usageError reports a missing or misplaced argument: the message, then the
-// full usage, on stderr. It returns exitUsage.
+// usageError reports a missing or misplaced argument. It is invalid under
+// another name: every usage error is one line and a pointer to --help.
 func (fs *flagSet) usageError(format string, args ...any) int {
-	fs.e.errorf(format, args...)
-	fs.usage(fs.e.stderr)
-	return exitUsage
+	return fs.invalid(format, args...)
 }
 
-// invalid reports a bad flag value: the message and a pointer to --help.
-// It returns exitUsage.
+// invalid reports a usage error on stderr: one line, "name: message", and
+// a pointer to --help (never the whole usage, which would bury the
+// message). It returns exitUsage.
 func (fs *flagSet) invalid(format string, args ...any) int {
 	fs.e.errorf(format, args...)
-	fmt.Fprintf(fs.e.stderr, "Run \"%s --help\" for usage.\n", fs.e.name)
+	fs.e.usageHint()
 	return exitUsage
 }
 
@@ -179,6 +246,9 @@ func (fs *flagSet) invalid(format string, args ...any) int {
 func (fs *flagSet) require(names ...string) (code int, ok bool) {
 	for _, n := range names {
 		if fs.Lookup(n).Value.String() == "" {
+			if n == "app-secret" {
+				return fs.usageError("missing required flag --app-secret (or set %s)", envAppSecret), false
+			}
 			return fs.usageError("missing required flag --%s", n), false
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -25,37 +27,53 @@ var botsCommand = command{
 
 const botsAbout = `Starts N SinchClients (users PREFIX0 ... PREFIX(N-1)), at most C at a time,
 keeps them online for --duration, terminates them and prints a summary:
-clients, started, instances created, re-authenticated, failures by code,
+clients, started, instances created, re-authenticated, failures by code
+with an example message for each, failures after the start (revoked, gave
+up reconnecting), instance expiries, the instance TTLs granted,
 registration latency p50/p95/p99 and registrations per second.
 
-Without --url the fleet registers against an in-process fake backend.
-Tokens come from --app-secret (self-signed: for tests only, never ship the
-secret in an app) or from an auth server, --auth-url, whose URL template
-has {userId}. With --store each bot keeps its device record in
-DIR/<user>, so a second run re-authenticates instead of registering.
+Without --url the fleet registers against an in-process fake backend. A
+bot whose connection attempt fails (connection refused, no such host)
+fails at once with that error.
 
-Exit status: 0 when every client started, 1 when any failed, 2 usage.`
+Tokens come from --app-secret (self-signed: for tests only, never ship the
+secret in an app) or from an auth server, --auth-url, a URL template in
+which {userId}, {applicationKey} and {instanceTtl} are substituted.
+{instanceTtl} is true or false (whether the token must limit the
+instance's TTL) or, with --instance-ttl, the TTL in seconds; with
+--auth-method POST the default JSON body carries it too. When the
+template has no {instanceTtl}, the auth server decides the TTL and bots
+warn so. With --store each bot keeps its device record in DIR/<user>, so
+a second run re-authenticates instead of registering.
+
+Exit status: 0 when every client started and none failed or lost its
+instance while online, 1 otherwise, 2 usage.`
 
 func runBots(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("[flags]", botsAbout)
 	url := fs.String("url", "", "backend WebSocket URL, ws://HOST:PORT (default: an in-process backend)")
 	appKey := fs.String("app-key", "", "application key (default with the in-process backend: a generated one)")
-	appSecret := fs.String("app-secret", "", "application secret: bots sign their own tokens (test use only)")
-	authURL := fs.String("auth-url", "", "auth server URL template with {userId}: bots fetch tokens there")
+	appSecret := fs.String("app-secret", "", "application secret: bots sign their own tokens (test use only); with\n--url and without --auth-url, when the flag is absent, it is read from the\nenvironment variable SINCHSIM_APP_SECRET, which keeps it out of ps")
+	authURL := fs.String("auth-url", "", "auth server URL template with {userId} (and {applicationKey},\n{instanceTtl}): bots fetch tokens there")
 	authField := fs.String("auth-field", "token", "with --auth-url: the JSON member holding the token")
 	authMethod := fs.String("auth-method", "GET", "with --auth-url: GET or POST")
 	n := fs.Int("n", 10, "number of clients")
 	concurrency := fs.Int("concurrency", 32, "clients registering at the same time")
-	duration := fs.Duration("duration", 0, "how long started clients stay online (0: register and leave)")
+	duration := fs.Duration("duration", 0, "how long started clients stay online (0: register and leave); the\nrun ends early when none is left online")
 	store := fs.String("store", "", "directory of device stores, one per bot (default: in memory)")
 	prefix := fs.String("user-prefix", "bot-", "user ids are this prefix plus the bot's number")
-	instanceTTL := fs.Duration("instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h")
+	instanceTTL := fs.Duration("instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h; with\n--auth-url, {instanceTtl} carries it in seconds")
 	asJSON := fs.Bool("json", false, "print exactly one JSON object with the summary")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	if code, ok := fs.maxArgs(0); !ok {
 		return code
+	}
+	if fs.secretFromEnv && (*authURL != "" || *url == "") {
+		// The environment's secret serves only where a flag would be
+		// needed: for tokens signed against a backend at --url.
+		*appSecret, fs.secretFromEnv = "", false
 	}
 	switch {
 	case *n < 1:
@@ -69,7 +87,7 @@ func runBots(ctx context.Context, e *env, args []string) int {
 	case *appSecret != "" && *authURL != "":
 		return fs.invalid("give --app-secret or --auth-url, not both")
 	case *url != "" && *appSecret == "" && *authURL == "":
-		return fs.usageError("with --url, give --app-secret or --auth-url for the tokens")
+		return fs.usageError("with --url, give --app-secret (or set %s) or --auth-url for the tokens", envAppSecret)
 	case (*url != "" || *appSecret != "") && *appKey == "":
 		return fs.usageError("missing required flag --app-key")
 	}
@@ -84,7 +102,18 @@ func runBots(ctx context.Context, e *env, args []string) int {
 	var secret credentials.Secret
 	if *appSecret != "" {
 		if secret, err = credentials.ParseSecret(*appSecret); err != nil {
-			return fs.invalid("--app-secret is not valid base64")
+			return fs.invalid("%s is not valid base64", fs.secretName())
+		}
+	}
+	var provider credentials.Provider
+	if *authURL != "" {
+		p, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: *authURL, Field: *authField, Method: *authMethod, InstanceTTL: *instanceTTL})
+		if err != nil {
+			return fs.invalid("%s", strings.TrimPrefix(err.Error(), credentials.ErrConfig.Error()+": "))
+		}
+		provider = p
+		if *instanceTTL > 0 && !strings.Contains(*authURL, "{instanceTtl}") && !strings.EqualFold(*authMethod, http.MethodPost) {
+			e.errorf("warning: --auth-url has no {instanceTtl}, so the auth server is not told --instance-ttl and decides the TTL itself (the summary shows the TTLs granted)")
 		}
 	}
 	target := *url
@@ -109,14 +138,7 @@ func runBots(ctx context.Context, e *env, args []string) int {
 			secret = app.Secret
 		}
 	}
-	var provider credentials.Provider
-	if *authURL != "" {
-		p, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: *authURL, Field: *authField, Method: *authMethod})
-		if err != nil {
-			return fs.invalid("%v", err)
-		}
-		provider = p
-	} else {
+	if provider == nil {
 		p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: *appKey, Secret: secret, InstanceTTL: *instanceTTL})
 		if err != nil {
 			return fs.invalid("%v", err)
@@ -145,7 +167,7 @@ func runBots(ctx context.Context, e *env, args []string) int {
 		e.errorf("interrupted: %v", runErr)
 		return exitInterrupted
 	}
-	if res.Failed > 0 {
+	if res.Failures() > 0 {
 		return exitFail
 	}
 	return exitOK
@@ -166,16 +188,69 @@ func printFleet(e *env, where string, r fleet.Result) {
 	fmt.Fprintf(w, "  instances created    %d\n", r.InstancesCreated)
 	fmt.Fprintf(w, "  re-authenticated     %d\n", r.Reauthenticated)
 	fmt.Fprintf(w, "  failed               %d\n", r.Failed)
-	codes := make([]string, 0, len(r.FailuresByCode))
-	for c := range r.FailuresByCode {
+	printCodes(w, r.FailuresByCode, r.FailureExamples)
+	fmt.Fprintf(w, "  failed after start   %d\n", r.FailedAfterStart)
+	printCodes(w, r.FailuresAfterStartByCode, r.FailureExamples)
+	fmt.Fprintf(w, "  instance expiries    %d\n", r.Expiries)
+	fmt.Fprintf(w, "  granted instance TTL %s\n", grantedText(r.GrantedInstanceTTL))
+	if r.Started == 0 {
+		fmt.Fprintf(w, "  latency p50/p95/p99  n/a\n")
+	} else {
+		fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
+	}
+	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+}
+
+// printCodes prints failure counts by code, each with its example.
+func printCodes(w io.Writer, byCode map[string]int, examples map[string]string) {
+	codes := make([]string, 0, len(byCode))
+	for c := range byCode {
 		codes = append(codes, c)
 	}
 	sort.Strings(codes)
 	for _, c := range codes {
-		fmt.Fprintf(w, "    %-32s %d\n", c, r.FailuresByCode[c])
+		fmt.Fprintf(w, "    %-32s %d\n", c, byCode[c])
+		if ex := examples[c]; ex != "" {
+			fmt.Fprintf(w, "      e.g. %s\n", printable(ex))
+		}
 	}
-	fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
-	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+}
+
+// grantedText is the granted instance TTLs on one line: "72h (8
+// instances)", "48h to 72h (8 instances), no TTL (2)", "no TTL (10
+// instances)" or, with nothing started, "n/a".
+func grantedText(g fleet.GrantedTTL) string {
+	switch {
+	case g.Limited == 0 && g.Unlimited == 0:
+		return "n/a"
+	case g.Limited == 0:
+		return fmt.Sprintf("no TTL (%s)", instances(g.Unlimited))
+	}
+	s := ttlText(g.MinSeconds)
+	if g.MaxSeconds != g.MinSeconds {
+		s += " to " + ttlText(g.MaxSeconds)
+	}
+	s += " (" + instances(g.Limited) + ")"
+	if g.Unlimited > 0 {
+		s += fmt.Sprintf(", no TTL (%d)", g.Unlimited)
+	}
+	return s
+}
+
+func instances(n int) string {
+	if n == 1 {
+		return "1 instance"
+	}
+	return fmt.Sprintf("%d instances", n)
+}
+
+// ttlText writes whole hours as "72h", anything else as a Duration.
+func ttlText(seconds int64) string {
+	d := time.Duration(seconds) * time.Second
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
 }
 
 // progressBar draws on stderr when it is a terminal, at most ten times a

@@ -46,7 +46,7 @@ func runCheck(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("--url TEMPLATE --app-key KEY --app-secret SECRET [flags]", checkAbout)
 	url := fs.String("url", "", "the auth server's token URL `TEMPLATE`; {userId}, {applicationKey} and\n{instanceTtl} (true or false) are substituted (required)")
 	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required)")
+	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
 	var users, headers listFlag
 	fs.Var(&users, "user", "a `USER` id to ask tokens for (repeatable); default "+strings.Join(credentials.DefaultCheckUsers(), ", "))
 	method := fs.String("method", http.MethodGet, "the HTTP `METHOD`: GET or POST")

@@ -4,12 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/internal/fleet"
 	"github.com/sinchsim/sinchsim/internal/sim"
 )
@@ -195,5 +204,248 @@ func TestSimulateExactCounts(t *testing.T) {
 	}
 	if a.Renewals != b.Renewals || a.RenewalFailures != b.RenewalFailures {
 		t.Fatalf("not reproducible: %+v vs %+v", a, b)
+	}
+}
+
+// closedPort returns the address of a loopback port that nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// resolverFailsFast skips the test when this machine's resolver does not
+// answer "no such host" for a .invalid name within two seconds: the
+// command would be waiting for the resolver, not for the backend.
+func resolverFailsFast(t *testing.T, host string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := net.DefaultResolver.LookupHost(ctx, host)
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Skipf("the resolver does not say quickly that %s does not exist: %v", host, err)
+	}
+}
+
+// An unreachable backend fails every bot at once, with the dial error as
+// the example of its code, in JSON and in text; exit 1.
+func TestBotsUnreachableBackend(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"closed port", "ws://" + closedPort(t), "connection refused"},
+		{"no such host", "ws://no-such-host.invalid:7443", "no such host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.Contains(tt.url, ".invalid") {
+				resolverFailsFast(t, "no-such-host.invalid")
+			}
+			args := []string{"bots", "--url", tt.url, "--app-key", "k", "--app-secret", "AAAAAAAAAAAAAAAAAAAAAA==", "-n", "3"}
+			start := time.Now()
+			r := cli(t, "", append(args, "--json")...)
+			// A generous bound: it catches the 30 s start timeout, not a slow machine.
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v: the bots waited instead of failing on the dial error", d)
+			}
+			res := botsJSON(t, r)
+			if r.code != exitFail || res.Failed != 3 || res.FailuresByCode["connection_failed"] != 3 || res.Started != 0 {
+				t.Fatalf("want 3 connection_failed, exit 1: %+v\n%v", res, r)
+			}
+			if ex := res.FailureExamples["connection_failed"]; !strings.Contains(ex, tt.want) {
+				t.Errorf("failureExamples = %v, want %q", res.FailureExamples, tt.want)
+			}
+			if !strings.Contains(r.stdout, `"failureExamples":{"connection_failed":"`) {
+				t.Errorf("JSON field failureExamples: %s", r.stdout)
+			}
+			text := cli(t, "", args...)
+			if text.code != exitFail || !regexp.MustCompile(`(?m)^ +connection_failed +3\n +e\.g\. .*`+tt.want).MatchString(text.stdout) {
+				t.Errorf("text summary lacks the example:\n%v", text)
+			}
+			// Nothing registered: no latency figures to give.
+			if !strings.Contains(text.stdout, "latency p50/p95/p99  n/a\n") || !strings.Contains(text.stdout, "granted instance TTL n/a\n") {
+				t.Errorf("want n/a for the latency and TTLs:\n%s", text.stdout)
+			}
+		})
+	}
+}
+
+// Auth server failures are reported with the reason, as check does.
+func TestBotsAuthServerFailures(t *testing.T) {
+	notFound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no token endpoint here", http.StatusNotFound)
+	}))
+	t.Cleanup(notFound.Close)
+	tests := []struct {
+		name, url, want string
+	}{
+		{"dead", "http://" + closedPort(t) + "/token/{userId}", "connection refused"},
+		{"404", notFound.URL + "/token/{userId}", "answered 404 Not Found: no token endpoint here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"bots", "--auth-url", tt.url, "--app-key", "k", "-n", "2"}
+			r := cli(t, "", append(args, "--json")...)
+			res := botsJSON(t, r)
+			if r.code != exitFail || res.FailuresByCode["registration_failed"] != 2 {
+				t.Fatalf("want 2 registration_failed, exit 1: %v", r)
+			}
+			if ex := res.FailureExamples["registration_failed"]; !strings.Contains(ex, tt.want) || !strings.HasPrefix(ex, "auth server GET http://127.0.0.1:") {
+				t.Errorf("example %q, want the auth server's error with %q", ex, tt.want)
+			}
+			text := cli(t, "", args...)
+			if !strings.Contains(text.stdout, "e.g. auth server GET") || !strings.Contains(text.stdout, tt.want) {
+				t.Errorf("text summary lacks the reason:\n%v", text)
+			}
+		})
+	}
+}
+
+// ttlAuthServer is an auth server for app key/secret that grants the TTL
+// the query parameter ttl asks for, in seconds, or else its own (96 h).
+func ttlAuthServer(t *testing.T, key, secret string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ttl := 96 * time.Hour
+		asked := r.URL.Query().Get("ttl")
+		if r.Method == http.MethodPost {
+			var body struct{ InstanceTTL json.RawMessage }
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			asked = string(body.InstanceTTL)
+		}
+		if s, err := strconv.Atoi(asked); err == nil {
+			ttl = time.Duration(s) * time.Second
+		}
+		m, err := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: key, Secret: credentials.MustParseSecret(secret), InstanceTTL: ttl})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		tok, err := m.MintWith(credentials.MintParams{UserID: strings.TrimPrefix(r.URL.Path, "/token/")})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// --instance-ttl with --auth-url: {instanceTtl} carries it in seconds;
+// without the placeholder a warning says the auth server decides. Either
+// way the summary shows the TTLs granted.
+func TestBotsInstanceTTLWithAuthURL(t *testing.T) {
+	const key, secret = "app-under-test", "ax8hTTQJF0OPXL32r1LHMA=="
+	url := startServe(t, "--app", key+":"+secret)
+	auth := ttlAuthServer(t, key, secret)
+	tests := []struct {
+		name    string
+		flags   []string
+		granted int64 // seconds
+		warn    bool
+	}{
+		{"placeholder", []string{"--auth-url", auth.URL + "/token/{userId}?ttl={instanceTtl}"}, 72 * 3600, false},
+		{"POST body", []string{"--auth-url", auth.URL + "/token/{userId}", "--auth-method", "POST"}, 72 * 3600, false},
+		{"no placeholder", []string{"--auth-url", auth.URL + "/token/{userId}"}, 96 * 3600, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := cat([]string{"bots", "--url", url, "--app-key", key, "-n", "3", "--instance-ttl", "72h", "--user-prefix", strings.ReplaceAll(tt.name, " ", "-") + "-"}, tt.flags)
+			r := cli(t, "", append(args, "--json")...)
+			res := botsJSON(t, r)
+			if r.code != exitOK || res.Started != 3 {
+				t.Fatalf("bots: %v", r)
+			}
+			if want := (fleet.GrantedTTL{Limited: 3, MinSeconds: tt.granted, MaxSeconds: tt.granted}); res.GrantedInstanceTTL != want {
+				t.Errorf("grantedInstanceTtl %+v, want %+v", res.GrantedInstanceTTL, want)
+			}
+			if !strings.Contains(r.stdout, `"grantedInstanceTtl":{`) {
+				t.Errorf("JSON field grantedInstanceTtl: %s", r.stdout)
+			}
+			if warned := strings.Contains(r.stderr, "warning: --auth-url has no {instanceTtl}") && strings.Contains(r.stderr, "decides the TTL"); warned != tt.warn {
+				t.Errorf("warning %v, want %v: %q", warned, tt.warn, r.stderr)
+			}
+		})
+	}
+	text := cli(t, "", "bots", "--url", url, "--app-key", key, "--app-secret", secret, "-n", "2", "--instance-ttl", "72h", "--user-prefix", "text-")
+	if text.code != exitOK || !strings.Contains(text.stdout, "granted instance TTL 72h (2 instances)\n") {
+		t.Errorf("text summary: %v", text)
+	}
+	if plain := cli(t, "", "bots", "-n", "2"); !strings.Contains(plain.stdout, "granted instance TTL no TTL (2 instances)\n") {
+		t.Errorf("text summary without a TTL: %v", plain)
+	}
+}
+
+// Failures after the start (here: the backend revokes every instance
+// while the bots are online) count, end the run early and exit 1.
+func TestBotsFailuresAfterStart(t *testing.T) {
+	const key, secret = "app-under-test", "ax8hTTQJF0OPXL32r1LHMA=="
+	srv := fakebackend.RunT(t, fakebackend.Config{Clock: clock.New(), Applications: []fakebackend.Application{{Key: key, Secret: credentials.MustParseSecret(secret)}}})
+	const n = 3
+	events, cancel := srv.Subscribe(100)
+	defer cancel()
+	go func() {
+		// Once every bot's instance is created, revoke them all. (The
+		// backend logs a creation just before it answers: the client has
+		// its instance id by the time the revocation reaches it.)
+		created := 0
+		for ev := range events {
+			if ev.Kind == "createInstance" && ev.Code == fakebackend.CodeOK {
+				if created++; created == n {
+					break
+				}
+			}
+		}
+		for _, inst := range srv.Instances() {
+			srv.RevokeInstance(inst.ID)
+		}
+	}()
+	start := time.Now()
+	args := []string{"bots", "--url", srv.URL(), "--app-key", key, "--app-secret", secret, "-n", strconv.Itoa(n), "--duration", "1m"}
+	r := cli(t, "", append(args, "--json")...)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v: the run did not end once no bot was online", d)
+	}
+	res := botsJSON(t, r)
+	if r.code != exitFail || res.Started != n || res.Failed != 0 || res.FailedAfterStart != n || res.FailuresAfterStartByCode["instance_not_found"] != n {
+		t.Fatalf("want %d started, then revoked; exit 1: %+v\n%v", n, res, r)
+	}
+	if ex := res.FailureExamples["instance_not_found"]; !strings.Contains(ex, "revoked") {
+		t.Errorf("example %q", ex)
+	}
+	for _, f := range []string{`"failedAfterStart":3`, `"failuresAfterStartByCode":{"instance_not_found":3}`, `"expiries":0`} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("JSON lacks %s: %s", f, r.stdout)
+		}
+	}
+}
+
+// The text lines of the failures after the start and the expiries.
+func TestPrintFleetAfterStart(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out}
+	printFleet(e, "ws://x", fleet.Result{
+		Clients: 4, Started: 4, FailedAfterStart: 1, Expiries: 2,
+		FailuresAfterStartByCode: map[string]int{"instance_not_found": 1},
+		FailureExamples:          map[string]string{"instance_not_found": "the backend revoked the instance"},
+		GrantedInstanceTTL:       fleet.GrantedTTL{Limited: 3, MinSeconds: 48 * 3600, MaxSeconds: 72*3600 + 30, Unlimited: 1},
+		LatencyMs:                fleet.Latency{P50: 1, P95: 2, P99: 3},
+	})
+	for _, want := range []string{
+		"  failed after start   1\n    instance_not_found               1\n      e.g. the backend revoked the instance\n",
+		"  instance expiries    2\n",
+		"  granted instance TTL 48h to 72h0m30s (3 instances), no TTL (1)\n",
+		"  latency p50/p95/p99  1.0 / 2.0 / 3.0 ms\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
 	}
 }

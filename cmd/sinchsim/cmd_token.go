@@ -33,6 +33,9 @@ var tokenCommands = []command{
 const (
 	usageAppKey    = "application `KEY` from the Sinch dashboard"
 	usageAppSecret = "application `SECRET` (base64) from the Sinch dashboard; never printed"
+	// usageSecretEnv follows usageAppSecret in every command that takes
+	// the flag (see flagSet.parse).
+	usageSecretEnv = "when the flag is absent, it is read from the environment variable\nSINCHSIM_APP_SECRET, which keeps it out of ps"
 	usageNow       = "the current `TIME` (RFC 3339), for reproducible runs; default the clock"
 )
 
@@ -43,7 +46,7 @@ newline on stdout.`
 func runTokenMint(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("--app-key KEY --app-secret SECRET --user USER [flags]", mintAbout)
 	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required)")
+	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
 	user := fs.String("user", "", "the `USER` id the token registers: 1-255 bytes of A-Z a-z 0-9 - _ = (required)")
 	ttl := fs.Duration("ttl", credentials.DefaultTokenTTL, "token lifetime (exp - iat) as a `DURATION`; at least 1m")
 	instanceTTL := fs.Duration("instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (seed 004 recommends 8760h); 0 leaves the claim out")
@@ -109,7 +112,7 @@ rejection code such as signature_invalid or token_expired.`
 func runTokenVerify(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("--app-key KEY --app-secret SECRET [flags] [TOKEN | -]", verifyAbout)
 	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required)")
+	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
 	user := fs.String("user", "", "the `USER` registering: sub must name this user")
 	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "tolerated clock skew as a `DURATION`, on iat, nbf, exp and the kid date;\n0 for none")
 	var now, challenge timeFlag
@@ -204,7 +207,7 @@ Exit 0 when no finding is a FAIL, 1 otherwise.`
 func runTokenExplain(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("[flags] [TOKEN | -]", explainAbout)
 	appKey := fs.String("app-key", "", usageAppKey+"; default the one named by iss")
-	secretText := fs.String("app-secret", "", usageAppSecret+";\nwithout it the signature is not checked")
+	secretText := fs.String("app-secret", "", usageAppSecret+";\n"+usageSecretEnv+";\nwith neither, the signature is not checked")
 	user := fs.String("user", "", "the `USER` registering: sub must name this user")
 	asJSON := fs.Bool("json", false, "print one JSON object {header, claims, verified, findings}")
 	var now timeFlag
@@ -250,13 +253,14 @@ func runTokenExplain(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// parseSecret parses --app-secret. The error names the problem, never the
-// secret (credentials' errors are secret-free).
+// parseSecret parses --app-secret (or SINCHSIM_APP_SECRET). The error names
+// the problem and where the secret came from, never the secret
+// (credentials' errors are secret-free).
 func parseSecret(fs *flagSet, text string) (credentials.Secret, int, bool) {
 	s, err := credentials.ParseSecret(text)
 	if err != nil {
 		detail := strings.TrimPrefix(err.Error(), credentials.ErrSecretInvalid.Error()+": ")
-		return s, fs.invalid("--app-secret is not valid base64: %s", detail), false
+		return s, fs.invalid("%s is not valid base64: %s", fs.secretName(), detail), false
 	}
 	return s, exitOK, true
 }

@@ -254,12 +254,12 @@ func TestUsageErrors(t *testing.T) {
 		{"mint negative ttl", cat(mint, seedCreds, user, []string{"--ttl", "-10m"}), "--ttl -10m0s is under"},
 		{"mint fractional ttl", cat(mint, seedCreds, user, []string{"--ttl", "90.5s"}), "not whole seconds"},
 		{"mint instance ttl under 48h", cat(mint, seedCreds, user, []string{"--instance-ttl", "47h"}), "--instance-ttl 47h0m0s is under the 48h0m0s"},
-		{"mint bad duration", cat(mint, seedCreds, user, []string{"--ttl", "ten"}), `invalid value "ten" for flag -ttl`},
+		{"mint bad duration", cat(mint, seedCreds, user, []string{"--ttl", "ten"}), `invalid value "ten" for flag --ttl`},
 		{"mint bad now", cat(mint, seedCreds, user, []string{"--now", "2018-01-02"}), "not an RFC 3339 time"},
-		{"mint unknown flag", cat(mint, seedCreds, user, []string{"--colour"}), "flag provided but not defined: -colour"},
+		{"mint unknown flag", cat(mint, seedCreds, user, []string{"--colour"}), "unknown flag --colour"},
 		{"mint positional", cat(mint, seedCreds, user, []string{"extra"}), "takes only flags"},
 		{"mint bad secret", cat(mint, []string{"--app-key", seedAppKey, "--app-secret", "not*base64*secret!"}, user), "--app-secret is not valid base64: "},
-		{"mint secret flag without value", cat(mint, []string{"--app-key", seedAppKey}, user, []string{"--app-secret"}), "flag needs an argument: -app-secret"},
+		{"mint secret flag without value", cat(mint, []string{"--app-key", seedAppKey}, user, []string{"--app-secret"}), "flag --app-secret needs a value"},
 		{"verify without secret", cat(verify, []string{"--app-key", seedAppKey, seedJWT}), "missing required flag --app-secret"},
 		{"verify without app key", cat(verify, []string{"--app-secret", seedSecret, seedJWT}), "missing required flag --app-key"},
 		{"verify bad secret", cat(verify, []string{"--app-key", seedAppKey, "--app-secret=not*base64*secret!", seedJWT}), "--app-secret is not valid base64: "},
@@ -270,7 +270,7 @@ func TestUsageErrors(t *testing.T) {
 		{"verify bad challenge time", cat(verify, seedCreds, []string{"--challenge-time", "yesterday", seedJWT}), "not an RFC 3339 time"},
 		{"explain bad secret", cat(explain, []string{"--app-secret", "not*base64*secret!", seedJWT}), "--app-secret is not valid base64: "},
 		{"explain two tokens", cat(explain, []string{seedJWT, "-"}), "too many arguments"},
-		{"explain unknown flag", cat(explain, []string{"--jsn", seedJWT}), "flag provided but not defined: -jsn"},
+		{"explain unknown flag", cat(explain, []string{"--jsn", seedJWT}), "unknown flag --jsn"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,6 +278,7 @@ func TestUsageErrors(t *testing.T) {
 			if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, tc.want) {
 				t.Fatalf("want exit 2, no stdout and %q on stderr; got %v", tc.want, r)
 			}
+			checkUsageError(t, r)
 		})
 	}
 }

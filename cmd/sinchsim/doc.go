@@ -21,7 +21,11 @@
 // "sinchsim help <command>" or "<command> --help" prints a command's flags.
 // Flags come before the positional arguments; a TOKEN argument of "-", or
 // none, reads the token from stdin. The application secret is never
-// printed, not even in error messages.
+// printed, not even in error messages. Every command that takes
+// --app-secret reads the environment variable SINCHSIM_APP_SECRET when the
+// flag is absent (the flag wins), which keeps the secret out of ps. A usage
+// error prints one line and where the --help is. "sinchsim --version"
+// prints the module version and the Go version.
 //
 // Exit status: 0 success; 1 the answer is "no" (verify: the first line on
 // stderr is "code: reason", code a stable rejection code such as
@@ -37,8 +41,10 @@
 //	sinchsim token verify --app-key a32e5a8d-f7d8-411c-9645-9038e8dd051d \
 //		--app-secret ax8hTTQJF0OPXL32r1LHMA== --now 2018-01-02T03:04:05Z
 //
-// Ask why an auth server's token is refused:
+// Ask why an auth server's token is refused, with the secret in the
+// environment:
 //
+//	export SINCHSIM_APP_SECRET=...   # the application secret
 //	curl -s https://auth.example.com/token?user=foo | jq -r .token |
-//	sinchsim token explain --app-secret "$SINCH_APP_SECRET"
+//	sinchsim token explain
 package main

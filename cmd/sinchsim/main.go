@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -42,7 +45,11 @@ checks registration tokens (JWTs) the way the Sinch backend does.
 
 Exit status: 0 success; 1 the answer is "no" (an invalid token, a failed
 check, a bot that did not start); 2 usage error, or (check) the auth server
-could not be reached; 130 interrupted.`
+could not be reached; 130 interrupted.
+
+Every command that takes --app-secret reads the environment variable
+SINCHSIM_APP_SECRET when the flag is absent, which keeps the secret out of
+ps; the flag wins. "sinchsim --version" prints the version.`
 
 func runEnv(ctx context.Context, e *env, args []string) (code int) {
 	defer func() {
@@ -52,5 +59,42 @@ func runEnv(ctx context.Context, e *env, args []string) (code int) {
 			code = exitFail
 		}
 	}()
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(e.stdout, versionLine())
+		return exitOK
+	}
 	return dispatch(ctx, e, rootAbout, commands, args)
+}
+
+// versionLine is what --version prints: the module version from the build
+// information ("(devel)" when built in a clone, v1.2.3 after go install
+// ...@v1.2.3), the VCS revision when the build recorded one, and the Go
+// version.
+func versionLine() string {
+	version, rev := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" {
+			version = v
+		}
+		var modified bool
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" && modified {
+			rev += "-dirty"
+		}
+	}
+	line := "sinchsim " + version
+	if rev != "" {
+		line += " (revision " + rev + ")"
+	}
+	return line + " " + runtime.Version()
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,16 +49,17 @@ func cli(t *testing.T, stdin string, args ...string) result {
 }
 
 // cliEnv is cli with a context, a clock (nil: the real one, which tests
-// override with --now) and any stdin reader.
+// override with --now) and any stdin reader. The command sees no
+// environment variables (a SINCHSIM_APP_SECRET of the developer's must not
+// change the tests).
 func cliEnv(t *testing.T, ctx context.Context, now func() time.Time, stdin io.Reader, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	var code int
 	if now == nil {
-		code = run(ctx, args, stdin, &stdout, &stderr)
-	} else {
-		code = runEnv(ctx, &env{name: "sinchsim", stdin: stdin, stdout: &stdout, stderr: &stderr, now: now}, args)
+		now = time.Now
 	}
+	noEnv := func(string) string { return "" }
+	code := runEnv(ctx, &env{name: "sinchsim", stdin: stdin, stdout: &stdout, stderr: &stderr, now: now, getenv: noEnv}, args)
 	r := result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 	checkNoSecret(t, r, args)
 	return r
@@ -98,22 +101,88 @@ func cat(parts ...[]string) []string {
 }
 
 func TestTopLevelUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"bogus"}, {"--bogus"}, {"token"}, {"token", "bogus"}, {"help", "bogus"}} {
+	// No command: the list of commands, on stderr.
+	for _, args := range [][]string{nil, {"token"}} {
 		r := cli(t, "", args...)
 		if r.code != exitUsage || r.stdout != "" || !strings.Contains(r.stderr, "Usage: sinchsim") {
 			t.Errorf("%q: want exit 2, usage on stderr only; got %v", args, r)
 		}
 	}
-	if r := cli(t, "", "bogus"); !strings.HasPrefix(r.stderr, `sinchsim: unknown command "bogus"`) {
-		t.Errorf("unknown command message: %v", r)
+	// A wrong command or flag: one line and where the usage is.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `sinchsim: unknown command "bogus"`},
+		{[]string{"--bogus"}, "sinchsim: unknown flag --bogus; flags go after the command"},
+		{[]string{"token", "bogus"}, `sinchsim token: unknown command "bogus"`},
+		{[]string{"help", "bogus"}, `sinchsim: unknown command "bogus"`},
+		// A mistaken secret flag before the command is named, its value is not.
+		{[]string{"--app-secret=" + seedSecret, "token"}, "sinchsim: unknown flag --app-secret;"},
+	} {
+		r := cli(t, "", tc.args...)
+		if r.code != exitUsage || r.stdout != "" || !strings.HasPrefix(r.stderr, tc.want) {
+			t.Errorf("%q: want exit 2 and %q; got %v", tc.args, tc.want, r)
+		}
+		checkUsageError(t, r)
 	}
-	if r := cli(t, "", "token", "bogus"); !strings.HasPrefix(r.stderr, `sinchsim token: unknown command "bogus"`) {
-		t.Errorf("unknown subcommand message: %v", r)
+}
+
+// usageHintRE is the second and last line of a usage error.
+var usageHintRE = regexp.MustCompile(`^Run 'sinchsim( [a-z]+)* --help' for usage\.$`)
+
+// checkUsageError fails unless r is a usage error as every command prints
+// one: exit 2, nothing on stdout, and on stderr exactly two lines, the
+// error ("sinchsim CMD: ...") and the pointer to --help; never the usage.
+func checkUsageError(t *testing.T, r result) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.code != exitUsage || r.stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "sinchsim") ||
+		!usageHintRE.MatchString(lines[1]) || strings.Contains(r.stderr, "Usage:") {
+		t.Errorf("want exit 2 and two lines on stderr, the error and \"Run 'sinchsim ... --help' for usage.\"; got %v", r)
 	}
-	// A mistaken secret flag before the command is named, its value is not.
-	if r := cli(t, "", "--app-secret="+seedSecret, "token"); !strings.HasPrefix(r.stderr, "sinchsim: unknown flag --app-secret;") {
-		t.Errorf("unknown top-level flag message: %v", r)
+}
+
+// Every command answers a usage error with one line and a pointer to its
+// --help, whatever the mistake.
+func TestUsageErrorIsOneLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the first line
+	}{
+		{[]string{"token", "mint", "--colour"}, "sinchsim token mint: unknown flag --colour"},
+		{[]string{"token", "mint", "--app-key", "k"}, "sinchsim token mint: missing required flag --app-secret (or set SINCHSIM_APP_SECRET)"},
+		{[]string{"token", "verify", "--leeway", "soon"}, `sinchsim token verify: invalid value "soon" for flag --leeway: parse error`},
+		{[]string{"token", "explain", "a", "b"}, "sinchsim token explain: too many arguments: want at most 1, got 2"},
+		{[]string{"check", "--url"}, "sinchsim check: flag --url needs a value"},
+		{[]string{"check", "--url", "http://127.0.0.1:1/{userId}", "--app-key", "k"}, "sinchsim check: missing required flag --app-secret (or set SINCHSIM_APP_SECRET)"},
+		{[]string{"serve", "--app", "key:" + seedSecret + "!"}, "sinchsim serve: invalid value for flag --app: the secret of key is not valid base64"},
+		{[]string{"serve", "extra"}, "sinchsim serve: unexpected argument: this command takes only flags"},
+		{[]string{"demo", "--bogus"}, "sinchsim demo: unknown flag --bogus"},
+		{[]string{"bots", "-n", "0"}, "sinchsim bots: -n must be at least 1"},
+		{[]string{"bots", "--url", "ws://127.0.0.1:1"}, "sinchsim bots: with --url, give --app-secret (or set SINCHSIM_APP_SECRET) or --auth-url for the tokens"},
+		{[]string{"simulate", "--bots", "0"}, "sinchsim simulate: --bots must be at least 1"},
+	} {
+		r := cli(t, "", tc.args...)
+		if !strings.HasPrefix(r.stderr, tc.want+"\n") {
+			t.Errorf("%q: want %q first; got %v", tc.args, tc.want, r)
+		}
+		checkUsageError(t, r)
 	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-version"} {
+		r := cli(t, "", flag)
+		// In a test binary the main module's version is "(devel)" or empty
+		// (printed as "(devel)"); go install ...@v1.2.3 gives v1.2.3.
+		re := regexp.MustCompile(`^sinchsim (\(devel\)|v\S+)( \(revision [0-9a-f]+(-dirty)?\))? ` + regexp.QuoteMeta(runtime.Version()) + "\n$")
+		if r.code != exitOK || r.stderr != "" || !re.MatchString(r.stdout) {
+			t.Errorf("%s: want exit 0 and one line with the versions; got %v", flag, r)
+		}
+	}
+	// It is a root flag: after a command it is an unknown flag.
+	checkUsageError(t, cli(t, "", "token", "mint", "--version"))
 }
 
 // helpCases are the golden help texts: file name and the arguments that

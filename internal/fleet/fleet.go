@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/registration"
 )
 
 // Config describes a fleet.
@@ -34,7 +36,9 @@ type Config struct {
 	UserPrefix string
 	// InstanceTTL asks for limited-TTL tokens.
 	InstanceTTL bool
-	// StartTimeout bounds one client's registration.
+	// StartTimeout bounds one client's registration (default 30 s). A
+	// client whose first connection attempt fails (refused, no such host)
+	// fails at once with that error; it does not retry until the timeout.
 	StartTimeout time.Duration
 	// Progress, when set, is called as clients finish starting.
 	Progress func(p Progress)
@@ -55,23 +59,146 @@ type Latency struct {
 // Result is the fleet's summary. The JSON field names are a contract of
 // sinchsim bots --json.
 type Result struct {
-	Clients                int            `json:"clients"`
-	Started                int            `json:"started"`
-	InstancesCreated       int            `json:"instancesCreated"`
-	Reauthenticated        int            `json:"reauthenticated"`
-	Failed                 int            `json:"failed"`
-	FailuresByCode         map[string]int `json:"failuresByCode"`
-	LatencyMs              Latency        `json:"latencyMs"`
-	RegistrationsPerSecond float64        `json:"registrationsPerSecond"`
+	Clients          int `json:"clients"`
+	Started          int `json:"started"`
+	InstancesCreated int `json:"instancesCreated"`
+	Reauthenticated  int `json:"reauthenticated"`
+	// Failed counts the clients that did not start, by code in
+	// FailuresByCode.
+	Failed         int            `json:"failed"`
+	FailuresByCode map[string]int `json:"failuresByCode"`
+	// FailureExamples gives one message for each code of FailuresByCode
+	// and FailuresAfterStartByCode: what went wrong, e.g. the dial error
+	// or the auth server's answer.
+	FailureExamples map[string]string `json:"failureExamples"`
+	// FailedAfterStart counts the started clients that failed while
+	// online (revoked, gave up reconnecting, could not register again),
+	// by code in FailuresAfterStartByCode.
+	FailedAfterStart         int            `json:"failedAfterStart"`
+	FailuresAfterStartByCode map[string]int `json:"failuresAfterStartByCode"`
+	// Expiries counts instances of started clients lost to their TTL
+	// (the client then registers anew).
+	Expiries int `json:"expiries"`
+	// GrantedInstanceTTL describes the instance TTLs the backend granted
+	// to the started clients.
+	GrantedInstanceTTL GrantedTTL `json:"grantedInstanceTtl"`
+	// LatencyMs: registration latency of the started clients; all zero
+	// when none started.
+	LatencyMs              Latency `json:"latencyMs"`
+	RegistrationsPerSecond float64 `json:"registrationsPerSecond"`
 	// Elapsed is the wall time of the registration phase.
 	Elapsed time.Duration `json:"-"`
 }
 
+// GrantedTTL summarizes the instance TTLs granted at registration: expiry
+// minus the time it was granted, rounded to the minute, in seconds.
+type GrantedTTL struct {
+	// Limited counts started clients whose instance has a TTL; MinSeconds
+	// and MaxSeconds are the shortest and longest (0 when none has).
+	Limited    int   `json:"limited"`
+	MinSeconds int64 `json:"minSeconds"`
+	MaxSeconds int64 `json:"maxSeconds"`
+	// Unlimited counts started clients whose instance has no TTL.
+	Unlimited int `json:"unlimited"`
+}
+
+// Failures counts what went wrong: clients that did not start, clients
+// that failed after starting, and instances lost to their TTL. sinchsim
+// bots exits 1 when it is not 0.
+func (r Result) Failures() int { return r.Failed + r.FailedAfterStart + r.Expiries }
+
 type outcome struct {
 	started, created, reauth bool
-	code                     string
+	code, message            string
 	latency                  time.Duration
-	c                        *client.SinchClient
+	// ttl is the granted instance TTL; limited says whether there is one.
+	ttl     time.Duration
+	limited bool
+	c       *client.SinchClient
+	b       *bot
+	// expiries is the client's Stats().Expiries once it is terminated.
+	expiries int
+}
+
+// online counts the started clients that are still online; gone is
+// signalled whenever one fails, so that the wait of Duration can end once
+// none is left.
+type online struct {
+	n    atomic.Int64
+	gone chan struct{}
+}
+
+// bot records the failure of one client (its OnClientFailed). Once the
+// client has started, a failure is a failure after start.
+type bot struct {
+	on      *online
+	mu      sync.Mutex
+	started bool
+	code    string // the client's failure, "" if none
+	message string
+}
+
+// markStarted counts the bot as online, unless it has failed already (a
+// failure can be reported before the fleet has seen the start).
+func (b *bot) markStarted() {
+	b.mu.Lock()
+	b.started = true
+	failed := b.code != ""
+	b.mu.Unlock()
+	if !failed {
+		b.on.n.Add(1)
+	}
+}
+
+func (b *bot) failed(err error) {
+	b.mu.Lock()
+	first := b.code == ""
+	if first {
+		b.code, b.message = failure(err)
+	}
+	wasOnline := first && b.started
+	b.mu.Unlock()
+	if wasOnline {
+		b.on.n.Add(-1)
+		select {
+		case b.on.gone <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// failure returns err's code and a message to show for it: the error
+// without the "sinchsim: code: " prefix; for an auth server's failure, the
+// auth server's error (connection refused, HTTP 404 and a body excerpt).
+func failure(err error) (code, message string) {
+	code = client.CodeOf(err)
+	if code == "" {
+		code = "not_started"
+	}
+	return code, describe(err)
+}
+
+// describe is failure's message: a client error's message and cause,
+// without the "sinchsim: code: " and package prefixes.
+func describe(err error) string {
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		msg := err.Error()
+		for _, p := range []string{"credentials: ", "transport: "} {
+			msg = strings.TrimPrefix(msg, p)
+		}
+		return msg
+	}
+	switch {
+	case ce.Err == nil:
+		return ce.Message
+	case ce.Code == client.CodeRegistrationFailed, ce.Message == "":
+		// "the application could not provide a registration token" says
+		// less than the provider's error.
+		return describe(ce.Err)
+	default:
+		return ce.Message + ": " + describe(ce.Err)
+	}
 }
 
 // Run starts the fleet, waits Duration, terminates every client and
@@ -89,6 +216,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	outs := make([]outcome, cfg.N)
 	var next, done, started, failed atomic.Int64
+	on := &online{gone: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	begin := time.Now()
 	var lastStart atomic.Int64
@@ -106,15 +234,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if i >= cfg.N || ctx.Err() != nil {
 					return
 				}
-				o := startOne(ctx, cfg, i)
+				b := &bot{on: on}
+				o := startOne(ctx, cfg, i, b)
 				if o.started {
 					started.Add(1)
 					lastStart.Store(int64(time.Since(begin)))
+					b.markStarted()
 				} else {
 					failed.Add(1)
 				}
 				if cfg.Duration == 0 && o.c != nil {
-					o.c.TerminateGracefully()
+					o.expiries = terminate(o.c)
 					o.c = nil
 				}
 				outs[i] = o
@@ -126,10 +256,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	elapsed := time.Duration(lastStart.Load())
 	if cfg.Duration > 0 {
-		select {
-		case <-time.After(cfg.Duration):
-		case <-ctx.Done():
+		// Stay online for Duration, or until no started client is left.
+		timer := time.NewTimer(cfg.Duration)
+	wait:
+		for on.n.Load() > 0 {
+			select {
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			case <-on.gone:
+			}
 		}
+		timer.Stop()
 		terminateAll(outs, cfg.Concurrency)
 	}
 	res := summarize(outs)
@@ -140,57 +279,114 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, ctx.Err()
 }
 
-func startOne(ctx context.Context, cfg Config, i int) outcome {
+func startOne(ctx context.Context, cfg Config, i int, b *bot) outcome {
 	user := fmt.Sprintf("%s%d", cfg.UserPrefix, i)
-	opts := []client.Option{client.WithCredentialsProvider(cfg.Provider), client.WithInstanceTTL(cfg.InstanceTTL)}
+	opts := []client.Option{
+		client.WithCredentialsProvider(cfg.Provider),
+		client.WithInstanceTTL(cfg.InstanceTTL),
+		client.WithListener(&client.ListenerFuncs{ClientFailed: func(_ *client.SinchClient, err error) { b.failed(err) }}),
+	}
 	if cfg.StoreDir != "" {
 		st, err := client.NewDirDeviceStore(filepath.Join(cfg.StoreDir, user))
 		if err != nil {
-			return outcome{code: client.CodeDeviceStore}
+			return outcome{code: client.CodeDeviceStore, message: err.Error()}
 		}
 		opts = append(opts, client.WithDeviceStore(st))
 	}
 	c, err := client.New(cfg.ApplicationKey, cfg.URL, user, opts...)
 	if err != nil {
-		return outcome{code: client.CodeOf(err)}
+		code, msg := failure(err)
+		return outcome{code: code, message: msg}
 	}
+	// The subscription sees every transition, even one that lasts a
+	// moment, such as connecting -> reconnecting after a refused dial.
+	sub := c.Subscribe()
+	defer sub.Close()
 	t0 := time.Now()
 	if err := c.Start(); err != nil {
 		c.TerminateGracefully()
-		return outcome{code: client.CodeOf(err)}
+		code, msg := failure(err)
+		return outcome{code: code, message: msg}
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
-	err = c.WaitStarted(wctx)
-	cancel()
+	defer cancel()
+	err = waitStarted(wctx, c, sub)
 	lat := time.Since(t0)
 	if err != nil {
+		state := c.State()
 		c.TerminateGracefully()
-		code := client.CodeOf(err)
-		if code == "" {
-			code = "timeout"
+		switch {
+		case ctx.Err() != nil:
+			return outcome{code: "interrupted", message: "interrupted while " + string(state), latency: lat}
+		case wctx.Err() != nil:
+			return outcome{code: "timeout", message: fmt.Sprintf("not started within %v (state %s)", cfg.StartTimeout, state), latency: lat}
 		}
-		return outcome{code: code, latency: lat}
+		code, msg := failure(err)
+		return outcome{code: code, message: msg, latency: lat}
 	}
+	// Instance is up to date once the client has finished handling the
+	// answer that started it.
+	_ = c.WaitIdle(wctx)
 	st := c.Stats()
-	return outcome{started: true, created: st.InstancesCreated > 0, reauth: st.InstancesCreated == 0 && st.Authentications > 0, latency: lat, c: c}
+	o := outcome{started: true, created: st.InstancesCreated > 0, reauth: st.InstancesCreated == 0 && st.Authentications > 0, latency: lat, c: c, b: b}
+	if inst, ok := c.Instance(); ok && !inst.ExpireAt.IsZero() {
+		// The token's times are whole seconds and it travelled: to the
+		// minute is what was granted.
+		o.limited, o.ttl = true, inst.ExpireAt.Sub(inst.IssuedAt).Round(time.Minute)
+	}
+	return o
+}
+
+// waitStarted waits until c is started (nil), failed or terminated (the
+// error), or its first connection attempt failed (that error: a fleet
+// measures registration, it does not wait out the reconnect backoff of a
+// backend that is not there), or ctx ends (ctx.Err()).
+func waitStarted(ctx context.Context, c *client.SinchClient, sub *client.Subscription) error {
+	for {
+		t, err := sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		switch t.To {
+		case registration.StateStarted, registration.StateRenewing:
+			return nil
+		case registration.StateFailed:
+			return c.Err()
+		case registration.StateTerminated:
+			return client.ErrTerminated
+		case registration.StateReconnecting:
+			if t.From == registration.StateConnecting {
+				if err := c.Err(); err != nil {
+					return err
+				}
+				return client.ErrConnectionFailed
+			}
+		}
+	}
+}
+
+// terminate ends a client and returns its expiry count.
+func terminate(c *client.SinchClient) int {
+	c.TerminateGracefully()
+	return c.Stats().Expiries
 }
 
 func terminateAll(outs []outcome, par int) {
-	ch := make(chan *client.SinchClient)
+	ch := make(chan *outcome)
 	var wg sync.WaitGroup
 	for w := 0; w < max(par, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := range ch {
-				c.TerminateGracefully()
+			for o := range ch {
+				o.expiries = terminate(o.c)
+				o.c = nil
 			}
 		}()
 	}
 	for i := range outs {
 		if outs[i].c != nil {
-			ch <- outs[i].c
-			outs[i].c = nil
+			ch <- &outs[i]
 		}
 	}
 	close(ch)
@@ -198,7 +394,12 @@ func terminateAll(outs []outcome, par int) {
 }
 
 func summarize(outs []outcome) Result {
-	res := Result{Clients: len(outs), FailuresByCode: map[string]int{}}
+	res := Result{Clients: len(outs), FailuresByCode: map[string]int{}, FailuresAfterStartByCode: map[string]int{}, FailureExamples: map[string]string{}}
+	example := func(code, msg string) {
+		if _, ok := res.FailureExamples[code]; !ok && msg != "" {
+			res.FailureExamples[code] = msg
+		}
+	}
 	var lats []time.Duration
 	for _, o := range outs {
 		switch {
@@ -211,6 +412,28 @@ func summarize(outs []outcome) Result {
 			if o.reauth {
 				res.Reauthenticated++
 			}
+			res.Expiries += o.expiries
+			if o.limited {
+				g := &res.GrantedInstanceTTL
+				secs := int64(o.ttl / time.Second)
+				if g.Limited == 0 || secs < g.MinSeconds {
+					g.MinSeconds = secs
+				}
+				g.MaxSeconds = max(g.MaxSeconds, secs)
+				g.Limited++
+			} else {
+				res.GrantedInstanceTTL.Unlimited++
+			}
+			if o.b != nil {
+				o.b.mu.Lock()
+				code, msg := o.b.code, o.b.message
+				o.b.mu.Unlock()
+				if code != "" {
+					res.FailedAfterStart++
+					res.FailuresAfterStartByCode[code]++
+					example(code, msg)
+				}
+			}
 		default:
 			res.Failed++
 			code := o.code
@@ -218,6 +441,7 @@ func summarize(outs []outcome) Result {
 				code = "not_started"
 			}
 			res.FailuresByCode[code]++
+			example(code, o.message)
 		}
 	}
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
