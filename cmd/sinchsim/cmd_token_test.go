@@ -203,6 +203,53 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// When Explain knows the mistake behind a rejection, verify adds one line
+// naming it after the "code: reason" line; otherwise it prints that line
+// alone.
+func TestVerifyDiagnosis(t *testing.T) {
+	parts := strings.Split(seedJWT, ".")
+	hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	hmacOf := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	secret := credentials.MustParseSecret(seedSecret)
+	msClaims := strings.Replace(string(claims), `"iat":1514862245`, `"iat":1514862245000`, 1)
+	cases := []struct {
+		name  string
+		token string
+		code  string // first line's code
+		diag  string // second line's code; "": no second line
+	}{
+		{"key from the secret's text", sign(string(hdr), string(claims), hmacOf([]byte(seedSecret), "20180102")), credentials.CodeSignatureInvalid, credentials.DiagSecretNotBase64Decoded},
+		{"underived secret", sign(string(hdr), string(claims), secret.Bytes()), credentials.CodeSignatureInvalid, credentials.DiagKeyNotDerived},
+		{"iat in milliseconds", sign(string(hdr), msClaims, credentials.SigningKeyForDate(secret, "20180102")), credentials.CodeTokenTTLTooShort, credentials.DiagTimestampsInMilliseconds},
+		{"tampered payload", tamper(seedJWT), credentials.CodeSignatureInvalid, ""},
+		{"expired", seedJWT, credentials.CodeTokenExpired, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now := seedNow
+			if tc.name == "expired" {
+				now = "2018-01-02T04:00:00Z"
+			}
+			r := cli(t, tc.token, cat([]string{"token", "verify", "--now", now}, seedCreds)...)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if r.code != exitFail || r.stdout != "" || !strings.HasPrefix(lines[0], tc.code+": ") {
+				t.Fatalf("want exit 1 and %q first; got %v", tc.code+": ", r)
+			}
+			switch {
+			case tc.diag == "" && len(lines) != 1:
+				t.Fatalf("want one stderr line; got %v", r)
+			case tc.diag != "" && (len(lines) != 2 || !strings.HasPrefix(lines[1], "diagnosis: "+tc.diag+": ")):
+				t.Fatalf("want a second line %q; got %v", "diagnosis: "+tc.diag+": ", r)
+			}
+		})
+	}
+}
+
 func TestVerifyLeewayAndChallengeTime(t *testing.T) {
 	verify := cat([]string{"token", "verify"}, seedCreds)
 	// Minted 20 s before midnight UTC, checked 5 minutes after it: the kid
