@@ -13,7 +13,7 @@ import (
 	"github.com/benbjohnson/clock"
 )
 
-func TestSeedInstanceExpiryExample(t *testing.T) {
+func TestReferenceInstanceExpiryExample(t *testing.T) {
 	// Seed 004's second payload: the same token with a 48 h instance TTL.
 	m, err := NewMinter(MinterConfig{ApplicationKey: seedAppKey, Secret: seedSecretValue, InstanceTTL: MinInstanceTTL})
 	if err != nil {

@@ -31,7 +31,7 @@ const seedVerifyJSON = `{
 
 var seedMint = cat([]string{"token", "mint"}, seedCreds, []string{"--user", seedUser, "--nonce", seedNonce, "--now", seedNow})
 
-func TestMintSeedByteForByte(t *testing.T) {
+func TestMintReferenceByteForByte(t *testing.T) {
 	r := cli(t, "", seedMint...)
 	if r.code != exitOK || r.stdout != seedJWT+"\n" || r.stderr != "" {
 		t.Fatalf("want seed 004's JWT and a newline; got %v", r)
@@ -93,7 +93,7 @@ func TestMintOptions(t *testing.T) {
 	})
 }
 
-func TestVerifySeed(t *testing.T) {
+func TestVerifyReference(t *testing.T) {
 	verify := cat([]string{"token", "verify"}, seedCreds, []string{"--now", seedNow})
 	cases := []struct {
 		name  string

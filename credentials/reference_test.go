@@ -19,7 +19,7 @@ const (
 
 var seedTime = time.Date(2018, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func TestSeedSigningKey(t *testing.T) {
+func TestReferenceSigningKey(t *testing.T) {
 	got := base64.StdEncoding.EncodeToString(SigningKey(MustParseSecret(seedSecret), seedTime))
 	if got != seedKey {
 		t.Fatalf("signing key = %s, want %s", got, seedKey)
@@ -32,7 +32,7 @@ func TestSeedSigningKey(t *testing.T) {
 	}
 }
 
-func TestSeedTokenByteForByte(t *testing.T) {
+func TestReferenceTokenByteForByte(t *testing.T) {
 	m, err := NewMinter(MinterConfig{ApplicationKey: seedAppKey, Secret: MustParseSecret(seedSecret)})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func TestSeedTokenByteForByte(t *testing.T) {
 	}
 }
 
-func TestSeedTokenVerifies(t *testing.T) {
+func TestReferenceTokenVerifies(t *testing.T) {
 	keys := NewKeyring()
 	keys.Add(seedAppKey, MustParseSecret(seedSecret))
 	v := NewVerifier(keys, VerifierConfig{})

@@ -1,0 +1,141 @@
+package fakebackend
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+var (
+	ruleHeadingRE = regexp.MustCompile(`(?m)^## Rule (\d+) — .+$`)
+	ruleItemRE    = regexp.MustCompile(`^- \*\*(Source|Codes|Tests):\*\*(.*)$`)
+	backtickRE    = regexp.MustCompile("`([^`]+)`")
+	citedTestRE   = regexp.MustCompile("`([a-z][a-z/]*)\\.(Test[A-Za-z0-9_]+)`")
+)
+
+// ruleSources are the titles a rule's source may cite: the public Sinch
+// pages listed under "Sources", or sinchsim itself.
+var ruleSources = []string{
+	"Application authentication (Android)",
+	"Application Authentication (iOS)",
+	"SINClientRegistration Protocol Reference",
+	"Sinch Client",
+	"Authentication supported by application server",
+}
+
+// nonRuleCodes are the protocol codes that no registration rule gives:
+// malformed messages, requests before authentication, server conditions.
+var nonRuleCodes = []string{
+	transport.CodeProtocolError, transport.CodeNotAuthenticated,
+	transport.CodeInternalError, transport.CodeUnavailable,
+}
+
+// TestRulesDoc keeps docs/RULES.md in step with the code: rules numbered
+// from 1 without gaps, each with a source, codes and tests; every code it
+// lists is a code constant; every test it names exists in its package;
+// every rejection code of the protocol belongs to some rule.
+func TestRulesDoc(t *testing.T) {
+	b, err := os.ReadFile("../docs/RULES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	known := map[string]bool{}
+	for _, c := range slices.Concat(credentials.Codes(), credentials.DiagCodes(), transport.Codes()) {
+		known[c] = true
+	}
+
+	heads := ruleHeadingRE.FindAllStringSubmatchIndex(doc, -1)
+	if len(heads) == 0 {
+		t.Fatal("docs/RULES.md has no \"## Rule N — title\" sections")
+	}
+	covered := map[string]bool{}
+	for i, h := range heads {
+		n, _ := strconv.Atoi(doc[h[2]:h[3]])
+		if n != i+1 {
+			t.Errorf("rule %d follows rule %d: number the rules 1, 2, 3...", n, i)
+		}
+		end := len(doc)
+		if i+1 < len(heads) {
+			end = heads[i+1][0]
+		} else if j := strings.Index(doc[h[1]:], "\n## "); j >= 0 {
+			end = h[1] + j
+		}
+		items := ruleItems(doc[h[1]:end])
+		for _, item := range []string{"Source", "Codes", "Tests"} {
+			if strings.TrimSpace(items[item]) == "" {
+				t.Errorf("rule %d has no \"- **%s:**\" item", n, item)
+			}
+		}
+		if src := items["Source"]; !slices.ContainsFunc(ruleSources, func(title string) bool { return strings.Contains(src, title) }) {
+			t.Errorf("rule %d's source names none of the pages %q", n, ruleSources)
+		}
+		for _, m := range backtickRE.FindAllStringSubmatch(items["Codes"], -1) {
+			if !known[m[1]] {
+				t.Errorf("rule %d lists %q, which is no code constant of credentials or transport", n, m[1])
+			}
+			covered[m[1]] = true
+		}
+		if len(citedTestRE.FindAllString(items["Tests"], -1)) == 0 {
+			t.Errorf("rule %d names no test as `package.TestName`", n)
+		}
+	}
+
+	for _, m := range citedTestRE.FindAllStringSubmatch(doc, -1) {
+		if !testExists(t, m[1], m[2]) {
+			t.Errorf("docs/RULES.md cites %s.%s: no func %s in ../%s/*_test.go", m[1], m[2], m[2], m[1])
+		}
+	}
+	for _, c := range transport.Codes() {
+		if !covered[c] && !slices.Contains(nonRuleCodes, c) {
+			t.Errorf("code %s belongs to no rule of docs/RULES.md", c)
+		}
+	}
+}
+
+// ruleItems returns the "- **Name:** text" items of a rule's section,
+// continuation lines included, with white space collapsed.
+func ruleItems(section string) map[string]string {
+	items := map[string]string{}
+	cur := ""
+	for _, line := range strings.Split(section, "\n") {
+		switch m := ruleItemRE.FindStringSubmatch(line); {
+		case m != nil:
+			cur = m[1]
+			items[cur] = strings.TrimSpace(m[2])
+		case cur != "" && strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "":
+			items[cur] += " " + strings.TrimSpace(line)
+		default:
+			cur = ""
+		}
+	}
+	return items
+}
+
+// testExists reports whether the package in directory pkg (relative to the
+// module root) has a test function named name.
+func testExists(t *testing.T, pkg, name string) bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", filepath.FromSlash(pkg), "*_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := regexp.MustCompile(`(?m)^func ` + regexp.QuoteMeta(name) + `\(`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if def.Match(b) {
+			return true
+		}
+	}
+	return false
+}
