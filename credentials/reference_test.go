@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Seed 004's reference input and output.
+// The reference vector of Sinch's Application authentication page: its
+// input and output.
 const (
 	seedAppKey   = "a32e5a8d-f7d8-411c-9645-9038e8dd051d"
 	seedSecret   = "ax8hTTQJF0OPXL32r1LHMA=="

@@ -139,3 +139,56 @@ func testExists(t *testing.T, pkg, name string) bool {
 	}
 	return false
 }
+
+// internalCitationRE matches citations of the project's internal design
+// notes, which a clone does not have: numbered seed pages, the design
+// brief and its rule numbers, the shared directory beside the repository.
+// Users are pointed to docs/RULES.md and to Sinch's pages by title instead.
+var internalCitationRE = regexp.MustCompile(`(?i:\bseeds?[ _-]?0\d\d\b|\bseeds? \d{3}\b|\bthe seeds\b|\bthe seed's|\bseeds? (?:warn|says?|specif(?:y|ies))\b|\bdesign\.md\b|\bdesign brief\b|\bdesign rules?\b|\.\./shared\b|/work/shared\b|\bshared/(?:seeds|tools)\b)|\bDESIGN\b`)
+
+// TestNoInternalCitations scans every .go, .md and .txt file of the module
+// (doc comments, error strings, help texts, documents; .git excluded) for
+// citations of internal notes. This file is exempt: it spells the
+// patterns.
+func TestNoInternalCitations(t *testing.T) {
+	if !internalCitationRE.MatchString("see seed 004") || internalCitationRE.MatchString("--seed 42 gives the same counts, by design") {
+		t.Fatal("internalCitationRE does not tell a citation from a random seed")
+	}
+	scanned := 0
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".txt":
+		default:
+			return nil
+		}
+		if filepath.Base(path) == "rules_doc_test.go" && filepath.Base(filepath.Dir(path)) == "fakebackend" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := internalCitationRE.FindString(line); m != "" {
+				t.Errorf("%s:%d cites %q, an internal note a clone lacks: cite docs/RULES.md (\"rule N in docs/RULES.md\") or Sinch's page by title", path, i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scanned < 50 {
+		t.Fatalf("scanned only %d files from the module root; is the walk broken?", scanned)
+	}
+}

@@ -34,7 +34,7 @@ var seedMint = cat([]string{"token", "mint"}, seedCreds, []string{"--user", seed
 func TestMintReferenceByteForByte(t *testing.T) {
 	r := cli(t, "", seedMint...)
 	if r.code != exitOK || r.stdout != seedJWT+"\n" || r.stderr != "" {
-		t.Fatalf("want seed 004's JWT and a newline; got %v", r)
+		t.Fatalf("want the reference JWT and a newline; got %v", r)
 	}
 }
 
@@ -44,7 +44,7 @@ func TestMintDefaultNow(t *testing.T) {
 	args := cat([]string{"token", "mint"}, seedCreds, []string{"--user", seedUser, "--nonce", seedNonce})
 	r := cliEnv(t, context.Background(), clock, strings.NewReader(""), args...)
 	if r.code != exitOK || r.stdout != seedJWT+"\n" {
-		t.Fatalf("want seed 004's JWT from the env clock; got %v", r)
+		t.Fatalf("want the reference JWT from the env clock; got %v", r)
 	}
 }
 
@@ -354,7 +354,7 @@ func TestExplain(t *testing.T) {
 		}
 	})
 	t.Run("signed with the secret's text", func(t *testing.T) {
-		// Seed 000's bug: the HMAC key derived from the base64 text itself.
+		// The classic mistake: the HMAC key derived from the base64 text itself.
 		textKey := hmac.New(sha256.New, []byte(seedSecret))
 		textKey.Write([]byte("20180102"))
 		parts := strings.Split(seedJWT, ".")
