@@ -140,6 +140,76 @@ func testExists(t *testing.T, pkg, name string) bool {
 	return false
 }
 
+// errorsRowRE matches a row of the credentials table of docs/ERRORS.md
+// (section "Credentials codes"): code, kind, rule numbers.
+var errorsRowRE = regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| [^|]+ \\| ([^|]+) \\|")
+
+// TestErrorsDocRuleNumbers keeps the rule column of docs/ERRORS.md in step
+// with docs/RULES.md: a code said to come from rule N is listed under rule
+// N. The column holds numbers, lists ("4, 12") and ranges ("5–7").
+func TestErrorsDocRuleNumbers(t *testing.T) {
+	rulesDoc, err := os.ReadFile("../docs/RULES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errorsDoc, err := os.ReadFile("../docs/ERRORS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codesOf := map[int]string{} // rule number: its Codes item
+	heads := ruleHeadingRE.FindAllStringSubmatchIndex(string(rulesDoc), -1)
+	for i, h := range heads {
+		end := len(rulesDoc)
+		if i+1 < len(heads) {
+			end = heads[i+1][0]
+		}
+		n, _ := strconv.Atoi(string(rulesDoc[h[2]:h[3]]))
+		codesOf[n] = ruleItems(string(rulesDoc[h[1]:end]))["Codes"]
+	}
+	_, table, ok := strings.Cut(string(errorsDoc), "\n## Credentials codes\n")
+	if !ok {
+		t.Fatal(`docs/ERRORS.md has no "## Credentials codes" section`)
+	}
+	if end := strings.Index(table, "\n## "); end >= 0 {
+		table = table[:end]
+	}
+	rows := 0
+	for _, m := range errorsRowRE.FindAllStringSubmatch(table, -1) {
+		code, col := m[1], strings.TrimSpace(m[2])
+		if col == "rule" || col == "–" || col == "-" {
+			continue
+		}
+		var nums []int
+		for _, part := range strings.Split(col, ",") {
+			lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "–")
+			a, errA := strconv.Atoi(lo)
+			b, errB := a, error(nil)
+			if isRange {
+				b, errB = strconv.Atoi(hi)
+			}
+			if errA != nil || errB != nil || a > b {
+				t.Errorf("docs/ERRORS.md row %s: rule column %q is not numbers, lists or ranges", code, col)
+				continue
+			}
+			for n := a; n <= b; n++ {
+				nums = append(nums, n)
+			}
+		}
+		rows++
+		for _, n := range nums {
+			codes, ok := codesOf[n]
+			if !ok {
+				t.Errorf("docs/ERRORS.md row %s cites rule %d, which docs/RULES.md does not have", code, n)
+			} else if !strings.Contains(codes, "`"+code+"`") {
+				t.Errorf("docs/ERRORS.md row %s cites rule %d, but rule %d of docs/RULES.md does not list %s", code, n, n, code)
+			}
+		}
+	}
+	if rows < 16 {
+		t.Fatalf("read only %d rows with rule numbers from docs/ERRORS.md; is the parse broken?", rows)
+	}
+}
+
 // internalCitationRE matches citations of the project's internal design
 // notes, which a clone does not have: numbered seed pages, the design
 // brief and its rule numbers, the shared directory beside the repository.
