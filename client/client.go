@@ -124,7 +124,7 @@ func (c *SinchClient) Stats() Stats {
 
 // New builds a client for userID of the application applicationKey on the
 // backend at environmentHost ("host:port", or a ws:// or wss:// URL). It
-// validates its arguments (the user id rules of DESIGN.md); no connection
+// validates its arguments (user ids: rule 5 in docs/RULES.md); no connection
 // is made before Start.
 func New(applicationKey, environmentHost, userID string, opts ...Option) (*SinchClient, error) {
 	if applicationKey == "" {
@@ -221,7 +221,7 @@ func (c *SinchClient) IsStarted() bool {
 // reconnecting, why the connection was lost; nil once started again.
 func (c *SinchClient) Err() error { return c.snap.Load().err }
 
-// EnableManagedPush enables managed push notifications (seed 001): the
+// EnableManagedPush enables managed push notifications (Sinch's "Sinch Client" page): the
 // instance registers with the "push" capability and RegisterPushToken
 // becomes available. Call it before Start.
 func (c *SinchClient) EnableManagedPush() error {
@@ -269,7 +269,7 @@ func (c *SinchClient) RegisterPushToken(token string) error {
 }
 
 // UnregisterPushToken removes the push device token: the preferred way to
-// stop incoming calls temporarily (seed 001).
+// stop incoming calls temporarily (Sinch's "Sinch Client" page).
 func (c *SinchClient) UnregisterPushToken() error {
 	return c.pushCall(func() error { return c.l.setPushToken("") })
 }

@@ -17,7 +17,8 @@ import (
 // DeviceRecord is what a client keeps on its device between runs: the
 // device's id and, once registered, the instance credentials. With them a
 // later start authenticates without asking for a registration token
-// (seed 002: credentials are needed "once per user and device").
+// (Sinch's Application authentication documentation: credentials are
+// needed "once per user and device").
 type DeviceRecord struct {
 	ApplicationKey string `json:"applicationKey"`
 	UserID         string `json:"userId"`
@@ -32,7 +33,7 @@ type DeviceRecord struct {
 	ExpireAt time.Time `json:"expireAt,omitzero"`
 	IssuedAt time.Time `json:"issuedAt,omitzero"`
 	// Limited records that a limited TTL was used on this device for this
-	// user: every later token must carry one (DESIGN rule 9).
+	// user: every later token must carry one (rule 9 in docs/RULES.md).
 	Limited      bool     `json:"limited,omitempty"`
 	Capabilities []string `json:"capabilities,omitempty"`
 }

@@ -40,7 +40,7 @@ type mintingServer struct {
 	onlyAsked    bool           // instance expiry only when instanceTtl=true
 	userSuffix   string         // appended to the user id in sub
 	fixedUser    string         // sub names this user whatever was asked
-	appKey       string         // iss names this application; "": the seed's
+	appKey       string         // iss names this application; "": the reference vector's
 	pretty       bool           // typ header, sorted keys, indented JSON, an extra claim
 }
 

@@ -21,8 +21,9 @@
 //	keys.Add("a32e5a8d-f7d8-411c-9645-9038e8dd051d", credentials.MustParseSecret("ax8hTTQJF0OPXL32r1LHMA=="))
 //	tok, err := credentials.NewVerifier(keys, credentials.VerifierConfig{}).Verify(jwt, credentials.VerifyOptions{User: "foo"})
 //
-// With seed 004's time and nonce (MintWith), the Minter reproduces the
-// documentation's example token byte for byte; see ExampleMinter_MintWith.
+// With the time and nonce of the example on Sinch's Application
+// authentication page (MintWith), the Minter reproduces its example token
+// byte for byte; see ExampleMinter_MintWith.
 //
 // Verification applies every token rule that needs no server state and
 // returns an *Error whose Code says which rule failed (see Codes and

@@ -8,9 +8,10 @@ import (
 
 // Rejection codes. Each is a stable, documented machine code; the full table
 // with one-line meanings is in docs/ERRORS.md. Codes never change meaning.
+// "Rule N" is rule N in docs/RULES.md.
 const (
 	// CodeTokenMalformed: not three base64url parts, or a header or payload
-	// that is not a strict JSON object (DESIGN rule 1).
+	// that is not a strict JSON object (rule 1).
 	CodeTokenMalformed = "token_malformed"
 	// CodeTokenAlgorithm: the header's alg is not exactly HS256 (rule 2).
 	CodeTokenAlgorithm = "token_algorithm"

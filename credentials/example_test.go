@@ -11,7 +11,7 @@ import (
 	"github.com/sinchsim/sinchsim/credentials"
 )
 
-// The reference input of Sinch's documentation (seed 004).
+// The reference input of Sinch's Application authentication page.
 const (
 	applicationKey = "a32e5a8d-f7d8-411c-9645-9038e8dd051d"
 	secretText     = "ax8hTTQJF0OPXL32r1LHMA=="
@@ -68,7 +68,7 @@ func ExampleVerifier_Verify() {
 	// tampered: signature_invalid
 }
 
-// The legacy scheme of seed 002: an auth server signs the user, the
+// The legacy scheme (rule 12 in docs/RULES.md): an auth server signs the user, the
 // application and a sequence that increases with every registration.
 func ExampleLegacySignature() {
 	secret := credentials.MustParseSecret("oYdgGRXoxEuJhGDY2KQ/HQ==")
@@ -84,7 +84,7 @@ func ExampleLegacySignature() {
 	// sequence_not_increasing
 }
 
-// An auth server with the bug in seed 000's text: the HMAC key is derived
+// An auth server with the classic mistake: the HMAC key is derived
 // from the secret's base64 text instead of its decoded bytes. Explain names
 // the mistake.
 func ExampleExplain() {

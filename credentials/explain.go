@@ -19,7 +19,8 @@ import (
 // codes. They name a cause; the rule code names the effect.
 const (
 	// DiagSecretNotBase64Decoded: the HMAC key was derived from the secret's
-	// base64 text instead of its decoded bytes (the bug in seed 000's text).
+	// base64 text instead of its decoded bytes (the derivation as the
+	// SINClientRegistration Protocol Reference writes it).
 	DiagSecretNotBase64Decoded = "secret_not_base64_decoded"
 	// DiagKeyNotDerived: the token was signed with the secret itself, not
 	// with the per-date key derived from it.
@@ -34,7 +35,8 @@ const (
 	// DiagHeaderTypo: the header has unexpected members, such as "type" for
 	// "typ" or a differently cased "alg"/"kid".
 	DiagHeaderTypo = "header_typo"
-	// DiagClaimOrder: the claims are not in the seed's order. Harmless.
+	// DiagClaimOrder: the claims are not in the order of Sinch's
+	// documented example. Harmless.
 	DiagClaimOrder = "claim_order"
 	// DiagTypHeader: the header carries "typ". Harmless.
 	DiagTypHeader = "typ_header"
@@ -625,9 +627,9 @@ func (x *Explanation) checkClaims(opt ExplainOptions, now time.Time, lee time.Du
 		}
 	}
 
-	// Order: harmless, but worth a note when it differs from the seed.
+	// Order: harmless, but worth a note when it differs from Sinch's example.
 	if order := memberOrder(x.ClaimsJSON); len(order) > 0 && !inSeedOrder(order) {
-		x.add(DiagClaimOrder, Pass, "claims are in the order %s, not the seed's (iss, sub, iat, exp, nonce); any order is accepted", strings.Join(order, ", "))
+		x.add(DiagClaimOrder, Pass, "claims are in the order %s, not the order of Sinch's example (iss, sub, iat, exp, nonce); any order is accepted", strings.Join(order, ", "))
 	}
 	return &Claims{ApplicationKey: appKey, UserID: user, IssuedAt: iat, ExpiresAt: exp}
 }

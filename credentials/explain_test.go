@@ -86,7 +86,7 @@ func TestExplainMistakes(t *testing.T) {
 	}{
 		{name: "key from the secret's text", token: signJWT(t, hdr(seedDate), sc.json(), textKey(seedDate)),
 			diag: DiagSecretNotBase64Decoded, sev: Fail, alsoFail: []string{CodeSignatureInvalid}},
-		{name: "key from the secret's text, seed 000 style", token: signJWT(t, hdr(seedDate), sc.set(InstanceExpiryClaim, "1515035045").json(), textKey(seedDate)),
+		{name: "key from the secret's text, SINClientRegistration reference style", token: signJWT(t, hdr(seedDate), sc.set(InstanceExpiryClaim, "1515035045").json(), textKey(seedDate)),
 			diag: DiagSecretNotBase64Decoded, sev: Fail, alsoFail: []string{CodeSignatureInvalid}},
 		{name: "decoded secret not derived", token: signJWT(t, hdr(seedDate), sc.json(), seedSecretValue.Bytes()),
 			diag: DiagKeyNotDerived, sev: Fail, alsoFail: []string{CodeSignatureInvalid}},

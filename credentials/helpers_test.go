@@ -15,7 +15,7 @@ import (
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
-// Seed 004's values as they appear inside tokens.
+// The reference vector's values as they appear inside tokens.
 const (
 	seedIss  = IssuerPrefix + seedAppKey
 	seedSub  = seedIss + "/users/" + seedUser
@@ -55,7 +55,7 @@ type member struct{ name, raw string }
 // claimSet is an ordered claims object.
 type claimSet []member
 
-// seedClaims are seed 004's claims, in its order.
+// seedClaims are the reference vector's claims, in its order.
 func seedClaims() claimSet {
 	return claimSet{
 		{"iss", js(seedIss)}, {"sub", js(seedSub)}, {"iat", seedIat}, {"exp", seedExp}, {"nonce", js(seedNonce)},

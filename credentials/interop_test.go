@@ -173,7 +173,7 @@ func TestMintedTokensVerifyWithGolangJWT(t *testing.T) {
 }
 
 // TestGolangJWTRejectsWhatWeReject spot-checks that golang-jwt, configured
-// as DESIGN says, agrees on the cases it can see: wrong algorithm, a
+// as this package uses it, agrees on the cases it can see: wrong algorithm, a
 // tampered payload, an expired token.
 func TestGolangJWTRejectsWhatWeReject(t *testing.T) {
 	sc := seedClaims()

@@ -8,7 +8,9 @@ import (
 	"strings"
 )
 
-// LegacySignature computes seed 002's registration signature:
+// LegacySignature computes the registration signature of Sinch's earlier
+// "Authentication supported by application server" scheme (rule 12 in
+// docs/RULES.md):
 //
 //	Base64(SHA1(userId + applicationKey + sequence + applicationSecret))
 //

@@ -13,8 +13,8 @@ import (
 	"github.com/benbjohnson/clock"
 )
 
-func TestSeedInstanceExpiryExample(t *testing.T) {
-	// Seed 004's second payload: the same token with a 48 h instance TTL.
+func TestReferenceInstanceExpiryExample(t *testing.T) {
+	// The reference vector's second payload: the same token with a 48 h instance TTL.
 	m, err := NewMinter(MinterConfig{ApplicationKey: seedAppKey, Secret: seedSecretValue, InstanceTTL: MinInstanceTTL})
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestSeedInstanceExpiryExample(t *testing.T) {
 		t.Fatalf("payload\n%s\nwant\n%s", payload, want)
 	}
 	if !strings.HasPrefix(jwt, strings.Split(seedJWT, ".")[0]+".") {
-		t.Fatal("header differs from the seed's")
+		t.Fatal("header differs from the reference vector's")
 	}
 	// NoInstanceTTL gives back the plain seed token.
 	plain, err := m.MintWith(MintParams{UserID: seedUser, Nonce: seedNonce, Now: seedTime, NoInstanceTTL: true})
@@ -201,7 +201,7 @@ func TestKidAndDates(t *testing.T) {
 	}
 }
 
-// Seed 002's example inputs.
+// The example inputs of the legacy scheme's documentation.
 const (
 	legacyAppKey = "196087a1-e815-4bc4-8984-60d8d8a43f1d"
 	legacySecret = "oYdgGRXoxEuJhGDY2KQ/HQ=="
@@ -209,7 +209,7 @@ const (
 
 func TestLegacySignature(t *testing.T) {
 	secret := MustParseSecret(legacySecret)
-	// An independent reading of seed 002's pseudogrammar.
+	// An independent reading of the legacy scheme's documented pseudo-code.
 	sum := sha1.Sum([]byte("alice" + legacyAppKey + "1" + legacySecret))
 	want := base64.StdEncoding.EncodeToString(sum[:])
 	if got := LegacySignature("alice", legacyAppKey, 1, secret); got != want {

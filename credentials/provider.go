@@ -46,16 +46,16 @@ func (f ProviderFunc) Token(ctx context.Context, req Request) (string, error) { 
 
 // SelfSignedProvider mints tokens locally with the application secret.
 //
-// For tests, bots and simulations only: the seeds warn never to ship the
-// application secret inside a client application. Production clients get
+// For tests, bots and simulations only: Sinch's documentation warns never
+// to ship the application secret inside a client application. Production clients get
 // their tokens from an auth server (HTTPProvider).
 type SelfSignedProvider struct {
 	m *Minter
 }
 
 // NewSelfSignedProvider returns a Provider backed by a Minter for cfg. When
-// a request asks for an instance TTL and cfg.InstanceTTL is 0, the seed's
-// recommended twelve months is used.
+// a request asks for an instance TTL and cfg.InstanceTTL is 0,
+// RecommendedInstanceTTL (twelve months) is used.
 func NewSelfSignedProvider(cfg MinterConfig) (*SelfSignedProvider, error) {
 	m, err := NewMinter(cfg)
 	if err != nil {
@@ -105,7 +105,8 @@ type HTTPProviderConfig struct {
 }
 
 // HTTPProvider fetches tokens from the application's auth server: the
-// server that holds the secret (seed 003's recommended setup).
+// server that holds the secret (the setup Sinch's Application
+// authentication pages recommend).
 type HTTPProvider struct {
 	cfg HTTPProviderConfig
 }

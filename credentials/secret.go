@@ -148,7 +148,8 @@ func appendDate(b []byte, t time.Time) []byte {
 func Kid(t time.Time) string { return KidPrefix + FormatDate(t) }
 
 // SigningKey derives the registration-token signing key for the UTC date of
-// t, as seeds 003 and 004 specify:
+// t, as Sinch's Application authentication pages specify (rule 4 in
+// docs/RULES.md):
 //
 //	HMAC-SHA256(key = BASE64-DECODE(secret), msg = UTF8(FormatDate(t, "YYYYMMDD")))
 func SigningKey(secret Secret, t time.Time) []byte {

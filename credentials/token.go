@@ -19,7 +19,8 @@ import (
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
-// Fixed values of the registration token (seeds 003 and 004).
+// Fixed values of the registration token, as Sinch's Application
+// authentication pages give them (rules 2-5 in docs/RULES.md).
 const (
 	// Algorithm is the only accepted JWS algorithm.
 	Algorithm = "HS256"
@@ -35,7 +36,8 @@ const (
 	// MinInstanceTTL is the shortest instance lifetime Sinch accepts
 	// (sinch:rtc:instance:exp - iat).
 	MinInstanceTTL = 48 * time.Hour
-	// RecommendedInstanceTTL is seed 004's advice: twelve months.
+	// RecommendedInstanceTTL is what Sinch's Application authentication
+	// page recommends: twelve months.
 	RecommendedInstanceTTL = 365 * 24 * time.Hour
 	// MaxUserIDLength is the longest user id, in bytes.
 	MaxUserIDLength = 255
@@ -53,8 +55,8 @@ func Subject(applicationKey, userID string) string {
 	return IssuerPrefix + applicationKey + "/users/" + userID
 }
 
-// ValidateUserID checks DESIGN rule 5: 1 to 255 bytes of A-Z a-z 0-9 - _ =.
-// The error is an *Error with code user_id_invalid.
+// ValidateUserID checks the user id part of rule 5 in docs/RULES.md: 1 to
+// 255 bytes of A-Z a-z 0-9 - _ =. The error is an *Error with code user_id_invalid.
 func ValidateUserID(userID string) error {
 	if reason := userIDProblem(userID); reason != "" {
 		return reject(CodeUserIDInvalid, reason)
@@ -214,9 +216,9 @@ type MinterConfig struct {
 // Minter mints registration tokens for one application. It caches the
 // derived signing key per date and is safe for concurrent use.
 //
-// Self-signing on a device needs the application secret on the device; the
-// seeds warn against shipping it. Use a Minter in tests, in bots and in
-// auth servers, not in production clients.
+// Self-signing on a device needs the application secret on the device;
+// Sinch's documentation warns against shipping it. Use a Minter in tests,
+// in bots and in auth servers, not in production clients.
 type Minter struct {
 	cfg  MinterConfig
 	keys *appKeys
@@ -325,8 +327,8 @@ func (m *Minter) Mint(userID string) (string, error) {
 
 // MintWith returns a token: header {"alg":"HS256","kid":"hkdfv1-DATE"},
 // claims in the order iss, sub, iat, exp, nonce[, sinch:rtc:instance:exp],
-// minified, signed with the key of iat's UTC date. It reproduces seed 004's
-// example byte for byte.
+// minified, signed with the key of iat's UTC date. It reproduces the example
+// of Sinch's Application authentication page byte for byte.
 func (m *Minter) MintWith(p MintParams) (string, error) {
 	if err := ValidateUserID(p.UserID); err != nil {
 		return "", err

@@ -14,7 +14,7 @@ import (
 )
 
 // NonceStore is the hook through which a backend plugs in replay protection
-// (DESIGN rule 7). The verifier calls Use only for tokens that passed every
+// (rule 7 in docs/RULES.md). The verifier calls Use only for tokens that passed every
 // other rule, so forged tokens cannot fill the store.
 type NonceStore interface {
 	// Use records nonce for applicationKey until validUntil (the token's exp
@@ -39,8 +39,8 @@ type VerifierConfig struct {
 	Nonces NonceStore
 }
 
-// Verifier checks registration tokens against every token rule of DESIGN.md
-// (1-8). It is safe for concurrent use.
+// Verifier checks registration tokens against every token rule of
+// docs/RULES.md (1-8). It is safe for concurrent use.
 type Verifier struct {
 	keys   *Keyring
 	clock  clock.Clock
@@ -71,7 +71,7 @@ type VerifyOptions struct {
 	// User, when set, must be the user named in sub (the connecting user).
 	User string
 	// ChallengeTime is when the client was asked for credentials; its UTC
-	// date is an accepted kid date (seed 004). Zero: only today's date.
+	// date is an accepted kid date (rule 3 in docs/RULES.md). Zero: only today's date.
 	ChallengeTime time.Time
 	// Now overrides the Verifier's clock for this call.
 	Now time.Time

@@ -40,7 +40,7 @@ type rejectionCase struct {
 }
 
 // rejectionCases builds the table: each case breaks exactly one rule of
-// DESIGN.md. Tokens are signed by hand (signJWT) with the right key unless
+// docs/RULES.md. Tokens are signed by hand (signJWT) with the right key unless
 // the signature is the point.
 func rejectionCases(t testing.TB) []rejectionCase {
 	t.Helper()

@@ -1,6 +1,6 @@
 // Package fakebackend is an in-process fake of the Sinch registration
 // backend: a real WebSocket server (protocol v1, package transport) that
-// verifies registration tokens with every rule of DESIGN.md, creates
+// verifies registration tokens with every rule of docs/RULES.md, creates
 // device-bound instances, enforces and extends their TTLs, and can be
 // driven and inspected by tests, in the manner of net/http/httptest and
 // miniredis.

@@ -9,7 +9,7 @@ import (
 	"github.com/sinchsim/sinchsim/transport"
 )
 
-// The rules of DESIGN.md, one function per request. Each returns the reply
+// The rules of docs/RULES.md, one function per request. Each returns the reply
 // and the decision for the event log; all state goes through Store.
 
 const maxDeviceIDLen = 128

@@ -45,7 +45,7 @@ func TestFirstRegistrationThenLaterAuthentication(t *testing.T) {
 	}
 }
 
-func TestSeedTokenAcceptedAtSeedTime(t *testing.T) {
+func TestReferenceTokenAcceptedAtItsTime(t *testing.T) {
 	m := clock.NewMock()
 	m.Set(time.Date(2018, 1, 2, 3, 4, 5, 0, time.UTC))
 	s := RunT(t, Config{Clock: m, Applications: []Application{{

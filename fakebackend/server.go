@@ -28,7 +28,7 @@ type Policy struct {
 	// Leeway is the clock skew tolerated on iat and exp. Default 30 s; negative: none.
 	Leeway time.Duration
 	// RateLimit is how many instances one user may create within
-	// RateWindow (DESIGN rule 11). Default 10; negative: unlimited.
+	// RateWindow (rule 11 in docs/RULES.md). Default 10; negative: unlimited.
 	RateLimit int
 	// RateWindow default 1 h.
 	RateWindow time.Duration

@@ -117,7 +117,7 @@ type TTLChange struct {
 }
 
 // Device is what the backend remembers of a (application, user, device):
-// whether a limited TTL was ever used there (DESIGN rule 9) and its current
+// whether a limited TTL was ever used there (rule 9 in docs/RULES.md) and its current
 // instance.
 type Device struct {
 	Application string `json:"applicationKey"`

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// wantTable is the lifecycle as the design specifies it, written out
+// wantTable is the lifecycle as specified, written out
 // independently of the package's own rules so the two check each other.
 var wantTable = map[State]map[Event]State{
 	StateIdle: {

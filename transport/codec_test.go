@@ -10,7 +10,7 @@ import (
 
 var (
 	testTime = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-	// testJWT is a realistic registration token (seed 004's shape).
+	// testJWT is a realistic registration token (the reference vector's shape).
 	testJWT = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImhrZGZ2MS0yMDI0MDEwMSJ9." +
 		"eyJpc3MiOiIvL3J0Yy5zaW5jaC5jb20vYXBwbGljYXRpb25zL2E1MGNlNDJlLWY2NmQtNGY3Ny1iNmZhLTJlYzMwMWMyMzFkNSIs" +
 		"InN1YiI6Ii8vcnRjLnNpbmNoLmNvbS9hcHBsaWNhdGlvbnMvYTUwY2U0MmUtZjY2ZC00Zjc3LWI2ZmEtMmVjMzAxYzIzMWQ1L3Vz" +

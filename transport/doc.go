@@ -41,6 +41,6 @@
 //	}
 //
 // The package imports no other sinchsim package. Deadlines (ping, pong,
-// write, close grace) are wall-clock socket deadlines by design; the mock
+// write, close grace) are wall-clock socket deadlines on purpose; the mock
 // clock of the simulations never drives them.
 package transport

@@ -9,7 +9,7 @@ import (
 // one-line meaning of each; [NewError] fills domain and retryability from
 // that table.
 const (
-	// Token rules (DESIGN rules 1-8): the JWT of createInstance or
+	// Token rules (rules 1-8 in docs/RULES.md): the JWT of createInstance or
 	// updateInstanceTtl was rejected.
 
 	CodeTokenMalformed      = "token_malformed"        // not three base64url parts with JSON header and payload
@@ -28,7 +28,7 @@ const (
 	CodeInstanceTTLTooShort = "instance_ttl_too_short" // sinch:rtc:instance:exp under iat + 48 h
 	CodeNonceReused         = "nonce_reused"           // the nonce was used before
 
-	// Instance rules (DESIGN rules 9-11).
+	// Instance rules (rules 9-11 in docs/RULES.md).
 
 	CodeInstanceTTLRequired          = "instance_ttl_required"           // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
 	CodeInstanceDeviceMismatch       = "instance_device_mismatch"        // the instance is bound to another device
@@ -36,7 +36,7 @@ const (
 	CodeInstanceNotFound             = "instance_not_found"              // no such instance, or revoked: register anew
 	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded" // too many creations for the user; retryable
 
-	// Legacy rule (DESIGN rule 12).
+	// Legacy rule (rule 12 in docs/RULES.md).
 
 	CodeSequenceNotIncreasing = "sequence_not_increasing" // legacy sequence not above the last accepted
 

@@ -40,8 +40,8 @@ const (
 )
 
 const mintAbout = `Mints a registration token for one user, exactly as Sinch's documentation
-specifies (seed 004's example reproduces byte for byte), and prints it and a
-newline on stdout.`
+specifies (the example of Sinch's "Application authentication" page comes out
+byte for byte), and prints it and a newline on stdout.`
 
 func runTokenMint(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("--app-key KEY --app-secret SECRET --user USER [flags]", mintAbout)
@@ -49,7 +49,7 @@ func runTokenMint(ctx context.Context, e *env, args []string) int {
 	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
 	user := fs.String("user", "", "the `USER` id the token registers: 1-255 bytes of A-Z a-z 0-9 - _ = (required)")
 	ttl := fs.Duration("ttl", credentials.DefaultTokenTTL, "token lifetime (exp - iat) as a `DURATION`; at least 1m")
-	instanceTTL := fs.Duration("instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (seed 004 recommends 8760h); 0 leaves the claim out")
+	instanceTTL := fs.Duration("instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (Sinch recommends 8760h); 0 leaves the claim out")
 	nonce := fs.String("nonce", "", "the `NONCE` claim; default a random UUID (never reuse one)")
 	var now timeFlag
 	fs.Var(&now, "now", "iat as a `TIME` (RFC 3339); default the current time")
@@ -107,7 +107,10 @@ or - (or nothing) to read it from stdin.
 Valid: exit 0 and the header and claims, as the token encodes them, in one
 JSON object {"header": ..., "claims": ...}.
 Invalid: exit 1 and one line on stderr, "code: reason", where code is a stable
-rejection code such as signature_invalid or token_expired.`
+rejection code such as signature_invalid or token_expired. When the cause is a
+usual mistake (the secret's text used as the HMAC key, a key not derived, a
+kid date in local time, milliseconds), a second line names it:
+"diagnosis: code: what and the fix" (token explain lists every finding).`
 
 func runTokenVerify(ctx context.Context, e *env, args []string) int {
 	fs := e.newFlags("--app-key KEY --app-secret SECRET [flags] [TOKEN | -]", verifyAbout)
@@ -117,7 +120,7 @@ func runTokenVerify(ctx context.Context, e *env, args []string) int {
 	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "tolerated clock skew as a `DURATION`, on iat, nbf, exp and the kid date;\n0 for none")
 	var now, challenge timeFlag
 	fs.Var(&now, "now", usageNow)
-	fs.Var(&challenge, "challenge-time", "when the client was asked for credentials, as a `TIME` (RFC 3339):\nits UTC date is accepted as the kid date besides today's (seed 004)")
+	fs.Var(&challenge, "challenge-time", "when the client was asked for credentials, as a `TIME` (RFC 3339):\nits UTC date is accepted as the kid date besides today's\n(rule 3 in docs/RULES.md)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -152,6 +155,16 @@ func runTokenVerify(ctx context.Context, e *env, args []string) int {
 	})
 	if err != nil {
 		printRejection(e, err)
+		if d := diagnose(token, credentials.ExplainOptions{
+			ApplicationKey: *appKey,
+			Secret:         secret,
+			User:           *user,
+			Now:            now.or(e.now),
+			ChallengeTime:  challenge.t,
+			Leeway:         lw,
+		}); d != "" {
+			fmt.Fprintln(e.stderr, d)
+		}
 		return exitFail
 	}
 	out, err := tokenJSON(tok)
@@ -178,6 +191,22 @@ func tokenJSON(tok *credentials.Token) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// diagnose returns one line, "diagnosis: code: what and the fix", when
+// credentials.Explain recognises the mistake behind a rejection (the
+// secret's text used as the HMAC key, an underived key, a local kid date,
+// milliseconds), and "" when it does not. The first FAIL diagnosis in the
+// order of credentials.DiagCodes wins; token explain lists them all.
+func diagnose(token string, opt credentials.ExplainOptions) string {
+	x := credentials.Explain(token, opt)
+	for _, code := range credentials.DiagCodes() {
+		if f := x.Finding(code); f != nil && f.Severity == credentials.Fail {
+			msg := strings.Join(strings.Fields(f.Message), " ")
+			return printable("diagnosis: " + f.Code + ": " + msg)
+		}
+	}
+	return ""
 }
 
 // printRejection prints "code: reason" as the first stderr line, the form

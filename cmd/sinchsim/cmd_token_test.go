@@ -31,10 +31,10 @@ const seedVerifyJSON = `{
 
 var seedMint = cat([]string{"token", "mint"}, seedCreds, []string{"--user", seedUser, "--nonce", seedNonce, "--now", seedNow})
 
-func TestMintSeedByteForByte(t *testing.T) {
+func TestMintReferenceByteForByte(t *testing.T) {
 	r := cli(t, "", seedMint...)
 	if r.code != exitOK || r.stdout != seedJWT+"\n" || r.stderr != "" {
-		t.Fatalf("want seed 004's JWT and a newline; got %v", r)
+		t.Fatalf("want the reference JWT and a newline; got %v", r)
 	}
 }
 
@@ -44,7 +44,7 @@ func TestMintDefaultNow(t *testing.T) {
 	args := cat([]string{"token", "mint"}, seedCreds, []string{"--user", seedUser, "--nonce", seedNonce})
 	r := cliEnv(t, context.Background(), clock, strings.NewReader(""), args...)
 	if r.code != exitOK || r.stdout != seedJWT+"\n" {
-		t.Fatalf("want seed 004's JWT from the env clock; got %v", r)
+		t.Fatalf("want the reference JWT from the env clock; got %v", r)
 	}
 }
 
@@ -93,7 +93,7 @@ func TestMintOptions(t *testing.T) {
 	})
 }
 
-func TestVerifySeed(t *testing.T) {
+func TestVerifyReference(t *testing.T) {
 	verify := cat([]string{"token", "verify"}, seedCreds, []string{"--now", seedNow})
 	cases := []struct {
 		name  string
@@ -198,6 +198,53 @@ func TestVerifyRejects(t *testing.T) {
 			first, _, _ := strings.Cut(r.stderr, "\n")
 			if !strings.HasPrefix(first, tc.code+": ") || len(first) <= len(tc.code)+2 {
 				t.Fatalf("first stderr line %q does not start with %q and a reason", first, tc.code+": ")
+			}
+		})
+	}
+}
+
+// When Explain knows the mistake behind a rejection, verify adds one line
+// naming it after the "code: reason" line; otherwise it prints that line
+// alone.
+func TestVerifyDiagnosis(t *testing.T) {
+	parts := strings.Split(seedJWT, ".")
+	hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
+	claims, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	hmacOf := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	secret := credentials.MustParseSecret(seedSecret)
+	msClaims := strings.Replace(string(claims), `"iat":1514862245`, `"iat":1514862245000`, 1)
+	cases := []struct {
+		name  string
+		token string
+		code  string // first line's code
+		diag  string // second line's code; "": no second line
+	}{
+		{"key from the secret's text", sign(string(hdr), string(claims), hmacOf([]byte(seedSecret), "20180102")), credentials.CodeSignatureInvalid, credentials.DiagSecretNotBase64Decoded},
+		{"underived secret", sign(string(hdr), string(claims), secret.Bytes()), credentials.CodeSignatureInvalid, credentials.DiagKeyNotDerived},
+		{"iat in milliseconds", sign(string(hdr), msClaims, credentials.SigningKeyForDate(secret, "20180102")), credentials.CodeTokenTTLTooShort, credentials.DiagTimestampsInMilliseconds},
+		{"tampered payload", tamper(seedJWT), credentials.CodeSignatureInvalid, ""},
+		{"expired", seedJWT, credentials.CodeTokenExpired, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			now := seedNow
+			if tc.name == "expired" {
+				now = "2018-01-02T04:00:00Z"
+			}
+			r := cli(t, tc.token, cat([]string{"token", "verify", "--now", now}, seedCreds)...)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if r.code != exitFail || r.stdout != "" || !strings.HasPrefix(lines[0], tc.code+": ") {
+				t.Fatalf("want exit 1 and %q first; got %v", tc.code+": ", r)
+			}
+			switch {
+			case tc.diag == "" && len(lines) != 1:
+				t.Fatalf("want one stderr line; got %v", r)
+			case tc.diag != "" && (len(lines) != 2 || !strings.HasPrefix(lines[1], "diagnosis: "+tc.diag+": ")):
+				t.Fatalf("want a second line %q; got %v", "diagnosis: "+tc.diag+": ", r)
 			}
 		})
 	}
@@ -308,7 +355,7 @@ func TestExplain(t *testing.T) {
 		}
 	})
 	t.Run("signed with the secret's text", func(t *testing.T) {
-		// Seed 000's bug: the HMAC key derived from the base64 text itself.
+		// The classic mistake: the HMAC key derived from the base64 text itself.
 		textKey := hmac.New(sha256.New, []byte(seedSecret))
 		textKey.Write([]byte("20180102"))
 		parts := strings.Split(seedJWT, ".")

@@ -33,7 +33,7 @@
 // usage error, nothing was done (check: also an unreachable auth server);
 // 130 interrupted by SIGINT or SIGTERM.
 //
-// Mint seed 004's example token and check it:
+// Mint the example token of Sinch's Application authentication page and check it:
 //
 //	sinchsim token mint --app-key a32e5a8d-f7d8-411c-9645-9038e8dd051d \
 //		--app-secret ax8hTTQJF0OPXL32r1LHMA== --user foo \

@@ -17,7 +17,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/help")
 
-// Seed 004's reference input and output (as in credentials/seed_test.go).
+// The reference vector of Sinch's Application authentication page (as in
+// credentials/reference_test.go).
 const (
 	seedAppKey = "a32e5a8d-f7d8-411c-9645-9038e8dd051d"
 	seedSecret = "ax8hTTQJF0OPXL32r1LHMA=="

@@ -16,7 +16,7 @@ import (
 	"github.com/sinchsim/sinchsim/fakebackend"
 )
 
-// The application of the Sinch documentation's example (seed 004).
+// The application of the example on Sinch's Application authentication page.
 const (
 	testKey    = "a32e5a8d-f7d8-411c-9645-9038e8dd051d"
 	testSecret = "ax8hTTQJF0OPXL32r1LHMA=="

@@ -177,3 +177,34 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// The provider honours Request.InstanceTTL: a client started with
+// client.WithInstanceTTL(true) gets a limited instance (twelve months from
+// the Minter), one without it an unlimited one. A provider that ignored
+// the flag would give the first an unlimited instance, silently.
+func TestProviderHonoursInstanceTTL(t *testing.T) {
+	for _, limited := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unlimited", true: "limited"}[limited], func(t *testing.T) {
+			srv := fakebackend.RunT(t)
+			c, err := client.New(srv.Application().Key, srv.URL(), "alice", client.WithClock(srv.Clock()),
+				client.WithCredentialsProvider(minterProvider(srv.Minter())), client.WithInstanceTTL(limited))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.TerminateGracefully)
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WaitStarted(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			insts := srv.Instances()
+			if len(insts) != 1 || insts[0].Limited() != limited {
+				t.Fatalf("instances %+v, want one with Limited() = %v", insts, limited)
+			}
+			if want := insts[0].CreatedAt.Add(credentials.RecommendedInstanceTTL); limited && !insts[0].ExpireAt.Equal(want) {
+				t.Errorf("expires at %v, want %v (twelve months)", insts[0].ExpireAt, want)
+			}
+		})
+	}
+}

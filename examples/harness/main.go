@@ -35,10 +35,12 @@ func main() {
 
 // minterProvider answers every token request with a fresh token from m (a
 // new nonce each time, as the backend requires): what an auth server would
-// answer, without the HTTP.
+// answer, without the HTTP. When the request asks for an instance TTL
+// (client.WithInstanceTTL, or an instance already limited), the token
+// carries sinch:rtc:instance:exp: m's instance TTL, else twelve months.
 func minterProvider(m *credentials.Minter) credentials.Provider {
 	return credentials.ProviderFunc(func(ctx context.Context, req credentials.Request) (string, error) {
-		return m.Mint(req.UserID)
+		return m.MintWith(credentials.MintParams{UserID: req.UserID, RequireInstanceTTL: req.InstanceTTL})
 	})
 }
 

@@ -128,7 +128,7 @@ func simulate(out io.Writer, days int, ttl, step time.Duration) (summary, error)
 	for now := clk.Now(); now.Before(end); now = clk.Now() {
 		// Move to the next renewal or by one step, whichever comes first.
 		// The client is idle here: its renewal timer is armed, so the mock
-		// clock fires it on the way (DESIGN.md: arm, then move time).
+		// clock fires it on the way (arm, then move time).
 		due := policy.RenewAt(rec.IssuedAt, rec.ExpireAt)
 		if due.Before(now) {
 			return summary{}, fmt.Errorf("at %s the renewal due at %s has not happened", stamp(now), stamp(due))

@@ -96,7 +96,7 @@ func textKey(sec credentials.Secret, t time.Time) []byte {
 	return m.Sum(nil)
 }
 
-// textKeyToken is seed 000's bug: a token signed with a key derived from
+// textKeyToken is the classic mistake: a token signed with a key derived from
 // the secret's text instead of its base64 decoding.
 func textKeyToken(app fakebackend.Application, user string, now time.Time) string {
 	enc := base64.RawURLEncoding
@@ -384,7 +384,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	} {
 		tr.note("admin answers", admin(r.method, r.path, r.body, r.token))
 	}
-	// Adding an application answers with its secret once, by design; the
+	// Adding an application answers with its secret once, on purpose; the
 	// answer is not scanned, the secret is.
 	added := admin("POST", "/admin/applications", `{"key":"app-3"}`, adminToken)
 	var view struct{ Secret string }
@@ -484,7 +484,7 @@ func mintWith(t testing.TB, sec credentials.Secret, appKey string, s *fakebacken
 }
 
 // replyText is what a refusal tells the client. (A success carries the
-// new instance's secret to its owner by design; it is not scanned.)
+// new instance's secret to its owner on purpose; it is not scanned.)
 func replyText(m transport.Message) string {
 	e, ok := m.(*transport.ErrorMessage)
 	if !ok {

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Seed 004's reference input and output.
+// The reference vector of Sinch's Application authentication page: its
+// input and output.
 const (
 	seedAppKey   = "a32e5a8d-f7d8-411c-9645-9038e8dd051d"
 	seedSecret   = "ax8hTTQJF0OPXL32r1LHMA=="
@@ -19,7 +20,7 @@ const (
 
 var seedTime = time.Date(2018, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func TestSeedSigningKey(t *testing.T) {
+func TestReferenceSigningKey(t *testing.T) {
 	got := base64.StdEncoding.EncodeToString(SigningKey(MustParseSecret(seedSecret), seedTime))
 	if got != seedKey {
 		t.Fatalf("signing key = %s, want %s", got, seedKey)
@@ -32,7 +33,7 @@ func TestSeedSigningKey(t *testing.T) {
 	}
 }
 
-func TestSeedTokenByteForByte(t *testing.T) {
+func TestReferenceTokenByteForByte(t *testing.T) {
 	m, err := NewMinter(MinterConfig{ApplicationKey: seedAppKey, Secret: MustParseSecret(seedSecret)})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestSeedTokenByteForByte(t *testing.T) {
 	}
 }
 
-func TestSeedTokenVerifies(t *testing.T) {
+func TestReferenceTokenVerifies(t *testing.T) {
 	keys := NewKeyring()
 	keys.Add(seedAppKey, MustParseSecret(seedSecret))
 	v := NewVerifier(keys, VerifierConfig{})
