@@ -17,11 +17,12 @@ import (
 type Config struct {
 	// ReadLimit is the largest message Read accepts (default 64 KiB). A
 	// larger one gives a fatal *ProtocolError; the owner answers it and
-	// closes with CloseMessageTooBig. Messages over 16×ReadLimit are not
-	// read at all: the WebSocket layer closes with 1009 by itself and Read
-	// returns a terminal error, after reading and discarding what the peer
-	// still sends for up to CloseGrace (so that the peer can finish its
-	// write and read the close frame instead of meeting a reset).
+	// closes with CloseMessageTooBig. Past 16×ReadLimit (at once for a
+	// message in one frame, whose header shows its size) the WebSocket
+	// layer closes with 1009 by itself and Read returns a terminal error,
+	// after reading and discarding what the peer still sends for up to
+	// CloseGrace, so that the peer can finish its write and read the close
+	// frame instead of meeting a reset.
 	ReadLimit int64
 	// PingInterval is how often the writer pings the peer (default 20 s).
 	// One that is not shorter than PongWait is taken as PongWait/2.
@@ -431,17 +432,23 @@ func (c *Conn) finish() {
 		// One WriteWait bounds flushing the queue and the close frame
 		// together, however much is queued.
 		deadline := time.Now().Add(c.cfg.WriteWait)
-		ok := true
+		var err error
 	flush:
-		for ok {
+		for err == nil {
 			select {
 			case bp := <-c.queue:
-				ok = c.write(bp, deadline) == nil
+				err = c.write(bp, deadline)
 			default:
 				break flush
 			}
 		}
-		if ok && c.writeClose(code, reason, deadline) {
+		if err == nil {
+			err = c.writeClose(code, reason, deadline)
+		}
+		// ErrCloseSent: the WebSocket layer sent a close frame of its own
+		// meanwhile (see linger), so the reader is draining: wait for it
+		// all the same.
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
 			grace := time.NewTimer(c.cfg.CloseGrace)
 			select {
 			case <-c.readDone:
@@ -472,9 +479,9 @@ func (c *Conn) finish() {
 	}
 }
 
-func (c *Conn) writeClose(code int, reason string, deadline time.Time) bool {
+func (c *Conn) writeClose(code int, reason string, deadline time.Time) error {
 	c.ws.SetWriteDeadline(deadline)
-	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)) == nil
+	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
 }
 
 func validCloseCode(code int) bool {

@@ -14,9 +14,24 @@ import (
 // close 1009, and the peer must be able to finish its write and read that
 // close frame every time, not meet a reset connection (1006).
 func TestOverHardLimitPeerSeesClose(t *testing.T) {
+	// The owner loop Read documents: answer a fatal ProtocolError, close
+	// with 1009, read on until the end.
 	url := serve(t, UpgradeConfig{}, func(c *Conn) {
 		_ = c.Send(welcome())
-		_ = drain(c)
+		for {
+			_, err := c.Read()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				if err == nil {
+					continue
+				}
+				return
+			}
+			_ = c.Send(pe.Reply())
+			if pe.Fatal {
+				_ = c.Close(CloseMessageTooBig, "message too big")
+			}
+		}
 	})
 	cases := []struct {
 		name  string
@@ -24,9 +39,13 @@ func TestOverHardLimitPeerSeesClose(t *testing.T) {
 		wbuf  int // client write buffer: the frame size of its fragments
 		tries int
 	}{
+		// In 4 KiB fragments (gorilla's default): the first 64 KiB are read
+		// and answered, the WebSocket layer refuses the rest.
 		{"2 MiB", 2 << 20, 0, 20},
 		{"1.5 MiB", 3 << 19, 0, 20},
+		// In one frame: its header shows the size, nothing is read.
 		{"2 MiB in one frame", 2 << 20, 4 << 20, 20},
+		{"1.5 MiB in one frame", 3 << 19, 4 << 20, 20},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,8 +70,9 @@ func TestOverHardLimitPeerSeesClose(t *testing.T) {
 	}
 }
 
-// closeCodeOf reads until the bare connection's close frame; without one it
-// returns CloseAbnormal and the read error.
+// closeCodeOf reads until the bare connection's close frame (skipping the
+// protocol_error answer that may come first); without one it returns
+// CloseAbnormal and the read error.
 func closeCodeOf(ws *websocket.Conn) (int, error) {
 	_ = ws.SetReadDeadline(time.Now().Add(failAfter))
 	for {
