@@ -44,8 +44,8 @@ func TestOverHardLimitPeerSeesClose(t *testing.T) {
 		{"2 MiB", 2 << 20, 0, 20},
 		{"1.5 MiB", 3 << 19, 0, 20},
 		// In one frame: its header shows the size, nothing is read.
-		{"2 MiB in one frame", 2 << 20, 4 << 20, 20},
-		{"1.5 MiB in one frame", 3 << 19, 4 << 20, 20},
+		{"2 MiB in one frame", 2 << 20, 4 << 20, 10},
+		{"1.5 MiB in one frame", 3 << 19, 4 << 20, 10},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
