@@ -32,6 +32,10 @@ const (
 	KindExpire = "expire"
 	// KindRevoke: an administrator revoked an instance.
 	KindRevoke = "revoke"
+	// KindReplace: a connection was unbound from its instance because
+	// another connection took the instance over, or a new registration of
+	// the same user and device replaced it (Code instance_replaced).
+	KindReplace = "replace"
 	// KindMessage: a frame that was not a valid request (Code protocol_error).
 	KindMessage = "message"
 )

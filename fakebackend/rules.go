@@ -155,7 +155,7 @@ func (ss *session) create(id, app, user, device string, caps []string, sdk strin
 		// One instance per user and device: a new registration replaces
 		// the old one (a client bound to it elsewhere is told).
 		_ = s.store.DeleteInstance(superseded)
-		s.notifyRevoked(superseded, "replaced by a new registration of this user on this device")
+		s.notifyRevoked(superseded, transport.CodeInstanceReplaced, "a new registration of this user on this device replaced the instance")
 	}
 	if bindErr != nil {
 		var te *transport.Error
@@ -239,6 +239,12 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 		}
 		return &transport.InstanceTTLUpdated{ID: m.ID, InstanceID: id}, ev // unlimited stays unlimited
 	}
+	if inst.Limited() && expireAt.Before(inst.ExpireAt) {
+		// An update prolongs; it never brings the end closer. (An
+		// unlimited instance may be given a first limit.)
+		return rejection(m.ID, transport.CodeInstanceTTLShortened, "the token's "+credentials.InstanceExpiryClaim+" ("+expireAt.UTC().Format(time.RFC3339)+
+			") is earlier than the instance's expiry ("+inst.ExpireAt.UTC().Format(time.RFC3339)+"); an update can only prolong the instance", ev)
+	}
 	inst.ExpireAt = expireAt
 	inst.History = append(inst.History, TTLChange{At: now, ExpireAt: expireAt, Reason: "extended"})
 	if err := s.store.PutInstance(inst); err != nil {
@@ -258,7 +264,17 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 	return &transport.InstanceTTLUpdated{ID: m.ID, InstanceID: id, ExpireAt: expireAt}, ev
 }
 
+// maxPushTokenLen bounds a registered push token.
+const maxPushTokenLen = 4096
+
 func (ss *session) registerPush(m *transport.RegisterPushToken) (transport.Message, Event) {
+	if m.PushToken == "" {
+		// An empty token would silently unregister: say so instead (after
+		// not_authenticated, as for the other limits).
+		if id, app, user, device := ss.bound(); id != "" {
+			return rejection(m.ID, transport.CodeProtocolError, "pushToken must not be empty; send unregisterPushToken to remove the token", Event{Application: app, User: user, Device: device, Instance: id})
+		}
+	}
 	return ss.setPush(m.ID, m.PushToken, m.PushType)
 }
 
@@ -273,8 +289,8 @@ func (ss *session) setPush(reqID, token, typ string) (transport.Message, Event) 
 	if id == "" {
 		return rejection(reqID, transport.CodeNotAuthenticated, "authenticate or create an instance on this connection first", ev)
 	}
-	if len(token) > 4096 {
-		return rejection(reqID, transport.CodeProtocolError, "pushToken is longer than 4096 bytes", ev)
+	if len(token) > maxPushTokenLen {
+		return rejection(reqID, transport.CodeProtocolError, "pushToken is longer than "+strconv.Itoa(maxPushTokenLen)+" bytes", ev)
 	}
 	unlock := s.lockUser(app, user)
 	defer unlock()

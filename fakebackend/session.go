@@ -270,8 +270,9 @@ func (ss *session) bind(inst Instance) error {
 	}
 	s.perUser[key]++
 	if old := s.byInst[inst.ID]; old != nil && old != ss {
-		// Another connection of the same instance: the newest one is bound.
-		defer old.unbindIf(inst.ID)
+		// Another connection of the same instance: the newest one is
+		// bound, and the older one is told.
+		defer old.replaced(inst.ID, "another connection authenticated this instance; this connection is no longer bound to it")
 	}
 	s.byInst[inst.ID] = ss
 	s.mu.Unlock()
@@ -361,16 +362,35 @@ func (s *Server) RevokeInstance(id string) bool {
 	_ = s.store.DeleteInstance(id)
 	unlock()
 	s.record(Event{Kind: KindRevoke, Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
-	s.notifyRevoked(id, "the instance was revoked")
+	s.notifyRevoked(id, transport.CodeInstanceNotFound, "the instance was revoked")
 	s.settle()
 	return true
 }
 
-func (s *Server) notifyRevoked(id, msg string) {
+// notifyRevoked unbinds the connection bound to instance id, if any, and
+// sends it instanceRevoked with code and msg.
+func (s *Server) notifyRevoked(id, code, msg string) {
 	s.mu.Lock()
 	ss := s.byInst[id]
 	s.mu.Unlock()
-	if ss != nil && ss.unbindIf(id) {
-		ss.send(&transport.InstanceRevoked{InstanceID: id, Code: transport.CodeInstanceNotFound, Message: msg})
+	if ss != nil {
+		ss.revoked(id, code, msg)
 	}
+}
+
+// replaced unbinds ss from instance id, if it is still bound to it, and
+// tells its client with code instance_replaced.
+func (ss *session) replaced(id, msg string) {
+	ss.revoked(id, transport.CodeInstanceReplaced, msg)
+}
+
+func (ss *session) revoked(id, code, msg string) {
+	_, app, user, device := ss.bound()
+	if !ss.unbindIf(id) {
+		return
+	}
+	if code == transport.CodeInstanceReplaced {
+		ss.s.record(Event{Kind: KindReplace, Code: code, Reason: msg, Application: app, User: user, Device: device, Instance: id})
+	}
+	ss.send(&transport.InstanceRevoked{InstanceID: id, Code: code, Message: msg})
 }

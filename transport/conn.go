@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,9 +19,12 @@ import (
 type Config struct {
 	// ReadLimit is the largest message Read accepts (default 64 KiB). A
 	// larger one gives a fatal *ProtocolError; the owner answers it and
-	// closes with CloseMessageTooBig. Messages over 16×ReadLimit are not
-	// read at all: the WebSocket layer closes with 1009 by itself and Read
-	// returns a terminal error.
+	// closes with CloseMessageTooBig. Past 16×ReadLimit (at once for a
+	// message in one frame, whose header shows its size) the WebSocket
+	// layer closes with 1009 by itself and Read returns a terminal error,
+	// after reading and discarding what the peer still sends for up to
+	// CloseGrace, so that the peer can finish its write and read the close
+	// frame instead of meeting a reset.
 	ReadLimit int64
 	// PingInterval is how often the writer pings the peer (default 20 s).
 	// One that is not shorter than PongWait is taken as PongWait/2.
@@ -97,6 +101,7 @@ const (
 	modeHandshake closeMode = iota + 1 // Close: flush, close frame, wait for the peer's
 	modeAbort                          // slow consumer: drop the queue, try a close frame
 	modeEnd                            // reader or writer failed, peer closed, Abort: just close
+	modeLinger                         // the WebSocket layer sent close 1009: wait for the reader's drain
 )
 
 // Conn is one WebSocket connection carrying protocol v1 messages, for either
@@ -248,6 +253,9 @@ func (c *Conn) Read() (Message, error) {
 	}
 	typ, r, err := c.ws.NextReader()
 	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.linger()
+		}
 		return nil, c.readFailed(err)
 	}
 	c.extend()
@@ -289,6 +297,35 @@ func readLimited(r io.Reader, buf []byte, limit int64) (_ []byte, over bool, _ e
 		}
 		if err != nil {
 			return buf, false, err
+		}
+	}
+}
+
+// drainCap bounds how much of an oversized message linger reads and
+// discards (at least this, or 4×16×ReadLimit when that is more).
+const drainCap = 8 << 20
+
+// linger runs on the reader when the WebSocket layer refused a message over
+// its own limit: it has sent close 1009 and stopped reading, but the peer
+// may still be writing that message. Closing the socket now would leave
+// unread bytes behind, and the kernel would answer with a reset, which many
+// peers report as 1006 without ever reading the close frame. So the socket
+// stays open while linger reads and discards whatever the peer still sends,
+// until the peer closes, CloseGrace ends (wall clock) or drainCap bytes
+// have passed; then the caller ends the connection.
+func (c *Conn) linger() {
+	// The writer sends nothing more (the close frame is out) and waits for
+	// the reader before it closes the socket.
+	c.begin(modeLinger, 0, "")
+	nc := c.ws.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(c.cfg.CloseGrace))
+	budget := max(int64(drainCap), 4*hardLimitFactor*c.cfg.ReadLimit)
+	buf := make([]byte, 32<<10) // rare: not worth a pool
+	for budget > 0 {
+		n, err := nc.Read(buf[:min(int64(len(buf)), budget)])
+		budget -= int64(n)
+		if err != nil {
+			return
 		}
 	}
 }
@@ -407,17 +444,23 @@ func (c *Conn) finish() {
 		// One WriteWait bounds flushing the queue and the close frame
 		// together, however much is queued.
 		deadline := time.Now().Add(c.cfg.WriteWait)
-		ok := true
+		var err error
 	flush:
-		for ok {
+		for err == nil {
 			select {
 			case bp := <-c.queue:
-				ok = c.write(bp, deadline) == nil
+				err = c.write(bp, deadline)
 			default:
 				break flush
 			}
 		}
-		if ok && c.writeClose(code, reason, deadline) {
+		if err == nil {
+			err = c.writeClose(code, reason, deadline)
+		}
+		// ErrCloseSent: the WebSocket layer sent a close frame of its own
+		// meanwhile (see linger), so the reader is draining: wait for it
+		// all the same.
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
 			grace := time.NewTimer(c.cfg.CloseGrace)
 			select {
 			case <-c.readDone:
@@ -427,6 +470,15 @@ func (c *Conn) finish() {
 		}
 	case modeAbort:
 		c.writeClose(code, reason, time.Now().Add(min(c.cfg.WriteWait, c.cfg.CloseGrace)))
+	case modeLinger:
+		// The reader drains for at most CloseGrace; this bound only
+		// matters if it is stuck.
+		grace := time.NewTimer(c.cfg.CloseGrace + time.Second)
+		select {
+		case <-c.readDone:
+		case <-grace.C:
+		}
+		grace.Stop()
 	}
 	_ = c.ws.Close()
 	for {
@@ -439,9 +491,9 @@ func (c *Conn) finish() {
 	}
 }
 
-func (c *Conn) writeClose(code int, reason string, deadline time.Time) bool {
+func (c *Conn) writeClose(code int, reason string, deadline time.Time) error {
 	c.ws.SetWriteDeadline(deadline)
-	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)) == nil
+	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
 }
 
 func validCloseCode(code int) bool {

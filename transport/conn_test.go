@@ -303,14 +303,17 @@ func TestOversizedMessage(t *testing.T) {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(huge)); err != nil {
 			t.Fatal(err)
 		}
+		if code, _ := rawCloseCode(t, ws); code != CloseMessageTooBig {
+			t.Errorf("close code %d, want 1009", code)
+		}
+		// Read returns once the peer has gone (or after CloseGrace): it
+		// drains what the peer still sends first.
+		ws.Close()
 		err = <-results
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, websocket.ErrReadLimit) {
 			t.Fatalf("Read = %v, want a terminal read-limit error", err)
 		}
 		<-results
-		if code, _ := rawCloseCode(t, ws); code != CloseMessageTooBig {
-			t.Errorf("close code %d, want 1009", code)
-		}
 	})
 }
 

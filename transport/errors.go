@@ -34,6 +34,8 @@ const (
 	CodeInstanceDeviceMismatch       = "instance_device_mismatch"        // the instance is bound to another device
 	CodeInstanceExpired              = "instance_expired"                // the instance's TTL ran out: register anew
 	CodeInstanceNotFound             = "instance_not_found"              // no such instance, or revoked: register anew
+	CodeInstanceReplaced             = "instance_replaced"               // another connection or registration of this user and device took over: do not fight back
+	CodeInstanceTTLShortened         = "instance_ttl_shortened"          // updateInstanceTtl asked for an earlier expiry than the current one
 	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded" // too many creations for the user; retryable
 
 	// Legacy rule (rule 12 in docs/RULES.md).
@@ -83,6 +85,8 @@ var codeTable = map[string]codeInfo{
 	CodeInstanceDeviceMismatch:       {DomainAPI, false},
 	CodeInstanceExpired:              {DomainAPI, false},
 	CodeInstanceNotFound:             {DomainAPI, false},
+	CodeInstanceReplaced:             {DomainAPI, false},
+	CodeInstanceTTLShortened:         {DomainAPI, false},
 	CodeInstanceCreationRateExceeded: {DomainAPI, true},
 	CodeSequenceNotIncreasing:        {DomainAPI, false},
 	CodeProtocolError:                {DomainHTTP, false},
@@ -101,7 +105,8 @@ func Codes() []string {
 		CodeUserIDInvalid, CodeClaimMissing, CodeClaimInvalid, CodeTokenExpired,
 		CodeTokenNotYetValid, CodeTokenTTLTooShort, CodeInstanceTTLTooShort,
 		CodeNonceReused, CodeInstanceTTLRequired, CodeInstanceDeviceMismatch,
-		CodeInstanceExpired, CodeInstanceNotFound, CodeInstanceCreationRateExceeded,
+		CodeInstanceExpired, CodeInstanceNotFound, CodeInstanceReplaced,
+		CodeInstanceTTLShortened, CodeInstanceCreationRateExceeded,
 		CodeSequenceNotIncreasing, CodeProtocolError, CodeNotAuthenticated,
 		CodeLegacyDisabled, CodeInternalError, CodeUnavailable,
 	}

@@ -178,9 +178,11 @@ type ErrorMessage struct {
 	Error Error
 }
 
-// InstanceRevoked tells the client that its bound instance is gone: Code is
-// CodeInstanceNotFound (an admin revoked it) or CodeInstanceExpired (its TTL
-// ran out). The connection stays open but is no longer bound.
+// InstanceRevoked tells the client that its connection is no longer bound to
+// the instance: Code is CodeInstanceExpired (its TTL ran out),
+// CodeInstanceNotFound (an admin revoked it) or CodeInstanceReplaced
+// (another connection took the instance over, or a new registration of the
+// same user and device replaced it). The connection stays open.
 type InstanceRevoked struct {
 	InstanceID string
 	Code       string
