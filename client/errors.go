@@ -103,6 +103,11 @@ var (
 	ErrPushNotEnabled = &Error{Code: CodePushNotEnabled, Domain: DomainGeneric, Message: "managed push is not enabled"}
 	// ErrInstanceRevoked: the backend revoked the instance (code instance_not_found).
 	ErrInstanceRevoked = &Error{Code: transport.CodeInstanceNotFound, Domain: DomainAPI, Message: "the instance is unknown to the backend or was revoked"}
+	// ErrInstanceReplaced: another connection authenticated the instance,
+	// or a new registration of this user on this device replaced it (code
+	// instance_replaced). The client fails and keeps its stored
+	// credentials; it does not take the instance back on its own.
+	ErrInstanceReplaced = &Error{Code: transport.CodeInstanceReplaced, Domain: DomainAPI, Message: "another connection or a new registration took the instance over"}
 	// ErrInstanceExpired: the instance's TTL ran out (code instance_expired).
 	ErrInstanceExpired = &Error{Code: transport.CodeInstanceExpired, Domain: DomainAPI, Message: "the instance's TTL ran out"}
 	// ErrRateLimited: "Instance creation rate exceeded".

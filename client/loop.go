@@ -674,11 +674,14 @@ func (l *loop) onRenewed(m *transport.InstanceTTLUpdated) {
 }
 
 // renewFailed keeps the old expiry and retries with backoff.
-func (l *loop) renewFailed(err error) {
+func (l *loop) renewFailed(err error) { l.renewFailedFor(err, 0) }
+
+// renewFailedFor is renewFailed waiting at least atLeast.
+func (l *loop) renewFailedFor(err error, atLeast time.Duration) {
 	if !l.fire(registration.EventRenewFailed) {
 		return
 	}
-	d := l.renewal.RetryDelay(l.renewAttempts)
+	d := max(l.renewal.RetryDelay(l.renewAttempts), atLeast)
 	l.renewAttempts++
 	l.count(func(s *Stats) { s.RenewalFailures++ })
 	if d <= 0 {
@@ -724,6 +727,11 @@ func (l *loop) onError(p purpose, e *Error) {
 		switch code {
 		case transport.CodeInstanceExpired, transport.CodeInstanceNotFound:
 			l.registerAnew(code == transport.CodeInstanceExpired, "the backend refused the renewal ("+code+")")
+		case transport.CodeInstanceTTLShortened:
+			// The token's instance TTL ends before the current expiry: a
+			// token minted later reaches further, so wait for at least half
+			// the time that remains rather than asking again at once.
+			l.renewFailedFor(e, l.dev.ExpireAt.Sub(l.now())/2)
 		default:
 			l.renewFailed(e)
 		}
@@ -750,15 +758,35 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 	if m.InstanceID != l.dev.InstanceID {
 		return
 	}
-	if m.Code == transport.CodeInstanceExpired {
+	msg := m.Message
+	switch m.Code {
+	case transport.CodeInstanceExpired:
 		l.registerAnew(true, "the instance's TTL ran out")
-		return
+	case transport.CodeInstanceReplaced:
+		// Another connection (or a new registration of this user on this
+		// device) took the instance over. The stored credentials may still
+		// be good, so they are kept; and the client does not take the
+		// instance back on its own, or two clients would keep taking it
+		// from each other.
+		if msg == "" {
+			msg = "another connection took the instance over"
+		}
+		l.fail(&Error{Code: transport.CodeInstanceReplaced, Domain: DomainAPI, Message: msg})
+	default:
+		// Revocation is an administrator's decision, not a lapse: the
+		// client fails (as the SDKs do when the backend no longer knows the
+		// instance) and does not register again on its own; the next Start
+		// does.
+		if msg == "" {
+			msg = "the backend revoked the instance"
+		}
+		code := m.Code
+		if code == "" {
+			code = transport.CodeInstanceNotFound
+		}
+		l.forgetInstance()
+		l.fail(&Error{Code: code, Domain: DomainAPI, Message: msg})
 	}
-	// Revocation is an administrator's decision, not a lapse: the client
-	// fails (as the SDKs do when the backend no longer knows the instance)
-	// and does not register again on its own; the next Start does.
-	l.forgetInstance()
-	l.fail(&Error{Code: transport.CodeInstanceNotFound, Domain: DomainAPI, Message: "the backend revoked the instance (" + m.Message + ")"})
 }
 
 // registerAnew is the one path for "the instance is gone, register again":
