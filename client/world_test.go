@@ -148,7 +148,7 @@ type failRenewals struct {
 	m *credentials.Minter
 }
 
-func (f failRenewals) OnClientStarted(*client.SinchClient)      {}
+func (f failRenewals) OnClientStarted(*client.SinchClient)       {}
 func (f failRenewals) OnClientFailed(*client.SinchClient, error) {}
 func (f failRenewals) OnCredentialsRequired(c *client.SinchClient, reg *client.ClientRegistration) {
 	if reg.IsRenewal() {
