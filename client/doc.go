@@ -25,4 +25,20 @@
 // jitter, without creating a new instance, and renews a limited instance
 // TTL automatically per its RenewalPolicy, on its clock (a mock clock in
 // tests and simulations).
+// How an instance ends decides what the client does (rules 10, 13 and 14
+// in docs/RULES.md). An instance that expires, or that the backend no
+// longer knows when the client authenticates, is a normal end of life: the
+// client forgets it, asks for credentials and registers anew. A revocation
+// the backend pushes (instanceRevoked with instance_not_found) ends in
+// OnClientFailed with that code: revoking is an administrator's decision
+// against that registration, and registering again by itself would undo
+// it; the application decides whether to Start again. An instance taken
+// over by another connection of the same device (instance_replaced) also
+// fails the client, which keeps its stored credentials.
+//
+// On a virtual clock (package vclock, which fakebackend.RunT uses), the
+// client joins the clock's world: fakebackend.Server.Advance fires the
+// client's timers in order with the backend's and returns only when
+// everything the client does in consequence has happened, so a test can
+// assert exact counts right after it, with no WaitIdle or polling.
 package client

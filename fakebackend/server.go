@@ -98,7 +98,9 @@ type Config struct {
 	Seed uint64
 	// Policy holds the rules' knobs.
 	Policy Policy
-	// DataDir, when set, keeps state on disk across restarts.
+	// DataDir, when set, keeps state on disk across restarts, a virtual
+	// clock's time included: a server started again on it continues at the
+	// saved time when that is later than its clock's.
 	DataDir string
 	// Store replaces the built-in store (DataDir is then ignored).
 	Store Store
@@ -201,6 +203,10 @@ func New(cfg Config) (*Server, error) {
 	s.upgrader = newUpgrader(cfg, s.world)
 	s.verifier = s.newVerifier()
 	if err := s.openStore(); err != nil {
+		return nil, err
+	}
+	if err := s.restoreClock(); err != nil {
+		s.store.Close()
 		return nil, err
 	}
 	for _, a := range cfg.Applications {
@@ -338,7 +344,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.stopServing()
-	return s.store.Close()
+	return errors.Join(s.saveClock(), s.store.Close())
 }
 
 // stopServing closes the listener and all connections and waits.
@@ -449,7 +455,7 @@ func (s *Server) Advance(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("fakebackend: cannot advance by a negative duration %v", d)
 	}
-	return s.world.Advance(d)
+	return errors.Join(s.world.Advance(d), s.saveClock())
 }
 
 // SetTime moves the virtual clock to t: forward as Advance does, backward
@@ -458,7 +464,7 @@ func (s *Server) SetTime(t time.Time) error {
 	if s.world == nil {
 		return ErrNotMockClock
 	}
-	return s.world.Set(t)
+	return errors.Join(s.world.Set(t), s.saveClock())
 }
 
 // settle waits until the world is quiescent (on a virtual clock), so that

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/benbjohnson/clock"
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 var serveCommand = command{
@@ -120,9 +120,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 			return fs.invalid("--start-time needs --clock mock")
 		}
 	case "mock":
-		m := clock.NewMock()
-		m.Set(startTime.or(e.now).UTC())
-		cfg.Clock = m
+		// With --data, a later time saved there wins: a restart continues
+		// where the last run stopped.
+		cfg.Clock = vclock.New(startTime.or(e.now).UTC())
 	default:
 		return fs.invalid("--clock must be real or mock")
 	}
