@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/transport"
