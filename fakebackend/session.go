@@ -151,7 +151,7 @@ func (s *Server) endSession(ss *session) {
 	s.mu.Unlock()
 	s.metrics.connected.Set(float64(n))
 	ss.conn.Close(websocket.CloseNormalClosure, "")
-	ss.conn.Handled() // the reader has seen the end, and it is handled
+	ss.conn.ReadDone() // the reader has stopped, and the end is handled
 	<-ss.conn.Done()
 }
 

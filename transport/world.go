@@ -53,3 +53,9 @@ func (c *Conn) Discard() {
 	_ = c.Abort()
 	c.link.Closed(c.me)
 }
+
+// ReadDone says that this end will read no more, whatever Read last
+// returned (a reader that stops early, say because its welcome could not
+// be sent): on a world connection, what is in flight towards this end is
+// released and nothing more is counted towards it.
+func (c *Conn) ReadDone() { c.link.Closed(c.me) }
