@@ -61,28 +61,43 @@ func (s *Server) loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// adminAuth: a bearer token is required off loopback and checked whenever sent.
+// adminAuth guards the admin API. With an admin token set, every request
+// must carry it as a bearer token, from loopback too: a token that loopback
+// requests could skip would protect nothing from the other users of the
+// same machine. Without one, only a loopback listener serves the API, and
+// only to this machine's own tools (localRequest).
 func (s *Server) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		token, hasBearer := strings.CutPrefix(auth, "Bearer ")
-		switch {
-		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" || !sameSecret(token, s.cfg.AdminToken)):
-			adminError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token")
-			return
-		case auth == "" && !s.loopback():
-			if s.cfg.AdminToken == "" {
-				adminError(w, http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set")
-			} else {
-				adminError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>")
+		if status, code, msg := s.adminRefusal(r); status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sinchsim admin"`)
 			}
-			return
-		case auth == "" && !localRequest(r):
-			adminError(w, http.StatusForbidden, "forbidden", "without the admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served")
+			adminError(w, status, code, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// adminRefusal says why r may not use the admin API (status 0: it may).
+func (s *Server) adminRefusal(r *http.Request) (status int, code, msg string) {
+	auth := r.Header.Get("Authorization")
+	token, hasBearer := strings.CutPrefix(auth, "Bearer ")
+	switch {
+	case s.cfg.AdminToken != "" && auth == "":
+		return http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>"
+	case s.cfg.AdminToken != "" && (!hasBearer || !sameSecret(token, s.cfg.AdminToken)):
+		return http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token"
+	case s.cfg.AdminToken != "":
+		return 0, "", ""
+	case auth != "":
+		return http.StatusUnauthorized, "unauthorized", "this server has no admin token; send no Authorization header"
+	case !s.loopback():
+		return http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set"
+	case !localRequest(r):
+		return http.StatusForbidden, "forbidden", "without an admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served"
+	}
+	return 0, "", ""
 }
 
 // localRequest reports whether a tokenless request comes from this

@@ -91,9 +91,11 @@ type Config struct {
 	DataDir string
 	// Store replaces the built-in store (DataDir is then ignored).
 	Store Store
-	// AdminToken is the bearer token of the admin API. It is required for
-	// admin requests when Addr is not a loopback address; on loopback it is
-	// optional but, when sent, must match.
+	// AdminToken is the bearer token of the admin API and the console.
+	// When set, every admin request needs it, from loopback too. When
+	// empty, the admin API answers only on a loopback address, and only
+	// requests from this machine's own tools (not from web pages of other
+	// origins).
 	AdminToken string
 	// Conn configures every WebSocket connection (read limit, keepalive,
 	// send queue).
