@@ -306,6 +306,7 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.addr = ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
+	s.endOnShutdown(s.srv) // event streams and browsers' spare connections would hold Shutdown
 	s.started = true
 	s.wg.Add(1)
 	go func(srv *http.Server, ln net.Listener) {
