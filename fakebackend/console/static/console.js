@@ -49,11 +49,14 @@
 
   function pad(n) { return String(n).padStart(2, '0'); }
 
-  // fmtTime shows a backend time in UTC, to the second.
-  function fmtTime(ms) {
+  // fmtTime shows a backend time in UTC, to the second (to the minute
+  // when short).
+  function fmtTime(ms, short) {
     if (!Number.isFinite(ms)) return '–';
     const d = new Date(ms);
-    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+    const day = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+    const minute = `${day} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+    return short ? minute : `${minute}:${pad(d.getUTCSeconds())}`;
   }
 
   // fmtInt writes 10000 as 10,000.
@@ -161,6 +164,7 @@
     $('app').hidden = true;
     $('refused').hidden = true;
     $('sign-out').hidden = true;
+    $('now-wrap').hidden = true;
     $('signin').hidden = false;
     $('signin-error').textContent = message || '';
     setLive('signed out', false);
@@ -172,6 +176,7 @@
     $('signin').hidden = true;
     $('refused').hidden = false;
     $('refused-text').textContent = message;
+    $('now-wrap').hidden = true;
     setLive('no access', false);
   }
 
@@ -325,6 +330,7 @@
     const moved = ms !== state.now;
     state.now = ms;
     state.mock = mock;
+    $('now-wrap').hidden = false;
     $('now').textContent = fmtTime(ms);
     $('now').setAttribute('datetime', time);
     $('clock-big').textContent = fmtTime(ms) + ' UTC';
@@ -452,11 +458,11 @@
       'aria-label': `Revoke instance ${i.id} of ${i.userId}`, onclick: () => confirmRevoke(i),
     });
     return el('tr', { 'data-instance-id': i.id, 'data-user': i.userId, 'data-renewals': renewals, 'data-now': now },
-      el('td', { text: i.userId }),
-      el('td', { text: i.deviceId }),
+      el('td', { class: 'clip', title: i.userId, text: i.userId }),
+      el('td', { class: 'clip', title: i.deviceId, text: i.deviceId }),
       el('td', { class: 'id', title: i.id, text: i.id }),
-      el('td', {}, el('time', { datetime: i.createdAt, text: fmtTime(Date.parse(i.createdAt)) })),
-      el('td', {}, i.expireAt ? el('time', { datetime: i.expireAt, text: fmtTime(Date.parse(i.expireAt)) }) : el('span', { class: 'muted', text: 'never' })),
+      el('td', {}, el('time', { datetime: i.createdAt, title: fmtTime(Date.parse(i.createdAt)), text: fmtTime(Date.parse(i.createdAt), true) })),
+      el('td', {}, i.expireAt ? el('time', { datetime: i.expireAt, title: fmtTime(Date.parse(i.expireAt)), text: fmtTime(Date.parse(i.expireAt), true) }) : el('span', { class: 'muted', text: 'never' })),
       el('td', {}, ttlCell(i, now, renewals)),
       el('td', {}, yesNo(!!i.pushToken, i.pushType ? `yes (${i.pushType})` : 'yes')),
       el('td', {}, yesNo(i.connected, 'yes')),
@@ -726,11 +732,12 @@
       for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
       return e;
     };
-    const W = 600, H = 120, base = 104, top = 10;
+    // Drawn to the box's width (no stretching, which would distort the text).
+    const W = Math.max(300, Math.round($('chart').clientWidth || 600)), H = 120, base = 104, top = 12;
     const max = Math.max(1, ...hour.map((m) => m.registrations + m.refusals));
     const regs = hour.reduce((t, m) => t + m.registrations, 0);
     const refs = hour.reduce((t, m) => t + m.refusals, 0);
-    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc', preserveAspectRatio: 'none' });
+    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc' });
     const desc = svg('desc', { id: 'chart-desc' });
     desc.textContent = `${regs} registrations and ${refs} refusals in the last hour; at most ${max} in one minute.`;
     root.append(desc);
