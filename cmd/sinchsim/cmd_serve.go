@@ -35,6 +35,10 @@ The admin API and the console need --admin-token when --addr is not a
 loopback address. Once a token is set, every admin request needs it, from
 loopback too; the console asks for it.`
 
+// adminTokenEnv names the environment variable that gives serve its admin
+// token when --admin-token does not.
+const adminTokenEnv = "SINCHSIM_ADMIN_TOKEN"
+
 // appsFlag collects --app KEY:SECRET values.
 type appsFlag []fakebackend.Application
 
@@ -71,7 +75,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	clockKind := fs.String("clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
 	fs.Var(&startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
 	dataDir := fs.String("data", "", "data directory: state survives restarts (default: memory only)")
-	adminToken := fs.String("admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback)")
+	adminToken := fs.String("admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback). Default $"+adminTokenEnv+",\nbetter than the flag: other users of the machine can read a command line")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (serves wss:// and https://)")
 	tlsKey := fs.String("tls-key", "", "TLS key file")
 	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "clock skew tolerated on iat and exp")
@@ -90,6 +94,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if code, ok := fs.maxArgs(0); !ok {
 		return code
+	}
+	if *adminToken == "" {
+		*adminToken = os.Getenv(adminTokenEnv)
 	}
 
 	var level slog.Level

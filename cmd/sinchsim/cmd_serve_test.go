@@ -11,8 +11,21 @@ import (
 // page is served (it asks for the token) and every admin request needs the
 // token, from loopback too.
 func TestServeConsole(t *testing.T) {
+	for _, how := range []string{"flag", "environment"} {
+		t.Run(how, func(t *testing.T) { testServeConsole(t, how == "flag") })
+	}
+}
+
+func testServeConsole(t *testing.T, flag bool) {
+	t.Helper()
 	const token = "serve-admin-token-77"
-	_, out := startServeOut(t, "--admin-token", token)
+	var args []string
+	if flag {
+		args = []string{"--admin-token", token}
+	} else {
+		t.Setenv(adminTokenEnv, token)
+	}
+	_, out := startServeOut(t, args...)
 	m := regexp.MustCompile(`(?m)^  console    (http://127\.0\.0\.1:\d+/console)$`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no console line in:\n%s", out)
