@@ -113,10 +113,12 @@ func tab(t *testing.T, browser context.Context, url string) context.Context {
 	return ctx
 }
 
-// waitFor waits until the JavaScript expression is true in the page.
+// waitFor waits until the JavaScript expression is true in the page (an
+// expression that throws, on an element not there yet, counts as false).
 func waitFor(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+expr+")", chromedp.WithPollingTimeout(browserWait))); err != nil {
+	cond := "(() => { try { return !!(" + expr + ") } catch (e) { return false } })()"
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(browserWait))); err != nil {
 		t.Fatalf("waiting for %s: %v\n(%s)", what, err, expr)
 	}
 }
@@ -409,6 +411,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		last := js[renderStat](t, page, fmt.Sprintf(render, n+1))
 		if last.RenderMs > 200 || !js[bool](t, page, `window.notReloaded === true`) {
 			t.Fatalf("after an update: %+v", last)
+		}
+	})
+
+	t.Run("a new backend process on the same address: the page carries on", func(t *testing.T) {
+		first := RunT(t)
+		app := first.Application()
+		page := tab(t, browser, first.ConsoleURL()+"#decisions")
+		for _, u := range []string{"ivan", "judy"} {
+			instanceOf(t, dialRaw(t, first).create(app.Key, u, "d1", mint(t, first, credentials.MintParams{UserID: u})))
+		}
+		waitFor(t, page, "two decisions", `document.querySelectorAll('#decisions tbody tr').length === 2`)
+		addr := first.Addr()
+		first.Close()
+		waitFor(t, page, "the page to notice", `document.getElementById('live').textContent === 'reconnecting'`)
+		second := RunT(t, Config{Addr: addr, Applications: []Application{app}}) // its decisions count from 1 again
+		instanceOf(t, dialRaw(t, second).create(app.Key, "kim", "d1", mint(t, second, credentials.MintParams{UserID: "kim"})))
+		waitFor(t, page, "the new backend's decision", `document.querySelector('#decisions tbody tr')?.cells[3].textContent === 'kim'`)
+		if n := js[int](t, page, `document.querySelectorAll('#decisions tbody tr').length`); n != 1 {
+			t.Errorf("%d decisions shown, want only the new backend's", n)
 		}
 	})
 

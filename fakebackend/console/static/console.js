@@ -657,10 +657,13 @@
   // ---------- the decision stream ----------
 
   async function openStream() {
+    let again = false;
     while (state.running) {
       const ctrl = new AbortController();
       state.stream = ctrl;
       try {
+        if (again) await checkRestart();
+        again = true;
         const headers = { Accept: 'text/event-stream' };
         const token = sessionStorage.getItem(TOKEN_KEY);
         if (token) headers.Authorization = 'Bearer ' + token;
@@ -679,6 +682,20 @@
       setLive('reconnecting', false);
       await new Promise((ok) => setTimeout(ok, 1000));
     }
+  }
+
+  // checkRestart starts the decisions afresh when the backend's log ends
+  // before the last decision seen: it is another backend process, whose
+  // sequence numbers started again.
+  async function checkRestart() {
+    const data = await api('GET', '/admin/events?limit=1');
+    const last = data.events.length ? data.events[0].seq : 0;
+    if (last >= state.lastSeq) return;
+    state.lastSeq = 0;
+    state.decisions = [];
+    state.pending = [];
+    renderDecisions();
+    later('instances', loadInstances, 0);
   }
 
   async function readEvents(body) {
