@@ -227,6 +227,8 @@
       n++;
       if (state.view === 'instances' && n % 3 === 0) loadInstances(); // "connected" changes without a decision
       if (state.view === 'overview' && n % 5 === 0) loadStats();
+      if (state.view === 'faults' && n % 3 === 0) loadFaults(); // others may arm or use them up
+      if (state.view === 'applications' && n % 5 === 0) loadApps();
     }, 1000);
   }
 
@@ -322,7 +324,7 @@
 
   async function loadClock() {
     const c = await api('GET', '/admin/clock');
-    setClock(c.time, c.mock);
+    if (state.running) setClock(c.time, c.mock);
   }
 
   function setClock(time, mock) {
@@ -562,6 +564,7 @@
   async function loadRecentDecisions() {
     try {
       const data = await api('GET', '/admin/events?limit=500');
+      if (!state.running) return;
       for (const e of data.events) addDecision(e);
       renderDecisions();
     } catch (e) { /* the stream will try again */ }
@@ -635,7 +638,7 @@
   }
 
   function onDecision(e) {
-    if (!addDecision(e)) return;
+    if (!state.running || !addDecision(e)) return;
     state.pending.push(e);
     if (state.pending.length === 1) requestAnimationFrame(flushDecisions);
     later('instances', loadInstances, 150);
@@ -719,7 +722,7 @@
         let msg;
         try { msg = JSON.parse(data); } catch (e) { continue; }
         if (event === 'decision') onDecision(msg);
-        else if (event === 'clock') setClock(msg.time, msg.mock);
+        else if (event === 'clock' && state.running) setClock(msg.time, msg.mock);
       }
     }
   }
@@ -729,6 +732,7 @@
   async function loadStats() {
     let s;
     try { s = await api('GET', '/admin/stats'); } catch (e) { return; }
+    if (!state.running) return;
     const n = s.numbers;
     const refusals = Object.entries(n.refusals).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     $('st-connections').textContent = fmtInt(n.connections);
@@ -783,6 +787,7 @@
   async function loadFaults() {
     let data;
     try { data = await api('GET', '/admin/faults'); } catch (e) { showError('fault-error', e); return; }
+    if (!state.running) return;
     if (!state.kindsLoaded && data.kinds) {
       state.kindsLoaded = true;
       $('fault-kind').replaceChildren(...data.kinds.map((k) => new Option(k === '*' ? '* (any request)' : k, k)));
@@ -829,6 +834,7 @@
   async function loadApps() {
     let data;
     try { data = await api('GET', '/admin/applications'); } catch (e) { showError('app-error', e); return; }
+    if (!state.running) return;
     state.apps = data.applications.map((a) => a.key);
     $('apps').replaceChildren(...state.apps.map((k) => el('li', {}, el('code', { text: k }))));
     const sel = $('inst-app');
