@@ -26,9 +26,17 @@ const serveAbout = `Runs the fake backend until SIGINT or SIGTERM, then shuts do
 (clients get a close frame; with --data the state is saved).
 
 With no flags it listens on 127.0.0.1:7443, creates one application and
-prints its key and secret, the WebSocket URL and the admin URL. Every
-rule's policy has a flag; the defaults are the documented ones. The admin
-API needs --admin-token when --addr is not a loopback address.`
+prints its key and secret, the WebSocket URL, the admin URL and the
+console's URL (a live page of instances, decisions, clock and faults).
+Every rule's policy has a flag; the defaults are the documented ones.
+
+The admin API and the console need --admin-token when --addr is not a
+loopback address. Once a token is set, every admin request needs it, from
+loopback too; the console asks for it.`
+
+// adminTokenEnv names the environment variable that gives serve its admin
+// token when --admin-token does not.
+const adminTokenEnv = "SINCHSIM_ADMIN_TOKEN"
 
 // appsFlag collects --app KEY:SECRET values.
 type appsFlag []fakebackend.Application
@@ -66,7 +74,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	clockKind := fs.String("clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
 	fs.Var(&startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
 	dataDir := fs.String("data", "", "data directory: state survives restarts (default: memory only)")
-	adminToken := fs.String("admin-token", "", "bearer token for /admin/ (required off loopback)")
+	adminToken := fs.String("admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback). Default $"+adminTokenEnv+",\nbetter than the flag: other users of the machine can read a command line")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (serves wss:// and https://)")
 	tlsKey := fs.String("tls-key", "", "TLS key file")
 	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "clock skew tolerated on iat and exp")
@@ -85,6 +93,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if code, ok := fs.maxArgs(0); !ok {
 		return code
+	}
+	if *adminToken == "" {
+		*adminToken = os.Getenv(adminTokenEnv)
 	}
 
 	var level slog.Level
@@ -162,6 +173,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	fmt.Fprintf(out, "sinchsim fake backend\n")
 	fmt.Fprintf(out, "  websocket  %s\n", srv.URL())
 	fmt.Fprintf(out, "  admin      %s\n", srv.AdminURL())
+	fmt.Fprintf(out, "  console    %s\n", srv.ConsoleURL())
 	fmt.Fprintf(out, "  metrics    %smetrics\n", strings.TrimSuffix(srv.AdminURL(), "admin/"))
 	fmt.Fprintf(out, "  clock      %s (%s)\n", *clockKind, srv.Now().UTC().Format(time.RFC3339))
 	if *dataDir != "" {
