@@ -193,7 +193,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 // startBackend creates the backend, adds a generated application when cfg
 // has none, and starts it. generated is that application, or nil.
 func startBackend(cfg fakebackend.Config) (srv *fakebackend.Server, generated *fakebackend.Application, err error) {
-	srv, err = fakebackend.New(cfg)
+	srv, err = fakebackend.NewUnstartedServer(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -117,7 +117,7 @@ func TestSIGKILLMidWrite(t *testing.T) {
 	}
 
 	var logs syncbuf.Buffer
-	s, err := fakebackend.New(fakebackend.Config{DataDir: dir, Logger: debugLogger(&logs)})
+	s, err := fakebackend.NewUnstartedServer(fakebackend.Config{DataDir: dir, Logger: debugLogger(&logs)})
 	if err != nil {
 		t.Fatalf("the data directory does not load after SIGKILL: %v", err)
 	}
