@@ -104,9 +104,11 @@ type Config struct {
 	DataDir string
 	// Store replaces the built-in store (DataDir is then ignored).
 	Store Store
-	// AdminToken is the bearer token of the admin API. It is required for
-	// admin requests when Addr is not a loopback address; on loopback it is
-	// optional but, when sent, must match.
+	// AdminToken is the bearer token of the admin API and the console.
+	// When set, every admin request needs it, from loopback too. When
+	// empty, the admin API answers only on a loopback address, and only
+	// requests from this machine's own tools (not from web pages of other
+	// origins).
 	AdminToken string
 	// Conn configures every WebSocket connection (read limit, keepalive,
 	// send queue).
@@ -324,6 +326,7 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.addr = ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
+	s.endOnShutdown(s.srv) // event streams and browsers' spare connections would hold Shutdown
 	s.started = true
 	s.wg.Add(1)
 	go func(srv *http.Server, ln net.Listener) {

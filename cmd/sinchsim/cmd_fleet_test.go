@@ -83,6 +83,13 @@ func TestBotsInProcess(t *testing.T) {
 // startServe runs "sinchsim serve" in-process and returns its WebSocket URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startServeOut(t, args...)
+	return url
+}
+
+// startServeOut is startServe that also returns what serve printed.
+func startServeOut(t *testing.T, args ...string) (string, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
@@ -100,7 +107,7 @@ func startServe(t *testing.T, args ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Serving") {
-			return m[1]
+			return m[1], out.String()
 		}
 		select {
 		case code := <-done:
@@ -109,7 +116,7 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	}
 	t.Fatalf("serve did not start:\n%s\n%s", out.String(), errOut.String())
-	return ""
+	return "", ""
 }
 
 func TestBotsAgainstServeAndStore(t *testing.T) {

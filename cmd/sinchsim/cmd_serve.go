@@ -27,9 +27,17 @@ const serveAbout = `Runs the fake backend until SIGINT or SIGTERM, then shuts do
 (clients get a close frame; with --data the state is saved).
 
 With no flags it listens on 127.0.0.1:7443, creates one application and
-prints its key and secret, the WebSocket URL and the admin URL. Every
-rule's policy has a flag; the defaults are the documented ones. The admin
-API needs --admin-token when --addr is not a loopback address.`
+prints its key and secret, the WebSocket URL, the admin URL and the
+console's URL (a live page of instances, decisions, clock and faults).
+Every rule's policy has a flag; the defaults are the documented ones.
+
+The admin API and the console need --admin-token when --addr is not a
+loopback address. Once a token is set, every admin request needs it, from
+loopback too; the console asks for it.`
+
+// adminTokenEnv names the environment variable that gives serve its admin
+// token when --admin-token does not.
+const adminTokenEnv = "SINCHSIM_ADMIN_TOKEN"
 
 // appsFlag collects --app KEY:SECRET values.
 type appsFlag []fakebackend.Application
@@ -79,7 +87,7 @@ func (f *serveFlags) define(fs *flagSet) {
 	fs.StringVar(&f.clock, "clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
 	fs.Var(&f.startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
 	fs.StringVar(&f.dataDir, "data", "", "data directory: state survives restarts (default: memory only)")
-	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for /admin/ (required off loopback)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback). Default $"+adminTokenEnv+",\nbetter than the flag: other users of the machine can read a command line")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves wss:// and https://)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
 	fs.DurationVar(&f.leeway, "leeway", credentials.DefaultLeeway, "clock skew tolerated on iat and exp")
@@ -95,8 +103,12 @@ func (f *serveFlags) define(fs *flagSet) {
 	fs.BoolVar(&f.logJSON, "log-json", false, "log as JSON lines instead of text")
 }
 
-// validate checks the flags; every error is a usageErr.
+// validate checks the flags; every error is a usageErr. An absent
+// --admin-token is taken from adminTokenEnv.
 func (f *serveFlags) validate() error {
+	if f.adminToken == "" {
+		f.adminToken = os.Getenv(adminTokenEnv)
+	}
 	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usagef("--log-level must be debug, info, warn or error")
 	}
@@ -218,6 +230,7 @@ func (f *serveFlags) printBanner(out io.Writer, srv *fakebackend.Server, generat
 	fmt.Fprintf(out, "sinchsim fake backend\n")
 	fmt.Fprintf(out, "  websocket  %s\n", srv.URL())
 	fmt.Fprintf(out, "  admin      %s\n", srv.AdminURL())
+	fmt.Fprintf(out, "  console    %s\n", srv.ConsoleURL())
 	fmt.Fprintf(out, "  metrics    %smetrics\n", strings.TrimSuffix(srv.AdminURL(), "admin/"))
 	fmt.Fprintf(out, "  clock      %s (%s)\n", f.clock, srv.Now().UTC().Format(time.RFC3339))
 	if f.dataDir != "" {
