@@ -167,8 +167,10 @@ var ErrNotMockClock = errors.New("fakebackend: the server does not run on a mock
 // ErrClosed is returned by Start on a closed server.
 var ErrClosed = errors.New("fakebackend: server closed")
 
-// New returns an unstarted server (httptest.NewUnstartedServer's manner).
-func New(cfg Config) (*Server, error) {
+// NewUnstartedServer returns a server that does not listen yet, as
+// httptest.NewUnstartedServer does: set it up (AddApplication, faults),
+// then call Start. NewServer returns a started one.
+func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -248,9 +250,10 @@ func (s *Server) openStore() error {
 	return nil
 }
 
-// NewServer returns a started server.
+// NewServer returns a started server, as httptest.NewServer does. Close
+// it when done; RunT does both for a test.
 func NewServer(cfg Config) (*Server, error) {
-	s, err := New(cfg)
+	s, err := NewUnstartedServer(cfg)
 	if err != nil {
 		return nil, err
 	}
