@@ -220,11 +220,13 @@ func (ss *session) handle(m transport.Message) {
 		ev = Event{Code: transport.CodeProtocolError, Reason: "unsupported request"}
 	}
 	ev.Kind = kind
-	// The reply is queued before the decision is published: whoever acts
-	// on the event (a test revoking the new instance, say) cannot get a
-	// notice onto the connection ahead of the reply.
-	ss.send(reply)
+	// The decision is published before the reply is queued, so that it is
+	// in the event log when the peer reads the reply. Whoever acts on the
+	// event at once (revoking the new instance, say) may get a notice onto
+	// the connection ahead of the reply: PROTOCOL.md says so, and the
+	// client keeps such a notice for the reply.
 	s.record(ev)
+	ss.send(reply)
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {
