@@ -28,7 +28,7 @@ const (
 	CodeInstanceTTLTooShort = "instance_ttl_too_short" // sinch:rtc:instance:exp under iat + 48 h
 	CodeNonceReused         = "nonce_reused"           // the nonce was used before
 
-	// Instance rules (rules 9-11 in docs/RULES.md).
+	// Instance rules (rules 9-11, 13 and 14 in docs/RULES.md).
 
 	CodeInstanceTTLRequired          = "instance_ttl_required"           // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
 	CodeInstanceDeviceMismatch       = "instance_device_mismatch"        // the instance is bound to another device
@@ -41,6 +41,12 @@ const (
 	// Legacy rule (rule 12 in docs/RULES.md).
 
 	CodeSequenceNotIncreasing = "sequence_not_increasing" // legacy sequence not above the last accepted
+
+	// Calls (rule 15 in docs/RULES.md).
+
+	CodeCallNotFound            = "call_not_found"            // no such call that this connection can answer, decline or hang up
+	CodeCallRateExceeded        = "call_rate_exceeded"        // too many calls placed by the user in the last minute; retryable
+	CodeConcurrentCallsExceeded = "concurrent_calls_exceeded" // the user takes part in too many calls at once; retryable
 
 	// Protocol and server conditions.
 
@@ -89,6 +95,9 @@ var codeTable = map[string]codeInfo{
 	CodeInstanceTTLShortened:         {DomainAPI, false},
 	CodeInstanceCreationRateExceeded: {DomainAPI, true},
 	CodeSequenceNotIncreasing:        {DomainAPI, false},
+	CodeCallNotFound:                 {DomainAPI, false},
+	CodeCallRateExceeded:             {DomainAPI, true},
+	CodeConcurrentCallsExceeded:      {DomainAPI, true},
 	CodeProtocolError:                {DomainHTTP, false},
 	CodeNotAuthenticated:             {DomainAPI, false},
 	CodeLegacyDisabled:               {DomainAPI, false},
@@ -107,7 +116,8 @@ func Codes() []string {
 		CodeNonceReused, CodeInstanceTTLRequired, CodeInstanceDeviceMismatch,
 		CodeInstanceExpired, CodeInstanceNotFound, CodeInstanceReplaced,
 		CodeInstanceTTLShortened, CodeInstanceCreationRateExceeded,
-		CodeSequenceNotIncreasing, CodeProtocolError, CodeNotAuthenticated,
+		CodeSequenceNotIncreasing, CodeCallNotFound, CodeCallRateExceeded,
+		CodeConcurrentCallsExceeded, CodeProtocolError, CodeNotAuthenticated,
 		CodeLegacyDisabled, CodeInternalError, CodeUnavailable,
 	}
 }
