@@ -55,7 +55,7 @@ func (m *metrics) decision(kind, code string) {
 		case "createInstance", "legacyRegister", "authenticate", "updateInstanceTtl":
 			m.registrations.WithLabelValues(kind).Inc()
 		}
-	case kind != KindRevoke && kind != KindExpire && kind != KindReplace:
+	case kind != KindRevoke && kind != KindExpire && kind != KindReplace && kind != KindCallEnd:
 		m.rejections.WithLabelValues(code).Inc()
 	}
 }
