@@ -80,6 +80,7 @@ const (
 	CodeConnectionFailed   = "connection_failed"
 	CodePushNotEnabled     = "push_not_enabled"
 	CodeDeviceStore        = "device_store"
+	CodeInvalidCallState   = "invalid_call_state"
 )
 
 // Sentinels to use with errors.Is.
@@ -110,6 +111,10 @@ var (
 	ErrInstanceReplaced = &Error{Code: transport.CodeInstanceReplaced, Domain: DomainAPI, Message: "another connection or a new registration took the instance over"}
 	// ErrInstanceExpired: the instance's TTL ran out (code instance_expired).
 	ErrInstanceExpired = &Error{Code: transport.CodeInstanceExpired, Domain: DomainAPI, Message: "the instance's TTL ran out"}
+	// ErrInvalidCallState: Answer or Decline of a call that is not an
+	// incoming call ringing on this client (or already being answered or
+	// declined).
+	ErrInvalidCallState = &Error{Code: CodeInvalidCallState, Domain: DomainGeneric, Message: "the call is not ringing on this client"}
 	// ErrRateLimited: "Instance creation rate exceeded".
 	ErrRateLimited = &Error{Code: transport.CodeInstanceCreationRateExceeded, Domain: DomainAPI, Message: "Instance creation rate exceeded", Retryable: true}
 )
