@@ -25,9 +25,9 @@ import (
 // party is a listener that records, in order, every callback it gets, and
 // reacts to incoming calls as told.
 type party struct {
-	mu      sync.Mutex
-	log     []string
-	calls   []*Call
+	mu        sync.Mutex
+	log       []string
+	calls     []*Call
 	onCall    func(call *Call) // nil: let it ring
 	creds     func(reg *ClientRegistration)
 	showCreds bool // record OnCredentialsRequired too
