@@ -91,3 +91,38 @@ func ExampleSinchClient_Subscribe() {
 	// registering -> started (registered)
 	// started -> terminated (terminate)
 }
+
+// A month on the backend's virtual clock, in one call: when Advance
+// returns, every renewal has happened and the counts are final.
+func ExampleSinchClient_month() {
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: fakebackend.RunTClock(), Applications: []fakebackend.Application{fakebackend.NewApplication()}})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	app := srv.Application()
+	p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{
+		ApplicationKey: app.Key, Secret: app.Secret, Clock: srv.Clock(), InstanceTTL: 72 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	c, err := client.New(app.Key, srv.URL(), "alice", client.WithClock(srv.Clock()),
+		client.WithCredentialsProvider(p), client.WithInstanceTTL(true))
+	if err != nil {
+		panic(err)
+	}
+	defer c.TerminateGracefully()
+	if err := c.Start(); err != nil {
+		panic(err)
+	}
+	if err := srv.Advance(30 * 24 * time.Hour); err != nil {
+		panic(err)
+	}
+	st := c.Stats()
+	inst, _ := c.Instance()
+	fmt.Printf("renewals %d, expiries %d, instances %d\n", st.Renewals, st.Expiries, st.InstancesCreated)
+	fmt.Println("expires", inst.ExpireAt.Format(time.RFC3339))
+	// Output:
+	// renewals 15, expiries 0, instances 1
+	// expires 2026-02-03T00:00:00Z
+}

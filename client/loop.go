@@ -83,6 +83,8 @@ type loop struct {
 	renewAttempts int
 	failing       error // the error of a fail or connection_lost transition being fired
 
+	earlyRevoke *transport.InstanceRevoked // a notice that came before its instance's reply
+
 	pushOn      bool
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with
@@ -470,6 +472,7 @@ func (l *loop) releasePending(r pendingReq) {
 // clearPending forgets the requests in flight (their connection is gone):
 // a CallUser waiting for its answer learns that the connection was lost.
 func (l *loop) clearPending() {
+	l.earlyRevoke = nil
 	for id, r := range l.pending {
 		delete(l.pending, id)
 		l.releasePending(r)
@@ -634,6 +637,28 @@ func (l *loop) onRegistered(inst transport.Instance) {
 	l.saveOrLog()
 	l.count(func(s *Stats) { s.InstancesCreated++ })
 	l.becomeStarted(registration.EventRegistered)
+	l.applyEarlyRevoke()
+}
+
+// awaitingInstance reports whether a request that binds an instance
+// (createInstance, authenticate) awaits its answer.
+func (l *loop) awaitingInstance() bool {
+	for _, r := range l.pending {
+		if r.p == forRegister || r.p == forAuthenticate {
+			return true
+		}
+	}
+	return false
+}
+
+// applyEarlyRevoke handles a notice that overtook the reply which bound
+// its instance.
+func (l *loop) applyEarlyRevoke() {
+	m := l.earlyRevoke
+	l.earlyRevoke = nil
+	if m != nil && m.InstanceID == l.dev.InstanceID {
+		l.onRevoked(m)
+	}
 }
 
 func (l *loop) onAuthenticated(m *transport.Authenticated) {
@@ -653,6 +678,7 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 	}
 	l.count(func(s *Stats) { s.Authentications++ })
 	l.becomeStarted(registration.EventAuthenticated)
+	l.applyEarlyRevoke()
 }
 
 func (l *loop) becomeStarted(e registration.Event) {
@@ -795,6 +821,12 @@ func (l *loop) rateLimited(e *Error) {
 
 func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 	if m.InstanceID != l.dev.InstanceID {
+		// A notice may overtake the reply that binds its instance (an
+		// administrator revoking it the moment it was created): keep it
+		// for that reply.
+		if l.awaitingInstance() {
+			l.earlyRevoke = m
+		}
 		return
 	}
 	msg := m.Message

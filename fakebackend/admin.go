@@ -2,6 +2,7 @@ package fakebackend
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,16 +20,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/docs"
+	"github.com/sinchsim/sinchsim/fakebackend/console"
+	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
 // Handler returns the server's HTTP handler: the WebSocket endpoint at
-// transport.Path, the admin API under /admin/ and metrics at /metrics. It
-// can be mounted in another server; Start uses it.
+// transport.Path, the admin API under /admin/, the console at /console and
+// metrics at /metrics. It can be mounted in another server; Start uses it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(transport.Path, s.serveWS)
 	mux.Handle("GET /metrics", s.metricsHandler())
+	page := s.consoleGate(console.Handler())
+	mux.Handle("GET "+console.Path, page)
+	mux.Handle("GET "+console.Path+"/", page)
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /admin/health", s.adminHealth)
 	admin.HandleFunc("GET /admin/applications", s.adminListApps)
@@ -40,6 +48,10 @@ func (s *Server) Handler() http.Handler {
 	admin.HandleFunc("POST /admin/reset", s.adminReset)
 	admin.HandleFunc("GET /admin/events", s.adminEvents)
 	admin.HandleFunc("GET /admin/pushes", s.adminPushes)
+	admin.HandleFunc("GET /admin/events/stream", s.adminEventStream)
+	admin.HandleFunc("GET /admin/stats", s.adminStats)
+	admin.HandleFunc("GET /admin/codes", s.adminCodes)
+	admin.HandleFunc("POST /admin/explain", s.adminExplain)
 	admin.HandleFunc("GET /admin/faults", s.adminListFaults)
 	admin.HandleFunc("POST /admin/faults", s.adminAddFault)
 	admin.HandleFunc("DELETE /admin/faults", s.adminClearFaults)
@@ -62,28 +74,43 @@ func (s *Server) loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// adminAuth: a bearer token is required off loopback and checked whenever sent.
+// adminAuth guards the admin API. With an admin token set, every request
+// must carry it as a bearer token, from loopback too: a token that loopback
+// requests could skip would protect nothing from the other users of the
+// same machine. Without one, only a loopback listener serves the API, and
+// only to this machine's own tools (localRequest).
 func (s *Server) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		token, hasBearer := strings.CutPrefix(auth, "Bearer ")
-		switch {
-		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" || !sameSecret(token, s.cfg.AdminToken)):
-			adminError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token")
-			return
-		case auth == "" && !s.loopback():
-			if s.cfg.AdminToken == "" {
-				adminError(w, http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set")
-			} else {
-				adminError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>")
+		if status, code, msg := s.adminRefusal(r); status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sinchsim admin"`)
 			}
-			return
-		case auth == "" && !localRequest(r):
-			adminError(w, http.StatusForbidden, "forbidden", "without the admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served")
+			adminError(w, status, code, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// adminRefusal says why r may not use the admin API (status 0: it may).
+func (s *Server) adminRefusal(r *http.Request) (status int, code, msg string) {
+	auth := r.Header.Get("Authorization")
+	token, hasBearer := strings.CutPrefix(auth, "Bearer ")
+	switch {
+	case s.cfg.AdminToken != "" && auth == "":
+		return http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>"
+	case s.cfg.AdminToken != "" && (!hasBearer || !sameSecret(token, s.cfg.AdminToken)):
+		return http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token"
+	case s.cfg.AdminToken != "":
+		return 0, "", ""
+	case auth != "":
+		return http.StatusUnauthorized, "unauthorized", "this server has no admin token; send no Authorization header"
+	case !s.loopback():
+		return http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set"
+	case !localRequest(r):
+		return http.StatusForbidden, "forbidden", "without an admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served"
+	}
+	return 0, "", ""
 }
 
 // localRequest reports whether a tokenless request comes from this
@@ -267,25 +294,107 @@ type InstanceView struct {
 	Limited   bool `json:"limited"`
 	Expired   bool `json:"expired"`
 	Connected bool `json:"connected"`
+	// RenewAt is when a client with the default renewal policy renews the
+	// TTL (registration.DefaultRenewal); zero for an unlimited instance.
+	RenewAt time.Time `json:"renewAt,omitzero"`
 }
 
 func (s *Server) view(i Instance) InstanceView {
 	s.mu.Lock()
 	_, connected := s.byInst[i.ID]
 	s.mu.Unlock()
-	return InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(s.clock.Now()), Connected: connected}
+	v := InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(s.clock.Now()), Connected: connected}
+	if v.Limited {
+		issued := i.CreatedAt
+		if n := len(i.History); n > 0 {
+			issued = i.History[n-1].At // the TTL's last grant
+		}
+		v.RenewAt = registration.DefaultRenewal{}.RenewAt(issued, i.ExpireAt)
+	}
+	return v
 }
 
+// instanceOrders are the sort keys of GET /admin/instances.
+var instanceOrders = map[string]func(a, b *Instance) int{
+	"created":     func(a, b *Instance) int { return a.CreatedAt.Compare(b.CreatedAt) },
+	"expireAt":    func(a, b *Instance) int { return expiryOf(a).Compare(expiryOf(b)) },
+	"user":        func(a, b *Instance) int { return humanOrder(a.User, b.User) },
+	"device":      func(a, b *Instance) int { return humanOrder(a.Device, b.Device) },
+	"id":          func(a, b *Instance) int { return strings.Compare(a.ID, b.ID) },
+	"application": func(a, b *Instance) int { return strings.Compare(a.Application, b.Application) },
+}
+
+// humanOrder sorts names regardless of case, then by bytes.
+func humanOrder(a, b string) int {
+	return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+}
+
+// expiryOf sorts unlimited instances after every limited one.
+func expiryOf(i *Instance) time.Time {
+	if !i.Limited() {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return i.ExpireAt
+}
+
+// adminListInstances lists instances. Filters: applicationKey and userId
+// (exact), userContains (a part of the user id, any case). Order: sort (a
+// key of instanceOrders, default created) and order (asc or desc). Paging:
+// offset, and limit (default: all). total counts the filtered instances.
 func (s *Server) adminListInstances(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	out := []InstanceView{}
-	for _, i := range s.Instances() {
-		if (q.Get("userId") != "" && i.User != q.Get("userId")) || (q.Get("applicationKey") != "" && i.Application != q.Get("applicationKey")) {
+	offset, okOff := queryInt(q.Get("offset"), 0)
+	limit, okLim := queryInt(q.Get("limit"), -1)
+	key := cmp.Or(q.Get("sort"), "created")
+	compare, okSort := instanceOrders[key]
+	order := cmp.Or(q.Get("order"), "asc")
+	switch {
+	case !okOff || !okLim:
+		adminError(w, http.StatusBadRequest, "bad_request", "offset and limit must be non-negative integers")
+		return
+	case !okSort:
+		adminError(w, http.StatusBadRequest, "bad_request", "sort must be created, expireAt, user, device, id or application")
+		return
+	case order != "asc" && order != "desc":
+		adminError(w, http.StatusBadRequest, "bad_request", "order must be asc or desc")
+		return
+	}
+	app, user, part := q.Get("applicationKey"), q.Get("userId"), strings.ToLower(q.Get("userContains"))
+	all := s.Instances() // in creation order
+	match := make([]*Instance, 0, len(all))
+	for k := range all {
+		i := &all[k]
+		if (user != "" && i.User != user) || (app != "" && i.Application != app) ||
+			(part != "" && !strings.Contains(strings.ToLower(i.User), part)) {
 			continue
 		}
-		out = append(out, s.view(i))
+		match = append(match, i)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"instances": out})
+	if key != "created" { // Instances is in creation order already
+		slices.SortStableFunc(match, compare)
+	}
+	if order == "desc" {
+		slices.Reverse(match)
+	}
+	total := len(match)
+	match = match[min(offset, total):]
+	if limit >= 0 {
+		match = match[:min(limit, len(match))]
+	}
+	out := make([]InstanceView, 0, len(match))
+	for _, i := range match {
+		out = append(out, s.view(*i))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "total": total, "offset": offset, "time": s.clock.Now().UTC().Format(time.RFC3339Nano)})
+}
+
+// queryInt parses a non-negative integer query parameter ("" gives def).
+func queryInt(v string, def int) (int, bool) {
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
 }
 
 func (s *Server) adminGetInstance(w http.ResponseWriter, r *http.Request) {
@@ -405,24 +514,32 @@ func sinceLimit[T any](w http.ResponseWriter, r *http.Request, items []T, seq fu
 }
 
 type faultRequest struct {
-	Kind    string `json:"kind"`
-	Count   int    `json:"count"`
-	Code    string `json:"code,omitempty"`
-	Delay   string `json:"delay,omitempty"`
-	Drop    bool   `json:"drop,omitempty"`
-	Message string `json:"message,omitempty"`
+	Kind        string  `json:"kind"`
+	Count       int     `json:"count"`
+	Probability float64 `json:"probability,omitempty"`
+	Code        string  `json:"code,omitempty"`
+	Delay       string  `json:"delay,omitempty"`
+	Drop        bool    `json:"drop,omitempty"`
+	Message     string  `json:"message,omitempty"`
+}
+
+// faultKinds are the values a fault's kind can usefully take: "*" (any
+// request) and each request type.
+var faultKinds = []string{"*",
+	transport.TypeCreateInstance, transport.TypeAuthenticate, transport.TypeUpdateInstanceTTL,
+	transport.TypeLegacyRegister, transport.TypeRegisterPushToken, transport.TypeUnregisterPushToken,
 }
 
 func (s *Server) adminListFaults(w http.ResponseWriter, r *http.Request) {
 	out := []faultRequest{}
 	for _, f := range s.Faults() {
-		fr := faultRequest{Kind: f.Kind, Count: f.Count, Code: f.Code, Drop: f.Drop, Message: f.Message}
+		fr := faultRequest{Kind: f.Kind, Count: f.Count, Probability: f.Probability, Code: f.Code, Drop: f.Drop, Message: f.Message}
 		if f.Delay > 0 {
 			fr.Delay = f.Delay.String()
 		}
 		out = append(out, fr)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"faults": out})
+	writeJSON(w, http.StatusOK, map[string]any{"faults": out, "kinds": faultKinds})
 }
 
 func (s *Server) adminAddFault(w http.ResponseWriter, r *http.Request) {
@@ -430,7 +547,7 @@ func (s *Server) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdmin(w, r, &req) {
 		return
 	}
-	f := Fault{Kind: req.Kind, Count: req.Count, Code: req.Code, Drop: req.Drop, Message: req.Message}
+	f := Fault{Kind: req.Kind, Count: req.Count, Probability: req.Probability, Code: req.Code, Drop: req.Drop, Message: req.Message}
 	if req.Delay != "" {
 		d, err := time.ParseDuration(req.Delay)
 		if err != nil {
@@ -449,4 +566,65 @@ func (s *Server) adminAddFault(w http.ResponseWriter, r *http.Request) {
 func (s *Server) adminClearFaults(w http.ResponseWriter, r *http.Request) {
 	s.ClearFaults()
 	writeJSON(w, http.StatusOK, map[string]any{"faults": []faultRequest{}})
+}
+
+// adminStats answers the console's overview: the numbers /metrics shows,
+// the registrations of the last minute and the last hour, per minute, in
+// backend time.
+func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
+	now := s.clock.Now()
+	hour := s.metrics.hour.at(now)
+	// Per minute: the current minute so far, plus the share of the
+	// previous one that falls within the last 60 seconds.
+	cur, prev := hour[len(hour)-1], hour[len(hour)-2]
+	into := now.Sub(cur.Minute).Minutes()
+	perMinute := float64(cur.Registrations) + float64(prev.Registrations)*(1-into)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"time":                   now.UTC().Format(time.RFC3339Nano),
+		"numbers":                s.metrics.numbers(),
+		"registrationsPerMinute": perMinute,
+		"lastHour":               hour,
+	})
+}
+
+// adminCodes answers the code table: each code's meaning and typical fix,
+// as docs/ERRORS.md and docs/PROTOCOL.md give them.
+func (s *Server) adminCodes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"codes": docs.Codes()})
+}
+
+type explainRequest struct {
+	Token string `json:"token"`
+	User  string `json:"userId,omitempty"`
+}
+
+// adminExplain says what `sinchsim token explain` says of a token, judged
+// at the backend's time with the secret of the application its iss names
+// (when the backend knows it). The answer never holds a secret.
+func (s *Server) adminExplain(w http.ResponseWriter, r *http.Request) {
+	var req explainRequest
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	opt := credentials.ExplainOptions{User: req.User, Now: s.clock.Now(), Leeway: s.policy.Leeway}
+	if s.policy.Leeway == 0 {
+		opt.Leeway = -1 // Policy's 0 is already "none" here; Explain's 0 is its default
+	}
+	x := credentials.Explain(req.Token, opt)
+	iss, _ := x.Claims["iss"].(string)
+	key, named := strings.CutPrefix(iss, credentials.IssuerPrefix)
+	secret, known := s.keys.Secret(key)
+	if named && known {
+		opt.ApplicationKey, opt.Secret = key, secret
+		x = credentials.Explain(req.Token, opt)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"text":             x.String(),
+		"verified":         x.Verified,
+		"failed":           x.Failed(),
+		"findings":         x.Findings,
+		"header":           x.Header,
+		"claims":           x.Claims,
+		"applicationKnown": named && known,
+	})
 }

@@ -248,10 +248,23 @@ func TestCallerExpired(t *testing.T) {
 	if got := pushCode(t, alice.rawClient, alice.inst); got != "instance_expired" {
 		t.Fatalf("instanceRevoked code %s", got)
 	}
+	// A refusal is published after its answer is queued: wait for it.
+	events, stop := s.Subscribe(16)
+	defer stop()
 	r := alice.callRefused(t, "bob")
 	wantCode(t, r, "instance_expired")
-	if ev := lastEvent(s, transport.TypeCallUser); ev.Code != "instance_expired" || ev.Instance != alice.inst {
-		t.Fatalf("callUser event = %+v", ev)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			if ev.Kind == transport.TypeCallUser {
+				if ev.Code != "instance_expired" || ev.Instance != alice.inst {
+					t.Fatalf("callUser event = %+v", ev)
+				}
+				done = true
+			}
+		case <-time.After(wireTimeout):
+			t.Fatal("no callUser event")
+		}
 	}
 	wantCode(t, (&party{rawClient: dialRaw(t, s)}).callRefused(t, "bob"), "not_authenticated")
 	// Registering anew lifts it.
@@ -716,7 +729,7 @@ func TestPushWebhookNeverBlocks(t *testing.T) {
 
 func TestPushWebhookMustBeHTTP(t *testing.T) {
 	for _, u := range []string{"ftp://h/?k=sekrit", "not a url sekrit", "http://?k=sekrit", "/relative?k=sekrit"} {
-		if _, err := New(Config{PushWebhook: u}); err == nil {
+		if _, err := NewUnstartedServer(Config{PushWebhook: u}); err == nil {
 			t.Errorf("PushWebhook %q accepted", u)
 		} else if strings.Contains(err.Error(), "sekrit") {
 			t.Errorf("the error repeats the URL: %v", err)

@@ -13,8 +13,15 @@
 //	srv.Advance(72 * time.Hour)              // move the backend's clock
 //	for _, e := range srv.Events() { ... }   // every decision with its code and reason
 //
+// Outside a test, the constructors follow net/http/httptest: NewServer
+// returns a started server, NewUnstartedServer one to set up before
+// Start; Close stops either.
+//
 // Besides the WebSocket endpoint (URL), the server offers a JSON admin API
-// under /admin/ (applications, instances, revocation, clock, reset, events,
-// faults) and Prometheus metrics at /metrics. State lives behind the Store
-// interface: in memory, or in a data directory that survives restarts.
+// under /admin/ (applications, instances, revocation, clock, reset, events
+// and their live stream, faults, the code table), a console page for the
+// browser at ConsoleURL, and Prometheus metrics at /metrics. With
+// Config.AdminToken set, every admin request needs the token. State lives
+// behind the Store interface: in memory, or in a data directory that
+// survives restarts.
 package fakebackend

@@ -55,11 +55,13 @@ type eventLog struct {
 	seq   uint64
 	buf   []Event
 	start int
-	subs  map[chan Event]struct{}
+	// subs maps each subscriber to whether it is a stream (an HTTP
+	// response that must end when the server stops serving).
+	subs map[chan Event]bool
 }
 
 func newEventLog(limit int) *eventLog {
-	return &eventLog{limit: limit, subs: map[chan Event]struct{}{}}
+	return &eventLog{limit: limit, subs: map[chan Event]bool{}}
 }
 
 func (l *eventLog) add(e Event) Event {
@@ -97,15 +99,34 @@ func (l *eventLog) reset() {
 	l.mu.Unlock()
 }
 
-func (l *eventLog) subscribe(n int) (<-chan Event, func()) {
+func (l *eventLog) subscribe(n int, stream bool) (<-chan Event, func()) {
 	ch := make(chan Event, n)
 	l.mu.Lock()
-	l.subs[ch] = struct{}{}
+	l.subs[ch] = stream
 	l.mu.Unlock()
 	return ch, func() {
 		l.mu.Lock()
-		delete(l.subs, ch)
+		if stream, ok := l.subs[ch]; ok {
+			delete(l.subs, ch)
+			if stream {
+				close(ch) // the stream's reader treats it as the end
+			}
+		}
 		l.mu.Unlock()
+	}
+}
+
+// endStreams closes the channel of every stream subscriber, so that the
+// event streams being served end: http.Server.Shutdown waits for every
+// response to finish, and a stream never finishes on its own.
+func (l *eventLog) endStreams() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for ch, stream := range l.subs {
+		if stream {
+			delete(l.subs, ch)
+			close(ch)
+		}
 	}
 }
 
@@ -116,7 +137,7 @@ func (s *Server) Events() []Event { return s.events.list() }
 // called. A subscriber that falls more than n behind misses events; Events
 // still has them.
 func (s *Server) Subscribe(n int) (events <-chan Event, cancel func()) {
-	return s.events.subscribe(n)
+	return s.events.subscribe(n, false)
 }
 
 // record logs a decision in the event log, the metrics and the logger.
@@ -128,7 +149,7 @@ func (s *Server) record(e Event) {
 		e.Code = CodeOK
 	}
 	s.events.add(e)
-	s.metrics.decision(e.Kind, e.Code)
+	s.metrics.decision(e.Time, e.Kind, e.Code)
 	if e.Code == CodeOK {
 		s.log.Debug("decision", "kind", e.Kind, "code", e.Code, "app", e.Application, "user", e.User, "device", e.Device, "instance", e.Instance)
 	} else {

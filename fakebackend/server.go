@@ -127,9 +127,11 @@ type Config struct {
 	DataDir string
 	// Store replaces the built-in store (DataDir is then ignored).
 	Store Store
-	// AdminToken is the bearer token of the admin API. It is required for
-	// admin requests when Addr is not a loopback address; on loopback it is
-	// optional but, when sent, must match.
+	// AdminToken is the bearer token of the admin API and the console.
+	// When set, every admin request needs it, from loopback too. When
+	// empty, the admin API answers only on a loopback address, and only
+	// requests from this machine's own tools (not from web pages of other
+	// origins).
 	AdminToken string
 	// Conn configures every WebSocket connection (read limit, keepalive,
 	// send queue).
@@ -195,8 +197,10 @@ var ErrNotMockClock = errors.New("fakebackend: the server does not run on a mock
 // ErrClosed is returned by Start on a closed server.
 var ErrClosed = errors.New("fakebackend: server closed")
 
-// New returns an unstarted server (httptest.NewUnstartedServer's manner).
-func New(cfg Config) (*Server, error) {
+// NewUnstartedServer returns a server that does not listen yet, as
+// httptest.NewUnstartedServer does: set it up (AddApplication, faults),
+// then call Start. NewServer returns a started one.
+func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -284,9 +288,10 @@ func (s *Server) openStore() error {
 	return nil
 }
 
-// NewServer returns a started server.
+// NewServer returns a started server, as httptest.NewServer does. Close
+// it when done; RunT does both for a test.
 func NewServer(cfg Config) (*Server, error) {
-	s, err := New(cfg)
+	s, err := NewUnstartedServer(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +364,7 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.addr = ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
+	s.endOnShutdown(s.srv) // event streams and browsers' spare connections would hold Shutdown
 	s.started = true
 	s.wg.Add(1)
 	go func(srv *http.Server, ln net.Listener) {

@@ -235,7 +235,9 @@ func (ss *session) handle(m transport.Message) {
 		return // a call rule has answered and recorded by itself, in order
 	}
 	ev.Kind = kind
-	s.record(ev)
+	// The reply is queued before the decision is published: whoever acts
+	// on the event (a test revoking the new instance, say) cannot get a
+	// notice onto the connection ahead of the reply.
 	switch reply.(type) {
 	case *transport.InstanceCreated, *transport.Authenticated:
 		// Told it is bound, the connection takes calls: the calls to its
@@ -244,6 +246,7 @@ func (ss *session) handle(m transport.Message) {
 	default:
 		ss.send(reply)
 	}
+	s.record(ev)
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {

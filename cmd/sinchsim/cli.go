@@ -242,17 +242,50 @@ func (fs *flagSet) invalid(format string, args ...any) int {
 	return exitUsage
 }
 
-// require checks that the named string flags are set and not empty.
-func (fs *flagSet) require(names ...string) (code int, ok bool) {
+// A usageErr is a usage error found by a command's validate or config
+// step: the command exits 2 with one line and a pointer to --help.
+type usageErr string
+
+func (u usageErr) Error() string { return string(u) }
+
+// usagef returns a usageErr.
+func usagef(format string, args ...any) error {
+	return usageErr(fmt.Sprintf(format, args...))
+}
+
+// fail reports err from a command's validate or config step and returns
+// the exit status: exitUsage for a usageErr (one line and a pointer to
+// --help), exitFail for anything else (one line).
+func (fs *flagSet) fail(err error) int {
+	var u usageErr
+	if errors.As(err, &u) {
+		return fs.invalid("%s", string(u))
+	}
+	fs.e.errorf("%v", err)
+	return exitFail
+}
+
+// parseAll parses args, then refuses more than maxArgs positional
+// arguments; ok is false when the command must stop and return code.
+func (fs *flagSet) parseAll(args []string, maxArgs int) (code int, ok bool) {
+	if code, ok := fs.parse(args); !ok {
+		return code, false
+	}
+	return fs.maxArgs(maxArgs)
+}
+
+// require checks that the named string flags are set and not empty; the
+// error is a usageErr.
+func (fs *flagSet) require(names ...string) error {
 	for _, n := range names {
 		if fs.Lookup(n).Value.String() == "" {
 			if n == "app-secret" {
-				return fs.usageError("missing required flag --app-secret (or set %s)", envAppSecret), false
+				return usagef("missing required flag --app-secret (or set %s)", envAppSecret)
 			}
-			return fs.usageError("missing required flag --%s", n), false
+			return usagef("missing required flag --%s", n)
 		}
 	}
-	return exitOK, true
+	return nil
 }
 
 // maxArgs refuses more than n positional arguments. It never echoes them:

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/internal/fleet"
 	"github.com/sinchsim/sinchsim/internal/sim"
+	"github.com/sinchsim/sinchsim/internal/syncbuf"
 )
 
 func TestDemoRuns(t *testing.T) {
@@ -80,29 +80,18 @@ func TestBotsInProcess(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs "sinchsim serve" in-process and returns its WebSocket URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startServeOut(t, args...)
+	return url
+}
+
+// startServeOut is startServe that also returns what serve printed.
+func startServeOut(t *testing.T, args ...string) (string, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runEnv(ctx, &env{name: "sinchsim", stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, now: time.Now},
@@ -118,7 +107,7 @@ func startServe(t *testing.T, args ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Serving") {
-			return m[1]
+			return m[1], out.String()
 		}
 		select {
 		case code := <-done:
@@ -127,7 +116,7 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	}
 	t.Fatalf("serve did not start:\n%s\n%s", out.String(), errOut.String())
-	return ""
+	return "", ""
 }
 
 func TestBotsAgainstServeAndStore(t *testing.T) {
