@@ -305,14 +305,13 @@ func (l *loop) pendingCall(call *Call) bool {
 	return false
 }
 
-// abandonCall: CallUser stopped waiting for call. One still initiating is
-// hung up once placed; one placed meanwhile, now.
+// abandonCall: CallUser stopped waiting for call and returned an error, so
+// nobody holds the call: it gets no more callbacks. One still initiating
+// is hung up once placed; one placed meanwhile, now.
 func (l *loop) abandonCall(call *Call) {
-	switch call.State() {
-	case CallInitiating:
-		call.abandoned = true
-	case CallEnded:
-	default:
+	st := call.State()
+	call.abandoned = true // no more callbacks: nobody holds the call
+	if st != CallInitiating && st != CallEnded {
 		_ = l.actOnCall(call, transport.TypeHangupCall)
 	}
 }
