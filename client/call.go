@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
@@ -206,17 +207,17 @@ const (
 
 func checkHeaders(h map[string]string) error {
 	if len(h) > maxHeaders {
-		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "at most " + strconv.Itoa(maxHeaders) + " headers"}
+		return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "at most " + strconv.Itoa(maxHeaders) + " headers"}
 	}
 	total := 0
 	for k, v := range h {
 		if k == "" || len(k) > maxHeaderNameLen {
-			return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "a header name must be 1 to " + strconv.Itoa(maxHeaderNameLen) + " bytes"}
+			return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "a header name must be 1 to " + strconv.Itoa(maxHeaderNameLen) + " bytes"}
 		}
 		total += len(k) + len(v)
 	}
 	if total > maxHeadersBytes {
-		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "headers hold more than " + strconv.Itoa(maxHeadersBytes) + " bytes of names and values"}
+		return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "headers hold more than " + strconv.Itoa(maxHeadersBytes) + " bytes of names and values"}
 	}
 	return nil
 }

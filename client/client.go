@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sinchsim/sinchsim/codes"
 	"log/slog"
 	"net"
 	"net/url"
@@ -128,7 +129,7 @@ func (c *SinchClient) Stats() Stats {
 // is made before Start.
 func New(applicationKey, environmentHost, userID string, opts ...Option) (*SinchClient, error) {
 	if applicationKey == "" {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "application key is empty"}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "application key is empty"}
 	}
 	if err := credentials.ValidateUserID(userID); err != nil {
 		msg := err.Error()
@@ -139,7 +140,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	}
 	u, err := environmentURL(environmentHost)
 	if err != nil {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: err.Error()}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: err.Error()}
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -263,7 +264,7 @@ func (c *SinchClient) Start() error {
 // token is kept and registered once it is.
 func (c *SinchClient) RegisterPushToken(token string) error {
 	if token == "" {
-		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "push token is empty"}
+		return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "push token is empty"}
 	}
 	return c.pushCall(func() error { return c.l.setPushToken(token) })
 }

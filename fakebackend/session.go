@@ -235,9 +235,12 @@ func (ss *session) handle(m transport.Message) {
 		return // a call rule has answered and recorded by itself, in order
 	}
 	ev.Kind = kind
-	// The reply is queued before the decision is published: whoever acts
-	// on the event (a test revoking the new instance, say) cannot get a
-	// notice onto the connection ahead of the reply.
+	// The decision is published before the reply is queued, so that it is
+	// in the event log when the peer reads the reply. Whoever acts on the
+	// event at once (revoking the new instance, say) may get a notice onto
+	// the connection ahead of the reply: PROTOCOL.md says so, and the
+	// client keeps such a notice for the reply.
+	s.record(ev)
 	switch reply.(type) {
 	case *transport.InstanceCreated, *transport.Authenticated:
 		// Told it is bound, the connection takes calls: the calls to its
@@ -246,7 +249,6 @@ func (ss *session) handle(m transport.Message) {
 	default:
 		ss.send(reply)
 	}
-	s.record(ev)
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {
