@@ -22,6 +22,8 @@ const (
 	forRenew
 	forAuthenticate
 	forPush
+	forCall    // callUser
+	forCallAct // answerCall, declineCall, hangupCall
 )
 
 // slot names one kind of asynchronous operation of the loop. At most one
@@ -48,7 +50,8 @@ type ticket struct {
 // pendingReq is a request sent to the backend and not answered yet.
 type pendingReq struct {
 	p       purpose
-	outside bool // counted as work outside the world (the backend is not in it)
+	outside bool  // counted as work outside the world (the backend is not in it)
+	call    *Call // the call a call request is about
 }
 
 // loop is the client's state, owned by its one goroutine; every method runs
@@ -86,6 +89,9 @@ type loop struct {
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with
 
+	calls   map[string]*Call // by call id: placed or rung, not ended
+	callSeq uint64
+
 	stats    Stats
 	lastErr  error
 	dirty    bool // stats or instance changed since the last publish
@@ -96,7 +102,7 @@ type loop struct {
 }
 
 func newLoop(c *SinchClient) *loop {
-	l := &loop{c: c, pending: map[string]pendingReq{}, backoff: c.o.backoff, renewal: c.o.renewal}
+	l := &loop{c: c, pending: map[string]pendingReq{}, calls: map[string]*Call{}, backoff: c.o.backoff, renewal: c.o.renewal}
 	l.ctx, l.end = context.WithCancel(context.Background())
 	l.seedJitter()
 	l.lastSnap = c.snap.Load()
@@ -417,7 +423,10 @@ func (l *loop) startReader(tk ticket, conn *transport.Conn) {
 }
 
 // send sends a request built by mk with a fresh id.
-func (l *loop) send(p purpose, mk func(id string) transport.Message) {
+func (l *loop) send(p purpose, mk func(id string) transport.Message) { l.sendFor(p, nil, mk) }
+
+// sendFor is send for a request about call.
+func (l *loop) sendFor(p purpose, call *Call, mk func(id string) transport.Message) {
 	l.reqSeq++
 	id := strconv.FormatUint(l.reqSeq, 10)
 	if err := l.conn.Send(mk(id)); err != nil {
@@ -427,7 +436,7 @@ func (l *loop) send(p purpose, mk func(id string) transport.Message) {
 	// The answer is awaited: Idle is false until it comes. Within one
 	// world the connection counts it; from a backend outside the world,
 	// the wait for it is outside work.
-	r := pendingReq{p: p, outside: !l.conn.InWorld()}
+	r := pendingReq{p: p, outside: !l.conn.InWorld(), call: call}
 	l.pending[id] = r
 	if r.outside {
 		l.c.beginOutside(1)
@@ -438,12 +447,18 @@ func (l *loop) send(p purpose, mk func(id string) transport.Message) {
 
 // answered removes a pending request and returns what it was for.
 func (l *loop) answered(id string) (purpose, bool) {
+	r, ok := l.answeredReq(id)
+	return r.p, ok
+}
+
+// answeredReq is answered returning the whole request.
+func (l *loop) answeredReq(id string) (pendingReq, bool) {
 	r, ok := l.pending[id]
 	if ok {
 		delete(l.pending, id)
 		l.releasePending(r)
 	}
-	return r.p, ok
+	return r, ok
 }
 
 func (l *loop) releasePending(r pendingReq) {
@@ -454,11 +469,16 @@ func (l *loop) releasePending(r pendingReq) {
 	}
 }
 
+// clearPending forgets the requests in flight (their connection is gone):
+// a CallUser waiting for its answer learns that the connection was lost.
 func (l *loop) clearPending() {
 	l.earlyRevoke = nil
 	for id, r := range l.pending {
 		delete(l.pending, id)
 		l.releasePending(r)
+		if r.p == forCall {
+			l.callRefused(r.call, &Error{Code: CodeConnectionFailed, Domain: DomainNetwork, Message: "the connection was lost before the backend answered", Retryable: true})
+		}
 	}
 }
 
@@ -580,14 +600,28 @@ func (l *loop) onMessage(tk ticket, m transport.Message) {
 	case *transport.PushTokenUnregistered:
 		l.answered(m.ID)
 	case *transport.ErrorMessage:
-		p, ok := l.answered(m.ID)
+		r, ok := l.answeredReq(m.ID)
 		if !ok {
 			l.c.logf(slog.LevelWarn, "backend error: %v", &m.Error)
 			return
 		}
-		l.onError(p, fromWire(&m.Error))
+		if r.call != nil {
+			l.onCallError(r, fromWire(&m.Error))
+			return
+		}
+		l.onError(r.p, fromWire(&m.Error))
 	case *transport.InstanceRevoked:
 		l.onRevoked(m)
+	case *transport.CallProgressing:
+		if r, ok := l.answeredReq(m.ID); ok && r.p == forCall {
+			l.onCallProgressing(r.call, m.CallID)
+		}
+	case *transport.IncomingCall:
+		l.onIncomingCall(m)
+	case *transport.CallEstablished:
+		l.onCallEstablished(m)
+	case *transport.CallEnded:
+		l.onCallEnded(m)
 	default:
 		l.c.logf(slog.LevelWarn, "unexpected %s message from the backend", m.MessageType())
 	}
@@ -717,14 +751,19 @@ func (l *loop) renewFailedFor(err error, atLeast time.Duration) {
 	l.arm(slotRenew, d, l.onRenewDue)
 }
 
-func (l *loop) onError(p purpose, e *Error) {
-	code := e.Code
+// countRejection counts a backend error by code.
+func (l *loop) countRejection(code string) {
 	l.count(func(s *Stats) {
 		if s.Rejections == nil {
 			s.Rejections = map[string]int{}
 		}
 		s.Rejections[code]++
 	})
+}
+
+func (l *loop) onError(p purpose, e *Error) {
+	code := e.Code
+	l.countRejection(code)
 	switch p {
 	case forAuthenticate:
 		switch code {
@@ -816,9 +855,18 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 		if code == "" {
 			code = transport.CodeInstanceNotFound
 		}
-		l.forgetInstance()
-		l.fail(&Error{Code: code, Domain: DomainAPI, Message: msg})
+		l.failForgetting(&Error{Code: code, Domain: DomainAPI, Message: msg})
 	}
+}
+
+// failForgetting is the one path for "the instance is gone and the client
+// stops": the instance is forgotten and the client fails with e; the next
+// Start registers anew. (registerAnew is the path that registers again at
+// once.) A revocation takes it, and an expiry found on a call attempt
+// (rule 15 in docs/RULES.md).
+func (l *loop) failForgetting(e *Error) {
+	l.forgetInstance()
+	l.fail(e)
 }
 
 // registerAnew is the one path for "the instance is gone, register again":
@@ -835,6 +883,7 @@ func (l *loop) registerAnew(expired bool, why string) {
 }
 
 func (l *loop) forgetInstance() {
+	l.endCalls()
 	l.cancel(slotRenew)
 	l.cancel(slotExpiry)
 	l.dev.forget()
@@ -859,6 +908,7 @@ func (l *loop) onConnLost(tk ticket, conn *transport.Conn, err error) {
 	l.cancel(slotConn)
 	l.conn = nil
 	l.clearPending()
+	l.endCalls()
 	switch l.state() {
 	case registration.StateFailed, registration.StateTerminated, registration.StateIdle, registration.StateReconnecting:
 		return
@@ -928,6 +978,7 @@ func (l *loop) dropConn() {
 	}
 	l.cancel(slotConn)
 	l.clearPending()
+	l.endCalls()
 }
 
 func (l *loop) terminate() {

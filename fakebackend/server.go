@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,16 @@ type Policy struct {
 	MaxConnectionsPerUser int
 	// MaxConnections bounds all WebSocket connections. Default 100,000.
 	MaxConnections int
+	// CallAnswerTimeout is how long a call rings before it ends with
+	// no_answer (rule 15 in docs/RULES.md). Default 45 s.
+	CallAnswerTimeout time.Duration
+	// MaxCallsPerMinute bounds the calls one user may place within a
+	// minute (call_rate_exceeded). Default 30; negative: unlimited.
+	MaxCallsPerMinute int
+	// MaxConcurrentCalls bounds the calls one user takes part in at once,
+	// as caller or callee (concurrent_calls_exceeded; a callee at the
+	// limit is unavailable). Default 4; negative: unlimited.
+	MaxConcurrentCalls int
 }
 
 // Defaults of Policy.
@@ -50,6 +61,9 @@ const (
 	DefaultMaxNonces             = 1_000_000
 	DefaultMaxConnectionsPerUser = 64
 	DefaultMaxConnections        = 100_000
+	DefaultCallAnswerTimeout     = 45 * time.Second
+	DefaultMaxCallsPerMinute     = 30
+	DefaultMaxConcurrentCalls    = 4
 )
 
 func (p Policy) withDefaults() Policy {
@@ -72,6 +86,15 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxConnections <= 0 {
 		p.MaxConnections = DefaultMaxConnections
+	}
+	if p.CallAnswerTimeout <= 0 {
+		p.CallAnswerTimeout = DefaultCallAnswerTimeout
+	}
+	if p.MaxCallsPerMinute == 0 {
+		p.MaxCallsPerMinute = DefaultMaxCallsPerMinute
+	}
+	if p.MaxConcurrentCalls == 0 {
+		p.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	return p
 }
@@ -122,8 +145,13 @@ type Config struct {
 	// Logger receives decisions and lifecycle events; nil: discard. No
 	// secret is ever logged.
 	Logger *slog.Logger
-	// EventLimit bounds the decision log; default 10,000.
+	// EventLimit bounds the decision log, and the record of pushes;
+	// default 10,000.
 	EventLimit int
+	// PushWebhook, when set, is an http(s) URL to which the backend POSTs
+	// each push (a Push as JSON) from its own goroutine, within
+	// PushWebhookTimeout; the backend never waits for it.
+	PushWebhook string
 }
 
 // DefaultMockTime is where RunT's mock clock starts.
@@ -159,6 +187,8 @@ type Server struct {
 	events  *eventLog
 	faults  *faultTable
 	metrics *metrics
+	calls   *callTable
+	pushes  *pushOutbox
 }
 
 // ErrNotMockClock is returned by time control on a server with a real clock.
@@ -186,6 +216,12 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.EventLimit <= 0 {
 		cfg.EventLimit = 10000
 	}
+	if cfg.PushWebhook != "" {
+		// The message leaves the URL out: it may carry a token.
+		if u, err := url.Parse(cfg.PushWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("fakebackend: PushWebhook must be an http:// or https:// URL")
+		}
+	}
 	s := &Server{
 		cfg:      cfg,
 		policy:   cfg.Policy.withDefaults(),
@@ -200,6 +236,8 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 	}
 	s.world = vclock.Of(cfg.Clock)
+	s.calls = newCallTable(s)
+	s.pushes = newPushOutbox(s, cfg.EventLimit, cfg.PushWebhook)
 	s.metrics.setInstanceGauge(func() float64 {
 		insts, _ := s.store.Instances()
 		return float64(len(insts))
@@ -350,6 +388,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.stopServing()
+	if s.pushes.hook != nil {
+		s.pushes.hook.close()
+	}
 	return errors.Join(s.saveClock(), s.store.Close())
 }
 
@@ -549,12 +590,15 @@ func (s *Server) Instance(id string) (Instance, bool) {
 	return i, err == nil
 }
 
-// Reset drops every instance, device record, sequence, nonce, event and
-// fault, and closes client connections; applications stay.
+// Reset drops every instance, device record, sequence, nonce, event,
+// push and fault, and closes client connections (which ends their calls);
+// applications stay.
 func (s *Server) Reset() error {
 	s.CloseClientConnections()
 	s.events.reset()
 	s.faults.reset()
+	s.pushes.reset()
+	s.calls.reset()
 	return s.store.Reset()
 }
 
