@@ -369,15 +369,15 @@ func (x *Explanation) parseLenient(b []byte, what string) map[string]any {
 		return nil
 	}
 	var buf [16]jsonobj.Member
-	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
-	if reason == "" {
+	fields, err := jsonobj.Parse(b, buf[:0], tokenJSON)
+	if err == nil {
 		return fieldsMap(fields)
 	}
-	if fields, r := jsonobj.Parse(b, buf[:0], anyBytesJSON); r == "" {
+	if fields, e := jsonobj.Parse(b, buf[:0], anyBytesJSON); e == nil {
 		x.add(CodeTokenMalformed, Fail, "the %s has invalid UTF-8 in %s; JSON text must be UTF-8", what, badUTF8Members(fields))
 		return fieldsMap(fields)
 	}
-	x.add(CodeTokenMalformed, Fail, "the %s is not strict JSON: %s", what, reason)
+	x.add(CodeTokenMalformed, Fail, "the %s is not strict JSON: %v", what, err)
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var m map[string]any
@@ -697,8 +697,8 @@ func kidDateAccepted(date string, now, challenge time.Time, lee time.Duration) b
 
 func memberOrder(b []byte) []string {
 	var buf [16]jsonobj.Member
-	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
-	if reason != "" {
+	fields, err := jsonobj.Parse(b, buf[:0], tokenJSON)
+	if err != nil {
 		return nil
 	}
 	out := make([]string, len(fields))

@@ -169,9 +169,9 @@ func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
 // rules (use a Verifier for those). Errors are *Error values.
 func (c *Claims) UnmarshalJSON(b []byte) error {
 	var buf [16]jsonobj.Member
-	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
-	if reason != "" {
-		return reject(CodeTokenMalformed, "claims JSON: "+reason)
+	fields, err := jsonobj.Parse(b, buf[:0], tokenJSON)
+	if err != nil {
+		return reject(CodeTokenMalformed, "claims JSON: "+err.Error())
 	}
 	*c = Claims{}
 	if e := c.fromFields(fields); e != nil {

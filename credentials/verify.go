@@ -113,9 +113,9 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 		return nil, e
 	}
 	var fbuf [16]jsonobj.Member
-	hfields, reason := jsonobj.Parse(hjson, fbuf[:0], tokenJSON)
-	if reason != "" {
-		return nil, reject(CodeTokenMalformed, "header JSON: "+reason)
+	hfields, err := jsonobj.Parse(hjson, fbuf[:0], tokenJSON)
+	if err != nil {
+		return nil, reject(CodeTokenMalformed, "header JSON: "+err.Error())
 	}
 	hdr, e := headerFromFields(hfields)
 	if e != nil {
@@ -130,9 +130,9 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if e != nil {
 		return nil, e
 	}
-	cfields, reason := jsonobj.Parse(cjson, fbuf[:0], tokenJSON)
-	if reason != "" {
-		return nil, reject(CodeTokenMalformed, "payload JSON: "+reason)
+	cfields, err := jsonobj.Parse(cjson, fbuf[:0], tokenJSON)
+	if err != nil {
+		return nil, reject(CodeTokenMalformed, "payload JSON: "+err.Error())
 	}
 	tok := &Token{Raw: token, Header: hdr, HeaderJSON: hjson, ClaimsJSON: cjson}
 	c := &tok.Claims
