@@ -174,8 +174,12 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 		return reject(CodeTokenMalformed, "claims JSON: "+err.Error())
 	}
 	*c = Claims{}
-	if e := c.fromFields(fields); e != nil {
-		return e
+	for i := range fields {
+		if id, ok := claimOf(fields[i].Key); ok {
+			if reason := c.set(id, &fields[i]); reason != "" {
+				return reject(CodeClaimInvalid, reason)
+			}
+		}
 	}
 	if app, ok := strings.CutPrefix(c.Issuer, IssuerPrefix); ok && app != "" && !strings.Contains(app, "/") {
 		c.ApplicationKey = app
@@ -460,20 +464,3 @@ func random16(u *[16]byte) {
 
 // NewNonce returns a fresh random nonce (a version 4 UUID from crypto/rand).
 func NewNonce() string { return string(appendUUID(make([]byte, 0, 36))) }
-
-// splitToken splits a compact JWS into its three parts.
-func splitToken(tok string) (h, c, s string, ok bool) {
-	i := strings.IndexByte(tok, '.')
-	if i < 0 {
-		return "", "", "", false
-	}
-	j := strings.IndexByte(tok[i+1:], '.')
-	if j < 0 {
-		return "", "", "", false
-	}
-	j += i + 1
-	if strings.IndexByte(tok[j+1:], '.') >= 0 {
-		return "", "", "", false
-	}
-	return tok[:i], tok[i+1 : j], tok[j+1:], true
-}

@@ -123,6 +123,18 @@ func rejectionCases(t testing.TB) []rejectionCase {
 		tcase{name: "payload NaN", token: withClaims(sc.set("iat", "NaN"))},
 		tcase{name: "payload empty object text", token: signJWT(t, hdr(seedDate), "", keyFor(seedDate))},
 	)
+	// The structure is judged before the content: a header that breaks a
+	// rule of its own does not hide a part that is not base64url or JSON.
+	noKid, algNone := b64([]byte(`{"alg":"HS256"}`)), b64([]byte(`{"alg":"none"}`))
+	add(CodeTokenMalformed,
+		tcase{name: "structure: payload not base64url, header without kid", token: "eyJhbGciOiJIUzI1NiJ9.%%%.x"},
+		tcase{name: "structure: payload not base64url, alg none", token: algNone + ".%%%." + seedParts[2]},
+		tcase{name: "structure: payload not JSON, header without kid", token: signInput(noKid+"."+b64([]byte("iss=x")), keyFor(seedDate))},
+		tcase{name: "structure: payload an array, alg none", token: algNone + "." + b64([]byte("[1]")) + "."},
+		tcase{name: "structure: signature not base64url, header without kid", token: noKid + "." + seedParts[1] + ".%%%"},
+		tcase{name: "structure: signature padded, kid invalid", token: withHeader(`{"alg":"HS256","kid":"x"}`) + "="},
+		tcase{name: "structure: signature not base64url, claims missing", token: seedParts[0] + "." + b64([]byte("{}")) + ".!"},
+	)
 
 	// Rule 2: alg exactly HS256.
 	for name, h := range map[string]string{
