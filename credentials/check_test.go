@@ -231,7 +231,6 @@ type checkServerCase struct {
 	code     string    // the finding that names the mistake ("" for a correct server)
 	sev      Severity
 	rejects  []string // the rule codes folded into it
-	warns    []string // WARNs that must show too
 	accepted int      // tokens that would register
 }
 

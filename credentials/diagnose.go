@@ -121,8 +121,8 @@ func fieldsMap(fields []jsonobj.Member) map[string]any {
 // noteHeaderTypos notes header members that look like typos of alg, kid
 // or typ, and others Sinch's header does not have.
 func (j *judgement) noteHeaderTypos() {
-	keys := make([]string, 0, len(j.hfields))
-	for _, f := range j.hfields {
+	keys := make([]string, 0, len(j.ex.hfields))
+	for _, f := range j.ex.hfields {
 		keys = append(keys, string(f.Key))
 	}
 	sort.Strings(keys)
@@ -154,7 +154,7 @@ var sinchClaimOrder = []string{"iss", "sub", "iat", "exp", "nonce", InstanceExpi
 // does not define, times in milliseconds and an unusual claim order.
 func (j *judgement) noteClaims() {
 	var unknown []string
-	for _, f := range j.cfields {
+	for _, f := range j.ex.cfields {
 		if _, ok := claimOf(f.Key); !ok {
 			unknown = append(unknown, quoteShort(f.Key))
 		}
@@ -336,7 +336,7 @@ func (j *judgement) diagnoseKey() (keyProbe, string) {
 		c = &j.tok.Claims
 	}
 	kidDate := j.kidDate
-	kind, d := probeKey(j.parts[:], j.secret, kidDate, c, j.now)
+	kind, d := probeKey(j.parts[:], j.ex.secret, kidDate, c, j.now)
 	switch kind {
 	case probeOtherDate:
 		msg := fmt.Sprintf("the signature was made with the key for %s but kid says %s: derive the key and write the kid from the same UTC date", d, kidDate)
@@ -344,7 +344,7 @@ func (j *judgement) diagnoseKey() (keyProbe, string) {
 			msg = fmt.Sprintf("the signature was made with the key for %s, the UTC date of iat, so the key is right; but kid says %s, a local date: format the kid date in UTC too", d, kidDate)
 		}
 		// This is more precise than what the date check alone could say.
-		if f := j.x.Finding(DiagKidDateNotUTC); f != nil {
+		if f := j.ex.out.Finding(DiagKidDateNotUTC); f != nil {
 			f.Severity, f.Message = Fail, msg
 		} else {
 			j.note(DiagKidDateNotUTC, Fail, msg)

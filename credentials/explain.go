@@ -224,15 +224,12 @@ func (x *Explanation) String() string {
 func Explain(token string, opt ExplainOptions) *Explanation {
 	x := &Explanation{}
 	j := &judgement{
-		tok:            Token{Raw: strings.TrimSpace(token)},
-		now:            opt.Now,
-		challenge:      opt.ChallengeTime,
-		challengeAtIat: true,
-		user:           opt.User,
-		leeway:         opt.Leeway,
-		x:              x,
-		wantApp:        opt.ApplicationKey,
-		secret:         opt.Secret,
+		tok:       Token{Raw: strings.TrimSpace(token)},
+		now:       opt.Now,
+		challenge: opt.ChallengeTime,
+		user:      opt.User,
+		leeway:    opt.Leeway,
+		ex:        &explainRun{out: x, wantApp: opt.ApplicationKey, secret: opt.Secret},
 	}
 	if j.now.IsZero() {
 		j.now = time.Now()
@@ -249,10 +246,10 @@ func Explain(token string, opt ExplainOptions) *Explanation {
 
 	x.HeaderJSON, x.ClaimsJSON = j.tok.HeaderJSON, j.tok.ClaimsJSON
 	if j.have&haveHeader != 0 {
-		x.Header = fieldsMap(j.hfields)
+		x.Header = fieldsMap(j.ex.hfields)
 	}
 	if j.have&haveClaims != 0 {
-		x.Claims = fieldsMap(j.cfields)
+		x.Claims = fieldsMap(j.ex.cfields)
 	}
 	if !opt.Secret.IsZero() {
 		x.Verdict = j.err

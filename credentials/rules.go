@@ -9,11 +9,11 @@ import (
 // A rule is one check a registration token must pass: a name, the code a
 // failure carries, what must be decoded before it applies, and the check.
 //
-// Each rule is written once, here and in the files rules_token.go and
-// rules_claims.go. Verify runs the table and stops at the first failure;
-// Explain runs all of it and collects every finding, together with the
-// diagnoses a check adds for Explain (which wrong key made a signature,
-// a kid date formatted in local time, ...).
+// Each rule is written once: a row of this table and its check function
+// in rules_token.go or rules_claims.go. Verify runs the table and stops at
+// the first failure; Explain runs all of it and collects every finding,
+// together with the diagnoses a check adds for Explain (which wrong key
+// made a signature, a kid date formatted in local time, ...).
 type rule struct {
 	name  string
 	code  string
@@ -34,31 +34,31 @@ const (
 // structure before its content, the header before the claims, and the
 // signature before the claims that only a genuine token can be judged by.
 var rules = [...]rule{
-	{"size", CodeTokenMalformed, 0, checkSize},
-	{"three parts", CodeTokenMalformed, 0, checkParts},
-	{"base64url parts", CodeTokenMalformed, haveParts, checkBase64},
-	{"JSON objects", CodeTokenMalformed, haveParts, checkJSON},
-	{"alg", CodeTokenAlgorithm, haveHeader, checkAlg},
-	{"signed", CodeTokenMalformed, haveParts, checkSigned},
-	{"kid", CodeKidInvalid, haveHeader, checkKid},
-	{"typ and crit", CodeTokenMalformed, haveHeader, checkTypCrit},
-	{"claim types", CodeClaimInvalid, haveClaims, checkClaimTypes},
-	{"iss present", CodeClaimMissing, haveClaims, checkIssPresent},
-	{"iss", CodeClaimInvalid, haveClaims, checkIss},
-	{"application", CodeUnknownApplication, haveClaims, checkApplication},
-	{"kid date", CodeKidDateMismatch, haveHeader, checkKidDate},
-	{"signature", CodeSignatureInvalid, haveParts, checkSignature},
-	{"sub present", CodeClaimMissing, haveClaims, checkSubPresent},
-	{"sub", CodeSubjectMismatch, haveClaims, checkSub},
-	{"user id", CodeUserIDInvalid, haveClaims, checkUserID},
-	{"registering user", CodeSubjectMismatch, haveClaims, checkUser},
-	{"iat, exp, nonce present", CodeClaimMissing, haveClaims, checkRequired},
-	{"token TTL", CodeTokenTTLTooShort, haveClaims, checkTokenTTL},
-	{"iat", CodeTokenNotYetValid, haveClaims, checkIat},
-	{"nbf", CodeTokenNotYetValid, haveClaims, checkNbf},
-	{"exp", CodeTokenExpired, haveClaims, checkExp},
-	{"instance TTL", CodeInstanceTTLTooShort, haveClaims, checkInstanceTTL},
-	{"nonce", CodeNonceReused, haveClaims, checkNonce},
+	{"size", CodeTokenMalformed, 0, judgeSize},
+	{"three parts", CodeTokenMalformed, 0, judgeParts},
+	{"base64url parts", CodeTokenMalformed, haveParts, judgeBase64},
+	{"JSON objects", CodeTokenMalformed, haveParts, judgeJSON},
+	{"alg", CodeTokenAlgorithm, haveHeader, judgeAlg},
+	{"signed", CodeTokenMalformed, haveParts, judgeSigned},
+	{"kid", CodeKidInvalid, haveHeader, judgeKid},
+	{"typ and crit", CodeTokenMalformed, haveHeader, judgeTypCrit},
+	{"claim types", CodeClaimInvalid, haveClaims, judgeClaimTypes},
+	{"iss present", CodeClaimMissing, haveClaims, judgeIssPresent},
+	{"iss", CodeClaimInvalid, haveClaims, judgeIss},
+	{"application", CodeUnknownApplication, haveClaims, judgeApplication},
+	{"kid date", CodeKidDateMismatch, haveHeader, judgeKidDate},
+	{"signature", CodeSignatureInvalid, haveParts, judgeSignature},
+	{"sub present", CodeClaimMissing, haveClaims, judgeSubPresent},
+	{"sub", CodeSubjectMismatch, haveClaims, judgeSub},
+	{"user id", CodeUserIDInvalid, haveClaims, judgeUserID},
+	{"registering user", CodeSubjectMismatch, haveClaims, judgeUser},
+	{"iat, exp, nonce present", CodeClaimMissing, haveClaims, judgeRequired},
+	{"token TTL", CodeTokenTTLTooShort, haveClaims, judgeTokenTTL},
+	{"iat", CodeTokenNotYetValid, haveClaims, judgeIat},
+	{"nbf", CodeTokenNotYetValid, haveClaims, judgeNbf},
+	{"exp", CodeTokenExpired, haveClaims, judgeExp},
+	{"instance TTL", CodeInstanceTTLTooShort, haveClaims, judgeInstanceTTL},
+	{"nonce", CodeNonceReused, haveClaims, judgeNonce},
 }
 
 // Header members the rules read; the others go to Header.Extra.
@@ -108,6 +108,13 @@ func claimOf(key []byte) (claimID, bool) {
 	return 0, false
 }
 
+// field is a header or payload member the rules read: its kind and its
+// value, as jsonobj.Member has them.
+type field struct {
+	Kind  jsonobj.Kind
+	Value []byte
+}
+
 // judgement is one run of the rule table over one token: the inputs it is
 // judged by, what the rules decoded so far, and the outcome.
 type judgement struct {
@@ -115,40 +122,44 @@ type judgement struct {
 	tok Token
 
 	now       time.Time
-	challenge time.Time // zero: none (Explain: see challengeAtIat)
+	challenge time.Time // zero: none (Explain: iat's time)
 	user      string    // the registering user; "" for any
 	leeway    time.Duration
 	keys      *Keyring // the known applications (Verify)
 	nonces    NonceStore
 
-	// Explain's inputs in place of keys.
-	x              *Explanation // collects every finding; nil in Verify
-	wantApp        string       // the application expected; "" for the one iss names
-	secret         Secret       // its secret; zero: the signature is not checked
-	challengeAtIat bool         // no challenge given: take iat's time
+	// ex holds what only Explain needs; nil in Verify.
+	ex *explainRun
 
 	// What the rules decoded.
 	have    decoded
 	parts   [3]string
-	sig     []byte
-	sigBuf  [48]byte
-	hdr     [numHdr]jsonobj.Member    // Kind 0: absent
-	claim   [numClaims]jsonobj.Member // Kind 0: absent
-	bad     [numClaims]bool           // present, but of a wrong type or value
-	kidDate string                    // YYYYMMDD once kid passed
-	subUser string                    // the user id in sub, when subOK
-	subOK   bool                      // sub is iss + "/users/" + subUser
-	app     *appKeys                  // the signing keys, once known
-
-	// Explain only: every member, for the diagnoses and for display.
-	hfields, cfields []jsonobj.Member
+	sigLen  int              // the decoded signature's length
+	sigBuf  [48]byte         // and its bytes, when it fits
+	hdr     [numHdr]field    // Kind 0: absent
+	claim   [numClaims]field // Kind 0: absent
+	bad     [numClaims]bool  // present, but of a wrong type or value
+	kidDate string           // YYYYMMDD once kid passed
+	subUser string           // the user id in sub, when subOK
+	subOK   bool             // sub is iss + "/users/" + subUser
+	app     *appKeys         // the signing keys, once known
 
 	rule *rule // the rule being run
 	err  error // the first failure: Verify's answer, Explain's verdict
 	stop bool  // nothing more can be judged
 }
 
-// run applies the rules in order. Verify's judgement (no Explanation)
+// explainRun is what a judgement for Explain has beyond Verify's.
+type explainRun struct {
+	out     *Explanation // collects every finding
+	wantApp string       // the application expected; "" for the one iss names
+	secret  Secret       // its secret; zero: the signature is not checked
+	// Every member of the header and of the payload, for the diagnoses
+	// and for display.
+	hfields, cfields []jsonobj.Member
+}
+
+// run applies the rules in order. Verify's judgement (no explainRun)
 // stops at the first failure; Explain's goes on, skipping the rules whose
 // input could not be decoded.
 func (j *judgement) run() {
@@ -159,7 +170,7 @@ func (j *judgement) run() {
 		}
 		j.rule = r
 		r.check(j)
-		if j.stop || j.err != nil && j.x == nil {
+		if j.stop || j.err != nil && j.ex == nil {
 			return
 		}
 	}
@@ -169,13 +180,14 @@ func (j *judgement) run() {
 // in one line; hint, for Explain, how to fix it. It reports whether the
 // check should stop looking, which Verify does at its first failure.
 func (j *judgement) fail(reason, hint string) (stop bool) {
+	code := j.rule.code
 	if j.err == nil {
-		j.err = reject(j.rule.code, reason)
+		j.err = reject(code, reason)
 	}
-	if j.x == nil {
+	if j.ex == nil {
 		return true
 	}
-	j.x.addFinding(j.rule.code, Fail, reason, hint)
+	j.ex.out.addFinding(code, Fail, reason, hint)
 	return false
 }
 
@@ -184,7 +196,7 @@ func (j *judgement) fail(reason, hint string) (stop bool) {
 // failed, Verify would not have got here, and the diagnosis alone stands
 // for the mistake in Explain.
 func (j *judgement) failUnlessDiagnosed(diag, reason, hint string) (stop bool) {
-	if j.x != nil && j.err != nil && j.x.Has(diag) {
+	if j.ex != nil && j.err != nil && j.ex.out.Has(diag) {
 		return false
 	}
 	return j.fail(reason, hint)
@@ -198,12 +210,12 @@ func (j *judgement) fatal(reason, hint string) {
 
 // explaining reports whether the run collects findings for Explain: the
 // diagnoses cost time Verify does not spend.
-func (j *judgement) explaining() bool { return j.x != nil }
+func (j *judgement) explaining() bool { return j.ex != nil }
 
 // note records a finding of Explain beyond the rule codes.
 func (j *judgement) note(code string, sev Severity, msg string) {
-	if j.x != nil {
-		j.x.addFinding(code, sev, msg, "")
+	if j.ex != nil {
+		j.ex.out.addFinding(code, sev, msg, "")
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
@@ -21,9 +20,9 @@ const (
 	hintSign     = "sign with HMAC-SHA256 keyed with HMAC-SHA256(BASE64-DECODE(secret), the kid's YYYYMMDD)"
 )
 
-// checkClaimTypes: each claim the rules read has its JSON type and a
+// judgeClaimTypes: each claim the rules read has its JSON type and a
 // possible value. The valid ones fill j.tok.Claims.
-func checkClaimTypes(j *judgement) {
+func judgeClaimTypes(j *judgement) {
 	c := &j.tok.Claims
 	for id := range numClaims {
 		m := &j.claim[id]
@@ -43,7 +42,7 @@ func checkClaimTypes(j *judgement) {
 }
 
 // set stores claim id's value in c, or returns why it is not valid.
-func (c *Claims) set(id claimID, m *jsonobj.Member) string {
+func (c *Claims) set(id claimID, m *field) string {
 	name := claimNames[id]
 	switch id {
 	case claimIss, claimSub, claimNonce:
@@ -108,7 +107,7 @@ const millisecondsThreshold = 1e11
 
 // claimTime reads a time claim as whole seconds, rounded up or down (see
 // parseNumericDate).
-func claimTime(m *jsonobj.Member, name string, up bool) (int64, string) {
+func claimTime(m *field, name string, up bool) (int64, string) {
 	if m.Kind != jsonobj.Number {
 		return 0, name + " is " + m.Kind.String() + "; it must be a number of seconds since the Unix epoch"
 	}
@@ -122,13 +121,13 @@ func claimTime(m *jsonobj.Member, name string, up bool) (int64, string) {
 	return s, ""
 }
 
-func checkIssPresent(j *judgement) {
+func judgeIssPresent(j *judgement) {
 	if j.missing(claimIss) {
 		j.fail("iss is missing", hintRequired)
 	}
 }
 
-func checkIss(j *judgement) {
+func judgeIss(j *judgement) {
 	if !j.valid(claimIss) {
 		return
 	}
@@ -141,10 +140,10 @@ func checkIss(j *judgement) {
 	c.ApplicationKey = appKey
 }
 
-// checkApplication: iss names a known application. Verify knows its
+// judgeApplication: iss names a known application. Verify knows its
 // keyring; Explain knows the application it was given, if any, and takes
 // its secret for the one iss names.
-func checkApplication(j *judgement) {
+func judgeApplication(j *judgement) {
 	appKey := j.tok.Claims.ApplicationKey
 	if appKey == "" {
 		return
@@ -156,21 +155,21 @@ func checkApplication(j *judgement) {
 		}
 		return
 	}
-	if j.wantApp != "" && j.wantApp != appKey {
-		j.fail("iss names application "+quoteShort(appKey)+", but the key given is "+quoteShort(j.wantApp), hint)
+	if want := j.ex.wantApp; want != "" && want != appKey {
+		j.fail("iss names application "+quoteShort(appKey)+", but the key given is "+quoteShort(want), hint)
 	}
 }
 
-// checkKidDate: the kid date is the challenge's UTC date or today's
+// judgeKidDate: the kid date is the challenge's UTC date or today's
 // (within the leeway around midnight). Explain also names a date formatted
 // in local time, even one that is accepted.
-func checkKidDate(j *judgement) {
+func judgeKidDate(j *judgement) {
 	d := j.kidDate
 	if d == "" {
 		return
 	}
 	challenge := j.challenge
-	if challenge.IsZero() && j.challengeAtIat && j.valid(claimIat) && j.tok.Claims.IssuedAt < millisecondsThreshold {
+	if challenge.IsZero() && j.explaining() && j.valid(claimIat) && j.tok.Claims.IssuedAt < millisecondsThreshold {
 		challenge = time.Unix(j.tok.Claims.IssuedAt, 0)
 	}
 	accepted := kidDateAccepted(d, j.now, challenge, j.leeway)
@@ -188,21 +187,19 @@ func checkKidDate(j *judgement) {
 	}
 }
 
-// checkSignature: the HS256 signature of the first two parts, under the
+// judgeSignature: the HS256 signature of the first two parts, under the
 // key derived for the kid date. Explain, given the secret, names the
 // mistake that made a wrong signature.
-func checkSignature(j *judgement) {
+func judgeSignature(j *judgement) {
 	if j.kidDate == "" || j.parts[2] == "" || j.app == nil {
 		return // judged by kid, signed and application
 	}
-	if len(j.sig) != 32 {
-		j.fail("signature is "+strconv.Itoa(len(j.sig))+" bytes; HS256 gives 32", hintSign)
+	if j.sigLen != 32 {
+		j.fail("signature is "+strconv.Itoa(j.sigLen)+" bytes; HS256 gives 32", hintSign)
 		return
 	}
-	// The signing input is read in place: hashing only reads it.
-	raw := j.tok.Raw
-	want := j.app.forDate(j.kidDate).sign(unsafe.Slice(unsafe.StringData(raw), len(j.parts[0])+1+len(j.parts[1])))
-	if hmac.Equal(want[:], j.sig) {
+	want := j.app.forDate(j.kidDate).sign(j.tok.Raw[:len(j.parts[0])+1+len(j.parts[1])])
+	if hmac.Equal(want[:], j.sigBuf[:32]) {
 		return
 	}
 	reason := "signature does not match the key derived from the application secret for " + j.kidDate
@@ -213,13 +210,13 @@ func checkSignature(j *judgement) {
 	j.fail(reason, hintSign)
 }
 
-func checkSubPresent(j *judgement) {
+func judgeSubPresent(j *judgement) {
 	if j.missing(claimSub) {
 		j.fail("sub is missing", hintRequired)
 	}
 }
 
-func checkSub(j *judgement) {
+func judgeSub(j *judgement) {
 	c := &j.tok.Claims
 	if !j.valid(claimSub) || c.ApplicationKey == "" {
 		return
@@ -235,7 +232,7 @@ func checkSub(j *judgement) {
 	j.subUser, j.subOK = user, true
 }
 
-func checkUserID(j *judgement) {
+func judgeUserID(j *judgement) {
 	if !j.subOK {
 		return
 	}
@@ -246,13 +243,13 @@ func checkUserID(j *judgement) {
 	j.tok.Claims.UserID = j.subUser
 }
 
-func checkUser(j *judgement) {
+func judgeUser(j *judgement) {
 	if u := j.tok.Claims.UserID; u != "" && j.user != "" && j.user != u {
 		j.fail("sub names user "+quoteShort(u)+" but "+quoteShort(j.user)+" is registering", hintSubject)
 	}
 }
 
-func checkRequired(j *judgement) {
+func judgeRequired(j *judgement) {
 	for _, id := range [...]claimID{claimIat, claimExp, claimNonce} {
 		if j.missing(id) && j.fail(claimNames[id]+" is missing", hintRequired) {
 			return
@@ -260,7 +257,7 @@ func checkRequired(j *judgement) {
 	}
 }
 
-func checkTokenTTL(j *judgement) {
+func judgeTokenTTL(j *judgement) {
 	if !j.valid(claimIat) || !j.valid(claimExp) {
 		return
 	}
@@ -275,7 +272,7 @@ func checkTokenTTL(j *judgement) {
 	}
 }
 
-func checkIat(j *judgement) {
+func judgeIat(j *judgement) {
 	if !j.valid(claimIat) {
 		return
 	}
@@ -291,7 +288,7 @@ func checkIat(j *judgement) {
 	j.fail(reason, "check the auth server's clock")
 }
 
-func checkNbf(j *judgement) {
+func judgeNbf(j *judgement) {
 	if !j.valid(claimNbf) {
 		return
 	}
@@ -307,7 +304,7 @@ func checkNbf(j *judgement) {
 	j.fail(reason, "")
 }
 
-func checkExp(j *judgement) {
+func judgeExp(j *judgement) {
 	if !j.valid(claimExp) {
 		return
 	}
@@ -317,7 +314,7 @@ func checkExp(j *judgement) {
 	}
 }
 
-func checkInstanceTTL(j *judgement) {
+func judgeInstanceTTL(j *judgement) {
 	if !j.valid(claimInstanceExp) || !j.valid(claimIat) {
 		return
 	}
@@ -327,10 +324,10 @@ func checkInstanceTTL(j *judgement) {
 	}
 }
 
-// checkNonce: the nonce was not used before with this application. Only
+// judgeNonce: the nonce was not used before with this application. Only
 // a token that passed every other rule reaches the store, so that forged
 // tokens cannot fill it.
-func checkNonce(j *judgement) {
+func judgeNonce(j *judgement) {
 	if j.nonces == nil || j.err != nil || !j.valid(claimNonce) {
 		return
 	}

@@ -5,14 +5,15 @@ import (
 	"testing"
 )
 
-// TestRuleTable: the one table of rules names each rule once, with a code
-// of Codes, and every code a token can be refused with has a rule.
+// TestRuleTable: the one table of rules names each rule once, with a check
+// and a code of Codes, and every code a token can be refused with has a
+// rule.
 func TestRuleTable(t *testing.T) {
 	names := map[string]bool{}
 	codes := map[string]bool{}
-	for _, r := range rules {
+	for i, r := range rules {
 		if r.name == "" || r.check == nil || !slices.Contains(Codes(), r.code) {
-			t.Errorf("rule %+v: want a name, a check and a code of Codes", r)
+			t.Errorf("rule %d %q: want a name, a check and a code of Codes", i, r.name)
 		}
 		if names[r.name] {
 			t.Errorf("two rules are named %q", r.name)

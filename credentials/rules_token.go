@@ -16,13 +16,13 @@ const (
 	hintKid    = `set "kid":"hkdfv1-" + the UTC date as YYYYMMDD`
 )
 
-func checkSize(j *judgement) {
+func judgeSize(j *judgement) {
 	if n := len(j.tok.Raw); n > MaxTokenLength {
 		j.fatal("token is "+strconv.Itoa(n)+" bytes; at most "+strconv.Itoa(MaxTokenLength)+" are accepted", "")
 	}
 }
 
-func checkParts(j *judgement) {
+func judgeParts(j *judgement) {
 	h, c, s, ok := splitToken(j.tok.Raw)
 	if !ok {
 		n := strings.Count(j.tok.Raw, ".") + 1
@@ -37,11 +37,11 @@ func checkParts(j *judgement) {
 	j.have |= haveParts
 }
 
-// checkBase64: the header and payload are non-empty base64url, and so is
+// judgeBase64: the header and payload are non-empty base64url, and so is
 // the signature when there is one. An empty signature is the form of an
 // unsecured JWT: the structure is sound, and the rules "alg" and "signed"
 // judge it.
-func checkBase64(j *judgement) {
+func judgeBase64(j *judgement) {
 	var stop bool
 	j.tok.HeaderJSON, stop = j.decodePart(nil, j.parts[0], "header")
 	if stop {
@@ -52,7 +52,10 @@ func checkBase64(j *judgement) {
 	if stop || j.parts[2] == "" {
 		return
 	}
-	j.sig, _ = j.decodePart(j.sigBuf[:0], j.parts[2], "signature")
+	var buf [48]byte
+	sig, _ := j.decodePart(buf[:0], j.parts[2], "signature")
+	j.sigLen = len(sig)
+	copy(j.sigBuf[:], sig)
 }
 
 // decodePart decodes one part into dst. For Explain, a part that is not
@@ -68,6 +71,10 @@ func (j *judgement) decodePart(dst []byte, seg, what string) (b []byte, stop boo
 	return decodeLenient(seg), false
 }
 
+// strictBase64URL decodes the parts of a token: unpadded, and refusing
+// non-zero trailing bits, so that one token has one encoding.
+var strictBase64URL = base64.RawURLEncoding.Strict()
+
 // decodeSegment decodes one base64url part of a compact JWS, naming the
 // classic encoding slips (padding, standard alphabet) in the reason.
 func decodeSegment(dst []byte, seg, what string) ([]byte, string) {
@@ -79,7 +86,7 @@ func decodeSegment(dst []byte, seg, what string) ([]byte, string) {
 		dst = make([]byte, 0, n)
 	}
 	dst = dst[:n]
-	m, err := base64.RawURLEncoding.Strict().Decode(dst, []byte(seg))
+	m, err := strictBase64URL.Decode(dst, []byte(seg))
 	switch {
 	case err == nil:
 		return dst[:m], ""
@@ -91,9 +98,9 @@ func decodeSegment(dst []byte, seg, what string) ([]byte, string) {
 	return nil, what + " is not base64url"
 }
 
-// checkJSON: the header and the payload are strict JSON objects. Their
+// judgeJSON: the header and the payload are strict JSON objects. Their
 // members are kept for the rules that follow.
-func checkJSON(j *judgement) {
+func judgeJSON(j *judgement) {
 	var buf [16]jsonobj.Member
 	if j.tok.HeaderJSON != nil {
 		fields, ok := j.parseObject(j.tok.HeaderJSON, buf[:0], "header")
@@ -129,9 +136,9 @@ func (j *judgement) parseObject(b []byte, buf []jsonobj.Member, what string) ([]
 		all := make([]jsonobj.Member, len(fields))
 		copy(all, fields)
 		if what == "header" {
-			j.hfields = all
+			j.ex.hfields = all
 		} else {
-			j.cfields = all
+			j.ex.cfields = all
 		}
 	}
 	return fields, true
@@ -143,13 +150,13 @@ func (j *judgement) readHeader(fields []jsonobj.Member) {
 		f := &fields[i]
 		switch string(f.Key) {
 		case "alg":
-			j.hdr[hdrAlg] = *f
+			j.hdr[hdrAlg] = field{f.Kind, f.Value}
 		case "kid":
-			j.hdr[hdrKid] = *f
+			j.hdr[hdrKid] = field{f.Kind, f.Value}
 		case "typ":
-			j.hdr[hdrTyp] = *f
+			j.hdr[hdrTyp] = field{f.Kind, f.Value}
 		case "crit":
-			j.hdr[hdrCrit] = *f
+			j.hdr[hdrCrit] = field{f.Kind, f.Value}
 		default:
 			j.tok.Header.Extra = append(j.tok.Header.Extra, string(f.Key))
 		}
@@ -160,12 +167,12 @@ func (j *judgement) readClaims(fields []jsonobj.Member) {
 	j.have |= haveClaims
 	for i := range fields {
 		if id, ok := claimOf(fields[i].Key); ok {
-			j.claim[id] = fields[i]
+			j.claim[id] = field{fields[i].Kind, fields[i].Value}
 		}
 	}
 }
 
-func checkAlg(j *judgement) {
+func judgeAlg(j *judgement) {
 	m := &j.hdr[hdrAlg]
 	switch {
 	case m.Kind == 0:
@@ -179,13 +186,13 @@ func checkAlg(j *judgement) {
 	}
 }
 
-func checkSigned(j *judgement) {
+func judgeSigned(j *judgement) {
 	if j.parts[2] == "" {
 		j.fail("signature part is empty: the token is unsigned", "sign it with HS256 and the key derived for the kid date")
 	}
 }
 
-func checkKid(j *judgement) {
+func judgeKid(j *judgement) {
 	m := &j.hdr[hdrKid]
 	switch {
 	case m.Kind == 0:
@@ -203,9 +210,9 @@ func checkKid(j *judgement) {
 	}
 }
 
-// checkTypCrit: typ, when present, is "JWT"; crit is absent. For Explain
+// judgeTypCrit: typ, when present, is "JWT"; crit is absent. For Explain
 // it also notes the other header members.
-func checkTypCrit(j *judgement) {
+func judgeTypCrit(j *judgement) {
 	if m := &j.hdr[hdrTyp]; m.Kind != 0 {
 		if m.Kind != jsonobj.String || !strings.EqualFold(string(m.Value), "JWT") {
 			if j.fail(`typ, when present, must be "JWT"; it is `+memberText(m), "or leave it out") {
@@ -228,7 +235,7 @@ func checkTypCrit(j *judgement) {
 
 // memberText renders a member's value for a reason: a string quoted and
 // cut short, other values as their JSON text.
-func memberText(m *jsonobj.Member) string {
+func memberText(m *field) string {
 	if m.Kind == jsonobj.String {
 		return quoteShort(m.Value)
 	}

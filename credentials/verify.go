@@ -125,46 +125,21 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 // midnight still verifies a second after it). date is a YYYYMMDD that
 // parseKidDate accepted.
 func kidDateAccepted(date string, now, challenge time.Time, leeway time.Duration) bool {
-	day := civilDay(date)
-	if !challenge.IsZero() && unixDay(challenge) == day {
+	d := 0
+	for i := 0; i < len(date); i++ {
+		d = d*10 + int(date[i]-'0')
+	}
+	if !challenge.IsZero() && dateNumber(challenge) == d {
 		return true
 	}
-	return unixDay(now.Add(-leeway)) <= day && day <= unixDay(now.Add(leeway))
+	return dateNumber(now.Add(-leeway)) <= d && d <= dateNumber(now.Add(leeway))
 }
 
-// unixDay numbers the UTC day holding t: days since 1970-01-01.
-func unixDay(t time.Time) int64 {
-	s := t.Unix()
-	d := s / 86400
-	if s%86400 < 0 {
-		d--
-	}
-	return d
-}
-
-// civilDay is unixDay for the UTC midnight of a YYYYMMDD date (H. Hinnant's
-// days_from_civil), without going through time.Time.
-func civilDay(date string) int64 {
-	n := int64(0)
-	for i := 0; i < 8; i++ {
-		n = n*10 + int64(date[i]-'0')
-	}
-	y, m, d := n/10000, n/100%100, n%100
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 {
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := m + 9
-	if m > 2 {
-		mp = m - 3
-	}
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
+// dateNumber is t's UTC date as the number YYYYMMDD, which orders as the
+// dates do.
+func dateNumber(t time.Time) int {
+	y, m, d := t.UTC().Date()
+	return y*10000 + int(m)*100 + d
 }
 
 // parseNumericDate accepts a JSON number (RFC 7519 allows fractions) and
