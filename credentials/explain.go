@@ -224,7 +224,7 @@ func (x *Explanation) String() string {
 func Explain(token string, opt ExplainOptions) *Explanation {
 	x := &Explanation{}
 	j := &judgement{
-		tok:       Token{Raw: strings.TrimSpace(token)},
+		tok:       &Token{Raw: strings.TrimSpace(token)},
 		now:       opt.Now,
 		challenge: opt.ChallengeTime,
 		user:      opt.User,

@@ -127,3 +127,99 @@ func TestSignMatchesHMAC(t *testing.T) {
 		}
 	}
 }
+
+// judgeFuncs holds the checks as function values, the way the rule table
+// would without the dispatch switch of (*judgement).run.
+var judgeFuncs = [numChecks]func(*judgement){
+	checkSize:        judgeSize,
+	checkParts:       judgeParts,
+	checkBase64:      judgeBase64,
+	checkJSON:        judgeJSON,
+	checkAlg:         judgeAlg,
+	checkSigned:      judgeSigned,
+	checkKid:         judgeKid,
+	checkTypCrit:     judgeTypCrit,
+	checkClaimTypes:  judgeClaimTypes,
+	checkIssPresent:  judgeIssPresent,
+	checkIss:         judgeIss,
+	checkApplication: judgeApplication,
+	checkKidDate:     judgeKidDate,
+	checkSignature:   judgeSignature,
+	checkSubPresent:  judgeSubPresent,
+	checkSub:         judgeSub,
+	checkUserID:      judgeUserID,
+	checkUser:        judgeUser,
+	checkRequired:    judgeRequired,
+	checkTokenTTL:    judgeTokenTTL,
+	checkIat:         judgeIat,
+	checkNbf:         judgeNbf,
+	checkExp:         judgeExp,
+	checkInstanceTTL: judgeInstanceTTL,
+	checkNonce:       judgeNonce,
+}
+
+// verifyByFuncValue is Verify with the checks called through judgeFuncs.
+func verifyByFuncValue(v *Verifier, token string, opt VerifyOptions) (*Token, error) {
+	j := &judgement{tok: &Token{Raw: token}, now: opt.Now, challenge: opt.ChallengeTime, user: opt.User, leeway: v.leeway, keys: v.keys, nonces: v.nonces}
+	for i := range rules {
+		j.ri = i
+		judgeFuncs[rules[i].check](j)
+		if j.stop || j.err != nil {
+			break
+		}
+	}
+	if j.err != nil {
+		return nil, j.err
+	}
+	return j.tok, nil
+}
+
+// BenchmarkFastpathDispatch: Verify with its switch against Verify with
+// the checks as function values, whose judgement goes to the heap.
+func BenchmarkFastpathDispatch(b *testing.B) {
+	tok := benchToken(b)
+	keys := NewKeyring()
+	keys.Add(seedAppKey, seedSecretValue)
+	v := NewVerifier(keys, VerifierConfig{})
+	opt := VerifyOptions{Now: seedTime}
+	for _, c := range []struct {
+		name   string
+		verify func(*Verifier, string, VerifyOptions) (*Token, error)
+	}{{"switch", (*Verifier).Verify}, {"func values", verifyByFuncValue}} {
+		verify := c.verify
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				t, err := verify(v, tok, opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sinkToken = t
+			}
+		})
+	}
+}
+
+// TestDispatch: the switch calls the check each rule names, as judgeFuncs
+// does: both give the same answer on every row of the verification tables.
+func TestDispatch(t *testing.T) {
+	v, _ := seedVerifier(nil)
+	check := func(name, token string, opt VerifyOptions) {
+		if opt.Now.IsZero() {
+			opt.Now = seedTime
+		}
+		_, err1 := v.Verify(token, opt)
+		_, err2 := verifyByFuncValue(v, token, opt)
+		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() {
+			t.Errorf("%s: switch %v, function values %v", name, err1, err2)
+		}
+	}
+	for _, c := range rejectionCases(t) {
+		if c.call == nil {
+			check(c.name, c.token, c.opt)
+		}
+	}
+	for _, c := range acceptCases(t) {
+		check(c.name, c.token, c.opt)
+	}
+}

@@ -7,7 +7,8 @@ import (
 )
 
 // A rule is one check a registration token must pass: a name, the code a
-// failure carries, what must be decoded before it applies, and the check.
+// failure carries, what must be decoded before it applies, and its check
+// function, named by a check constant (judgeSize for checkSize, ...).
 //
 // Each rule is written once: a row of this table and its check function
 // in rules_token.go or rules_claims.go. Verify runs the table and stops at
@@ -18,8 +19,41 @@ type rule struct {
 	name  string
 	code  string
 	needs decoded
-	check func(*judgement)
+	check check
 }
+
+// check names the check function of a rule; (*judgement).run calls it.
+type check uint8
+
+// The checks, one per rule.
+const (
+	checkSize check = iota
+	checkParts
+	checkBase64
+	checkJSON
+	checkAlg
+	checkSigned
+	checkKid
+	checkTypCrit
+	checkClaimTypes
+	checkIssPresent
+	checkIss
+	checkApplication
+	checkKidDate
+	checkSignature
+	checkSubPresent
+	checkSub
+	checkUserID
+	checkUser
+	checkRequired
+	checkTokenTTL
+	checkIat
+	checkNbf
+	checkExp
+	checkInstanceTTL
+	checkNonce
+	numChecks
+)
 
 // decoded says which parts of a token a judgement could decode.
 type decoded uint8
@@ -34,31 +68,31 @@ const (
 // structure before its content, the header before the claims, and the
 // signature before the claims that only a genuine token can be judged by.
 var rules = [...]rule{
-	{"size", CodeTokenMalformed, 0, judgeSize},
-	{"three parts", CodeTokenMalformed, 0, judgeParts},
-	{"base64url parts", CodeTokenMalformed, haveParts, judgeBase64},
-	{"JSON objects", CodeTokenMalformed, haveParts, judgeJSON},
-	{"alg", CodeTokenAlgorithm, haveHeader, judgeAlg},
-	{"signed", CodeTokenMalformed, haveParts, judgeSigned},
-	{"kid", CodeKidInvalid, haveHeader, judgeKid},
-	{"typ and crit", CodeTokenMalformed, haveHeader, judgeTypCrit},
-	{"claim types", CodeClaimInvalid, haveClaims, judgeClaimTypes},
-	{"iss present", CodeClaimMissing, haveClaims, judgeIssPresent},
-	{"iss", CodeClaimInvalid, haveClaims, judgeIss},
-	{"application", CodeUnknownApplication, haveClaims, judgeApplication},
-	{"kid date", CodeKidDateMismatch, haveHeader, judgeKidDate},
-	{"signature", CodeSignatureInvalid, haveParts, judgeSignature},
-	{"sub present", CodeClaimMissing, haveClaims, judgeSubPresent},
-	{"sub", CodeSubjectMismatch, haveClaims, judgeSub},
-	{"user id", CodeUserIDInvalid, haveClaims, judgeUserID},
-	{"registering user", CodeSubjectMismatch, haveClaims, judgeUser},
-	{"iat, exp, nonce present", CodeClaimMissing, haveClaims, judgeRequired},
-	{"token TTL", CodeTokenTTLTooShort, haveClaims, judgeTokenTTL},
-	{"iat", CodeTokenNotYetValid, haveClaims, judgeIat},
-	{"nbf", CodeTokenNotYetValid, haveClaims, judgeNbf},
-	{"exp", CodeTokenExpired, haveClaims, judgeExp},
-	{"instance TTL", CodeInstanceTTLTooShort, haveClaims, judgeInstanceTTL},
-	{"nonce", CodeNonceReused, haveClaims, judgeNonce},
+	{"size", CodeTokenMalformed, 0, checkSize},
+	{"three parts", CodeTokenMalformed, 0, checkParts},
+	{"base64url parts", CodeTokenMalformed, haveParts, checkBase64},
+	{"JSON objects", CodeTokenMalformed, haveParts, checkJSON},
+	{"alg", CodeTokenAlgorithm, haveHeader, checkAlg},
+	{"signed", CodeTokenMalformed, haveParts, checkSigned},
+	{"kid", CodeKidInvalid, haveHeader, checkKid},
+	{"typ and crit", CodeTokenMalformed, haveHeader, checkTypCrit},
+	{"claim types", CodeClaimInvalid, haveClaims, checkClaimTypes},
+	{"iss present", CodeClaimMissing, haveClaims, checkIssPresent},
+	{"iss", CodeClaimInvalid, haveClaims, checkIss},
+	{"application", CodeUnknownApplication, haveClaims, checkApplication},
+	{"kid date", CodeKidDateMismatch, haveHeader, checkKidDate},
+	{"signature", CodeSignatureInvalid, haveParts, checkSignature},
+	{"sub present", CodeClaimMissing, haveClaims, checkSubPresent},
+	{"sub", CodeSubjectMismatch, haveClaims, checkSub},
+	{"user id", CodeUserIDInvalid, haveClaims, checkUserID},
+	{"registering user", CodeSubjectMismatch, haveClaims, checkUser},
+	{"iat, exp, nonce present", CodeClaimMissing, haveClaims, checkRequired},
+	{"token TTL", CodeTokenTTLTooShort, haveClaims, checkTokenTTL},
+	{"iat", CodeTokenNotYetValid, haveClaims, checkIat},
+	{"nbf", CodeTokenNotYetValid, haveClaims, checkNbf},
+	{"exp", CodeTokenExpired, haveClaims, checkExp},
+	{"instance TTL", CodeInstanceTTLTooShort, haveClaims, checkInstanceTTL},
+	{"nonce", CodeNonceReused, haveClaims, checkNonce},
 }
 
 // Header members the rules read; the others go to Header.Extra.
@@ -119,7 +153,7 @@ type field struct {
 // judged by, what the rules decoded so far, and the outcome.
 type judgement struct {
 	// tok is the token being decoded: Verify returns it.
-	tok Token
+	tok *Token
 
 	now       time.Time
 	challenge time.Time // zero: none (Explain: iat's time)
@@ -144,7 +178,7 @@ type judgement struct {
 	subOK   bool             // sub is iss + "/users/" + subUser
 	app     *appKeys         // the signing keys, once known
 
-	rule *rule // the rule being run
+	ri   int   // the index of the rule being run
 	err  error // the first failure: Verify's answer, Explain's verdict
 	stop bool  // nothing more can be judged
 }
@@ -159,28 +193,11 @@ type explainRun struct {
 	hfields, cfields []jsonobj.Member
 }
 
-// run applies the rules in order. Verify's judgement (no explainRun)
-// stops at the first failure; Explain's goes on, skipping the rules whose
-// input could not be decoded.
-func (j *judgement) run() {
-	for i := range rules {
-		r := &rules[i]
-		if r.needs&^j.have != 0 {
-			continue
-		}
-		j.rule = r
-		r.check(j)
-		if j.stop || j.err != nil && j.ex == nil {
-			return
-		}
-	}
-}
-
 // fail records that the current rule failed: reason says what is wrong,
 // in one line; hint, for Explain, how to fix it. It reports whether the
 // check should stop looking, which Verify does at its first failure.
 func (j *judgement) fail(reason, hint string) (stop bool) {
-	code := j.rule.code
+	code := rules[j.ri].code
 	if j.err == nil {
 		j.err = reject(code, reason)
 	}

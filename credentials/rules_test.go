@@ -6,15 +6,20 @@ import (
 )
 
 // TestRuleTable: the one table of rules names each rule once, with a check
-// and a code of Codes, and every code a token can be refused with has a
-// rule.
+// of its own and a code of Codes, and every code a token can be refused
+// with has a rule.
 func TestRuleTable(t *testing.T) {
 	names := map[string]bool{}
 	codes := map[string]bool{}
+	checks := map[check]bool{}
+	if len(rules) != int(numChecks) {
+		t.Errorf("%d rules for %d checks", len(rules), numChecks)
+	}
 	for i, r := range rules {
-		if r.name == "" || r.check == nil || !slices.Contains(Codes(), r.code) {
-			t.Errorf("rule %d %q: want a name, a check and a code of Codes", i, r.name)
+		if r.name == "" || r.check >= numChecks || checks[r.check] || !slices.Contains(Codes(), r.code) {
+			t.Errorf("rule %d %q: want a name, a check of its own and a code of Codes", i, r.name)
 		}
+		checks[r.check] = true
 		if names[r.name] {
 			t.Errorf("two rules are named %q", r.name)
 		}

@@ -42,18 +42,20 @@ func judgeParts(j *judgement) {
 // unsecured JWT: the structure is sound, and the rules "alg" and "signed"
 // judge it.
 func judgeBase64(j *judgement) {
+	// One buffer for the header and the payload.
+	hn := base64.RawURLEncoding.DecodedLen(len(j.parts[0]))
+	buf := make([]byte, hn+base64.RawURLEncoding.DecodedLen(len(j.parts[1])))
 	var stop bool
-	j.tok.HeaderJSON, stop = j.decodePart(nil, j.parts[0], "header")
+	j.tok.HeaderJSON, stop = j.decodePart(buf[:0:hn], j.parts[0], "header")
 	if stop {
 		return
 	}
-	dst := make([]byte, 0, base64.RawURLEncoding.DecodedLen(len(j.parts[1])))
-	j.tok.ClaimsJSON, stop = j.decodePart(dst, j.parts[1], "payload")
+	j.tok.ClaimsJSON, stop = j.decodePart(buf[hn:hn], j.parts[1], "payload")
 	if stop || j.parts[2] == "" {
 		return
 	}
-	var buf [48]byte
-	sig, _ := j.decodePart(buf[:0], j.parts[2], "signature")
+	var sbuf [48]byte
+	sig, _ := j.decodePart(sbuf[:0], j.parts[2], "signature")
 	j.sigLen = len(sig)
 	copy(j.sigBuf[:], sig)
 }

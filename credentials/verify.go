@@ -104,8 +104,8 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if now.IsZero() {
 		now = v.clock.Now()
 	}
-	j := &judgement{
-		tok:       Token{Raw: token},
+	j := &judgement{ // on the stack: see (*judgement).run
+		tok:       &Token{Raw: token},
 		now:       now,
 		challenge: opt.ChallengeTime,
 		user:      opt.User,
@@ -117,7 +117,7 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if j.err != nil {
 		return nil, j.err
 	}
-	return &j.tok, nil
+	return j.tok, nil
 }
 
 // kidDateAccepted is rule 3's date test: the challenge's UTC date, or any
