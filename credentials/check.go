@@ -244,12 +244,7 @@ func Check(ctx context.Context, cfg CheckConfig) (*CheckReport, error) {
 	if now == nil {
 		now = time.Now
 	}
-	lee := cfg.Leeway
-	if lee == 0 {
-		lee = DefaultLeeway
-	} else if lee < 0 {
-		lee = 0
-	}
+	lee := leeway(cfg.Leeway)
 	r := &CheckReport{}
 	if r.Tokens, err = fetchTokens(ctx, p, &cfg, n, users, now); err != nil {
 		return nil, err

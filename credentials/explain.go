@@ -228,16 +228,11 @@ func Explain(token string, opt ExplainOptions) *Explanation {
 		now:       opt.Now,
 		challenge: opt.ChallengeTime,
 		user:      opt.User,
-		leeway:    opt.Leeway,
+		leeway:    leeway(opt.Leeway),
 		ex:        &explainRun{out: x, wantApp: opt.ApplicationKey, secret: opt.Secret},
 	}
 	if j.now.IsZero() {
 		j.now = time.Now()
-	}
-	if j.leeway == 0 {
-		j.leeway = DefaultLeeway
-	} else if j.leeway < 0 {
-		j.leeway = 0
 	}
 	if !opt.Secret.IsZero() {
 		j.app = &appKeys{secret: opt.Secret, dates: map[string]*dateKey{}}

@@ -149,7 +149,7 @@ func judgeApplication(j *judgement) {
 		return
 	}
 	const hint = "iss must name the application whose secret signs the token"
-	if j.keys != nil {
+	if !j.explaining() {
 		if j.app = j.keys.app(appKey); j.app == nil {
 			j.fail("iss names application "+quoteShort(appKey)+", which is not known here", hint)
 		}

@@ -47,16 +47,23 @@ type Verifier struct {
 // NewVerifier returns a Verifier for the applications in keys. keys may
 // change afterwards (applications added or removed).
 func NewVerifier(keys *Keyring, cfg VerifierConfig) *Verifier {
-	v := &Verifier{keys: keys, clock: cfg.Clock, leeway: cfg.Leeway, nonces: cfg.Nonces}
+	v := &Verifier{keys: keys, clock: cfg.Clock, leeway: leeway(cfg.Leeway), nonces: cfg.Nonces}
 	if v.clock == nil {
 		v.clock = clock.New()
 	}
-	if v.leeway == 0 {
-		v.leeway = DefaultLeeway
-	} else if v.leeway < 0 {
-		v.leeway = 0
-	}
 	return v
+}
+
+// leeway reads a configured leeway: 0 means DefaultLeeway, a negative
+// value none.
+func leeway(configured time.Duration) time.Duration {
+	switch {
+	case configured == 0:
+		return DefaultLeeway
+	case configured < 0:
+		return 0
+	}
+	return configured
 }
 
 // Leeway returns the tolerated clock skew.
