@@ -123,9 +123,9 @@ func Decode(data []byte) (Message, error) {
 	}
 	c := getCodec(true)
 	defer putCodec(c)
-	members, reason := jsonobj.Parse(data, c.top[:0], wireJSON)
-	if reason != "" {
-		return nil, &ProtocolError{Reason: "message " + reason}
+	members, err := jsonobj.Parse(data, c.top[:0], wireJSON)
+	if err != nil {
+		return nil, &ProtocolError{Reason: "message " + err.Error()}
 	}
 	c.members = members
 	t := c.take("type")
@@ -325,8 +325,8 @@ func (c *codec) strs(name string, p *[]string) {
 	if m == nil {
 		return
 	}
-	v, reason := jsonobj.ParseStrings(m.Value, wireJSON)
-	if reason != "" {
+	v, err := jsonobj.ParseStrings(m.Value, wireJSON)
+	if err != nil {
 		c.fail(name, "must be an array of strings")
 		return
 	}
@@ -508,9 +508,9 @@ func (c *codec) object(name string, v fielder) {
 	if m == nil || c.err != "" {
 		return
 	}
-	sub, reason := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
-	if reason != "" {
-		c.fail(name, reason)
+	sub, err := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
+	if err != nil {
+		c.fail(name, err.Error())
 		return
 	}
 	outer, outerUsed := c.members, c.used
@@ -563,9 +563,9 @@ func (c *codec) strMap(name string, p *map[string]string) {
 		c.fail(name, "must be an object, not "+m.Kind.String())
 		return
 	}
-	sub, reason := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
-	if reason != "" {
-		c.fail(name, reason)
+	sub, err := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
+	if err != nil {
+		c.fail(name, err.Error())
 		return
 	}
 	if len(sub) == 0 {
