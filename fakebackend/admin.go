@@ -13,10 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sinchsim/sinchsim/fakebackend/console"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
@@ -183,7 +182,7 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
 		}
-		return fmt.Errorf("body could not be read: %s", clipReason(err.Error()))
+		return fmt.Errorf("body could not be read: %s", excerpt.Line(err.Error(), 160))
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -196,7 +195,7 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		// The decoder's message can quote a field name of any length.
-		return fmt.Errorf("body is not the expected JSON: %s", clipReason(err.Error()))
+		return fmt.Errorf("body is not the expected JSON: %s", excerpt.Line(err.Error(), 160))
 	}
 	if dec.More() {
 		return errors.New("body has data after the JSON object")
@@ -206,24 +205,6 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 		return errors.New("body has data after the JSON object")
 	}
 	return nil
-}
-
-// clipReason keeps an error detail to one printable line of at most 160
-// bytes.
-func clipReason(s string) string {
-	const max = 160
-	var b strings.Builder
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			r = ' '
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			b.WriteString("...")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {

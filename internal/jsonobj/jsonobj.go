@@ -3,6 +3,8 @@ package jsonobj
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Kind is the JSON type of a value.
@@ -126,7 +128,7 @@ func Parse(data []byte, dst []Member, o Options) ([]Member, string) {
 			}
 			for i := range dst {
 				if bytes.Equal(dst[i].Key, key) {
-					return nil, "has the member " + Excerpt(key) + " twice"
+					return nil, "has the member " + excerpt.Quote(key, 24) + " twice"
 				}
 			}
 			if len(dst) >= maxMembers {
@@ -412,18 +414,4 @@ func (p *parser) badNumber(at int) bool {
 	p.pos = at
 	p.fail("invalid number")
 	return false
-}
-
-// Excerpt quotes at most 24 bytes of b, in ASCII, for a reason: even a name
-// of control characters or astral runes keeps the reason one short line.
-func Excerpt(b []byte) string {
-	const max = 24
-	if len(b) <= max {
-		return strconv.QuoteToASCII(string(b))
-	}
-	n := max
-	for n > 0 && b[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		n--
-	}
-	return strconv.QuoteToASCII(string(b[:n])) + "..."
 }
