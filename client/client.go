@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
@@ -127,7 +128,7 @@ func (c *SinchClient) Stats() Stats {
 // is made before Start.
 func New(applicationKey, environmentHost, userID string, opts ...Option) (*SinchClient, error) {
 	if applicationKey == "" {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "application key is empty"}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "application key is empty"}
 	}
 	if err := credentials.ValidateUserID(userID); err != nil {
 		msg := err.Error()
@@ -138,7 +139,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	}
 	u, err := environmentURL(environmentHost)
 	if err != nil {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: err.Error()}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: err.Error()}
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -262,7 +263,7 @@ func (c *SinchClient) Start() error {
 // token is kept and registered once it is.
 func (c *SinchClient) RegisterPushToken(token string) error {
 	if token == "" {
-		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "push token is empty"}
+		return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "push token is empty"}
 	}
 	return c.pushCall(func() error { return c.l.setPushToken(token) })
 }

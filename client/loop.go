@@ -76,6 +76,8 @@ type loop struct {
 	renewAttempts int
 	failing       error // the error of a fail or connection_lost transition being fired
 
+	earlyRevoke *transport.InstanceRevoked // a notice that came before its instance's reply
+
 	pushOn      bool
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with

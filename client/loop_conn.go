@@ -160,6 +160,7 @@ func (l *loop) releasePending(r pendingReq) {
 }
 
 func (l *loop) clearPending() {
+	l.earlyRevoke = nil
 	for id, r := range l.pending {
 		delete(l.pending, id)
 		l.releasePending(r)

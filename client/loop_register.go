@@ -118,6 +118,28 @@ func (l *loop) onRegistered(inst transport.Instance) {
 	l.saveOrLog()
 	l.count(func(s *Stats) { s.InstancesCreated++ })
 	l.becomeStarted(registration.EventRegistered)
+	l.applyEarlyRevoke()
+}
+
+// awaitingInstance reports whether a request that binds an instance
+// (createInstance, authenticate) awaits its answer.
+func (l *loop) awaitingInstance() bool {
+	for _, r := range l.pending {
+		if r.p == forRegister || r.p == forAuthenticate {
+			return true
+		}
+	}
+	return false
+}
+
+// applyEarlyRevoke handles a notice that overtook the reply which bound
+// its instance.
+func (l *loop) applyEarlyRevoke() {
+	m := l.earlyRevoke
+	l.earlyRevoke = nil
+	if m != nil && m.InstanceID == l.dev.InstanceID {
+		l.onRevoked(m)
+	}
 }
 
 func (l *loop) onAuthenticated(m *transport.Authenticated) {
@@ -137,6 +159,7 @@ func (l *loop) onAuthenticated(m *transport.Authenticated) {
 	}
 	l.count(func(s *Stats) { s.Authentications++ })
 	l.becomeStarted(registration.EventAuthenticated)
+	l.applyEarlyRevoke()
 }
 
 func (l *loop) becomeStarted(e registration.Event) {
@@ -221,6 +244,12 @@ func (l *loop) rateLimited(e *Error) {
 
 func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 	if m.InstanceID != l.dev.InstanceID {
+		// A notice may overtake the reply that binds its instance (an
+		// administrator revoking it the moment it was created): keep it
+		// for that reply.
+		if l.awaitingInstance() {
+			l.earlyRevoke = m
+		}
 		return
 	}
 	msg := m.Message

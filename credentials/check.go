@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sinchsim/sinchsim/codes"
 	"net/http"
 	"sort"
 	"strconv"
@@ -17,12 +18,12 @@ const (
 	// CheckClockSkew: iat differs from this machine's clock by more than
 	// CheckSkewTolerance. WARN while the backend's leeway absorbs it; FAIL
 	// (standing for token_not_yet_valid or token_expired) beyond it.
-	CheckClockSkew = "clock_skew"
+	CheckClockSkew = codes.ClockSkew
 	// CheckInstanceTTLRequired: the check asked for a limited instance TTL
 	// (CheckConfig.InstanceTTLExpected) and a token has no
 	// sinch:rtc:instance:exp. The backend refuses such a token, with this
 	// code, for a device whose instance was created with a TTL (rule 9).
-	CheckInstanceTTLRequired = "instance_ttl_required"
+	CheckInstanceTTLRequired = codes.InstanceTTLRequired
 )
 
 // CheckCodes lists the codes Check can report besides those of Codes and

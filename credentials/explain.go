@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/sinchsim/sinchsim/codes"
 	"sort"
 	"strings"
 	"time"
@@ -21,33 +22,33 @@ const (
 	// DiagSecretNotBase64Decoded: the HMAC key was derived from the secret's
 	// base64 text instead of its decoded bytes (the derivation as the
 	// SINClientRegistration Protocol Reference writes it).
-	DiagSecretNotBase64Decoded = "secret_not_base64_decoded"
+	DiagSecretNotBase64Decoded = codes.SecretNotBase64Decoded
 	// DiagKeyNotDerived: the token was signed with the secret itself, not
 	// with the per-date key derived from it.
-	DiagKeyNotDerived = "key_not_derived"
+	DiagKeyNotDerived = codes.KeyNotDerived
 	// DiagKidDateNotUTC: the kid date, or the date the key was derived for,
 	// is a neighbouring day of the UTC date of iat: the date was formatted
 	// in local time (as Sinch's own samples do).
-	DiagKidDateNotUTC = "kid_date_not_utc"
+	DiagKidDateNotUTC = codes.KidDateNotUTC
 	// DiagTimestampsInMilliseconds: iat, exp, nbf or sinch:rtc:instance:exp
 	// is in milliseconds instead of seconds.
-	DiagTimestampsInMilliseconds = "timestamps_in_milliseconds"
+	DiagTimestampsInMilliseconds = codes.TimestampsInMilliseconds
 	// DiagHeaderTypo: the header has unexpected members, such as "type" for
 	// "typ" or a differently cased "alg"/"kid".
-	DiagHeaderTypo = "header_typo"
+	DiagHeaderTypo = codes.HeaderTypo
 	// DiagClaimOrder: the claims are not in the order of Sinch's
 	// documented example. Harmless.
-	DiagClaimOrder = "claim_order"
+	DiagClaimOrder = codes.ClaimOrder
 	// DiagTypHeader: the header carries "typ". Harmless.
-	DiagTypHeader = "typ_header"
+	DiagTypHeader = codes.TypHeader
 	// DiagUnknownClaim: the payload carries claims Sinch does not define. Harmless.
-	DiagUnknownClaim = "unknown_claim"
+	DiagUnknownClaim = codes.UnknownClaim
 	// DiagTokenTTLLong: the token lives longer than an hour; registration
 	// tokens are meant to be short-lived.
-	DiagTokenTTLLong = "token_ttl_long"
+	DiagTokenTTLLong = codes.TokenTTLLong
 	// DiagValid: no finding is a failure; with a secret, the token passed
 	// verification.
-	DiagValid = "valid"
+	DiagValid = codes.Valid
 )
 
 // DiagCodes lists the Diag* codes Explain can report besides the rule codes

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
-	"github.com/sinchsim/sinchsim/docs"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
@@ -119,7 +119,7 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
 // adminCodes answers the code table: each code's meaning and typical fix,
 // as docs/ERRORS.md and docs/PROTOCOL.md give them.
 func (s *Server) adminCodes(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"codes": docs.Codes()})
+	writeJSON(w, http.StatusOK, map[string]any{"codes": codes.All()})
 }
 
 type explainRequest struct {

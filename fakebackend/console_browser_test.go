@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/sinchsim/sinchsim/client"
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
-	"github.com/sinchsim/sinchsim/docs"
 )
 
 // The console's browser tests drive the system's Chromium with chromedp.
@@ -328,7 +328,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		do(t, page, "clicking the code", chromedp.Click(chromedp.CSS(`#decisions tbody tr[data-code="signature_invalid"] button[data-code]`)))
 		waitFor(t, page, "the code's dialog", `document.getElementById('code').open`)
-		want, _ := docs.Lookup(credentials.CodeSignatureInvalid)
+		want, _ := codes.Lookup(credentials.CodeSignatureInvalid)
 		if got := js[string](t, page, `document.getElementById('code-fix').textContent`); got != plainMarkdown(want.Fix) {
 			t.Errorf("fix shown: %q\nwant: %q", got, plainMarkdown(want.Fix))
 		}

@@ -220,8 +220,11 @@ func (ss *session) handle(m transport.Message) {
 		ev = Event{Code: transport.CodeProtocolError, Reason: "unsupported request"}
 	}
 	ev.Kind = kind
-	s.record(ev)
+	// The reply is queued before the decision is published: whoever acts
+	// on the event (a test revoking the new instance, say) cannot get a
+	// notice onto the connection ahead of the reply.
 	ss.send(reply)
+	s.record(ev)
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {

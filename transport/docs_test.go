@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 )
 
@@ -27,13 +28,13 @@ func TestProtocolDoc(t *testing.T) {
 	if begin < 0 || end < begin {
 		t.Fatal("no codes:begin/codes:end markers")
 	}
-	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (\\w+) \\| (yes|no) \\| (.+) \\|$")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| (\\w+) \\| (yes|no) \\| (.+) \\|$")
 	var listed []string
 	for _, m := range row.FindAllStringSubmatch(doc[begin:end], -1) {
 		code, domain, retryable := m[1], m[2], m[3] == "yes"
 		listed = append(listed, code)
 		e := NewError(code, "")
-		if _, known := codeTable[code]; !known {
+		if _, known := codes.Lookup(code); !known {
 			t.Errorf("doc lists unknown code %q", code)
 			continue
 		}
@@ -135,7 +136,7 @@ func TestProtocolDocRevokedCodes(t *testing.T) {
 			continue
 		}
 		listed[m[1]] = true
-		if _, ok := codeTable[m[1]]; !ok {
+		if i, ok := codes.Lookup(m[1]); !ok || !i.Wire {
 			t.Errorf("instanceRevoked table lists unknown code %s", m[1])
 		}
 	}
