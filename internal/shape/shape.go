@@ -1,9 +1,10 @@
-// Package shape measures the module's source against its size limits: no
-// non-test Go file over MaxFileLines lines and no function over
-// MaxFuncLines lines. Its test walks the module and fails on any excess,
-// so the limits stay true as the code grows; when it fails, split by
-// responsibility (a file per concern, a function per step) rather than
-// raising the limits.
+// Package shape measures the module's source against its size limits (no
+// non-test Go file over MaxFileLines lines, no function over MaxFuncLines
+// lines) and reads its imports, for the layering the README's "How the
+// code is laid out" describes. Its tests walk the module and fail on any
+// excess or an import against the layers, so both stay true as the code
+// grows; when they fail, split by responsibility (a file per concern, a
+// function per step) rather than raising the limits.
 package shape
 
 import (
@@ -106,7 +107,7 @@ func Tree(root string) ([]Excess, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != root && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if skipDir(root, path, name) {
 				return filepath.SkipDir
 			}
 			return nil
