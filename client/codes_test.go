@@ -12,7 +12,7 @@ import (
 // group, and CodeOf reads every sinchsim error through codes.Of.
 func TestCodesHaveOneHome(t *testing.T) {
 	for _, code := range []string{CodeAlreadyStarted, CodeTerminated, CodeNotStarted, CodeRegistrationFailed,
-		CodeNoCredentials, CodeConnectionFailed, CodePushNotEnabled, CodeDeviceStore, codes.InvalidArgument} {
+		CodeNoCredentials, CodeConnectionFailed, CodePushNotEnabled, CodeDeviceStore, codes.InvalidArgument, CodeInvalidCallState} {
 		if i, ok := codes.Lookup(code); !ok || i.Group != codes.GroupClient || i.Domain != DomainGeneric && code != CodeConnectionFailed {
 			t.Errorf("%s: %+v", code, i)
 		}

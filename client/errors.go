@@ -84,6 +84,7 @@ const (
 	CodeConnectionFailed   = codes.ConnectionFailed
 	CodePushNotEnabled     = codes.PushNotEnabled
 	CodeDeviceStore        = codes.DeviceStore
+	CodeInvalidCallState   = codes.InvalidCallState
 )
 
 // Sentinels to use with errors.Is.
@@ -114,6 +115,10 @@ var (
 	ErrInstanceReplaced = &Error{Code: transport.CodeInstanceReplaced, Domain: DomainAPI, Message: "another connection or a new registration took the instance over"}
 	// ErrInstanceExpired: the instance's TTL ran out (code instance_expired).
 	ErrInstanceExpired = &Error{Code: transport.CodeInstanceExpired, Domain: DomainAPI, Message: "the instance's TTL ran out"}
+	// ErrInvalidCallState: Answer or Decline of a call that is not an
+	// incoming call ringing on this client (or already being answered or
+	// declined).
+	ErrInvalidCallState = &Error{Code: CodeInvalidCallState, Domain: DomainGeneric, Message: "the call is not ringing on this client"}
 	// ErrRateLimited: "Instance creation rate exceeded".
 	ErrRateLimited = &Error{Code: transport.CodeInstanceCreationRateExceeded, Domain: DomainAPI, Message: "Instance creation rate exceeded", Retryable: true}
 )

@@ -126,3 +126,54 @@ func ExampleSinchClient_month() {
 	// renewals 15, expiries 0, instances 1
 	// expires 2026-02-03T00:00:00Z
 }
+
+// Two registered users call each other on a virtual clock: bob answers
+// what rings, alice hangs up after a minute on the line. Advance returns
+// once every consequence has happened, so the calls' states are final.
+func ExampleCallClient_CallUser() {
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: fakebackend.RunTClock(), Applications: []fakebackend.Application{fakebackend.NewApplication()}})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	app := srv.Application()
+	tokens := credentials.ProviderFunc(func(ctx context.Context, r credentials.Request) (string, error) {
+		return srv.Minter().Mint(r.UserID)
+	})
+	bobs := &client.ListenerFuncs{
+		IncomingCall: func(cc *client.CallClient, call *client.Call) {
+			fmt.Println("bob: incoming call from", call.RemoteUserID(), call.Headers()["subject"])
+			call.Answer()
+		},
+		CallEnded: func(call *client.Call) { fmt.Println("bob: call ended,", call.EndCause()) },
+	}
+	var clients []*client.SinchClient
+	for _, u := range []struct {
+		user string
+		lis  client.Listener
+	}{{"alice", &client.ListenerFuncs{}}, {"bob", bobs}} {
+		c, err := client.New(app.Key, srv.URL(), u.user, client.WithClock(srv.Clock()), client.WithCredentialsProvider(tokens), client.WithListener(u.lis))
+		if err != nil {
+			panic(err)
+		}
+		defer c.TerminateGracefully()
+		c.Start()
+		clients = append(clients, c)
+	}
+	srv.Advance(0) // both register
+
+	call, err := clients[0].CallClient().CallUser(context.Background(), "bob", map[string]string{"subject": "lunch?"})
+	if err != nil {
+		panic(err)
+	}
+	srv.Advance(time.Minute)
+	fmt.Println("alice: call", call.State())
+	call.Hangup()
+	srv.Advance(0)
+	fmt.Println("alice: call", call.State(), call.EndCause())
+	// Output:
+	// bob: incoming call from alice lunch?
+	// alice: call established
+	// bob: call ended, hung_up
+	// alice: call ended hung_up
+}

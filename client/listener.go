@@ -11,7 +11,8 @@ import (
 // order, on the client's dispatcher goroutine, never under a client lock: a
 // callback may call any client method, including TerminateGracefully.
 //
-// A Listener may also implement LogListener and PushListener.
+// A Listener may also implement LogListener, PushListener,
+// CallClientListener and CallListener.
 type Listener interface {
 	// OnClientStarted: the client is registered and usable.
 	OnClientStarted(c *SinchClient)
@@ -44,6 +45,10 @@ type ListenerFuncs struct {
 	LogMessage                  func(c *SinchClient, level slog.Level, msg string)
 	PushTokenRegistered         func(c *SinchClient, token string)
 	PushTokenRegistrationFailed func(c *SinchClient, err error)
+	IncomingCall                func(cc *CallClient, call *Call)
+	CallProgressing             func(call *Call)
+	CallEstablished             func(call *Call)
+	CallEnded                   func(call *Call)
 }
 
 // OnClientStarted implements Listener.
@@ -88,6 +93,34 @@ func (l *ListenerFuncs) OnPushTokenRegistered(c *SinchClient, token string) {
 func (l *ListenerFuncs) OnPushTokenRegistrationFailed(c *SinchClient, err error) {
 	if l.PushTokenRegistrationFailed != nil {
 		l.PushTokenRegistrationFailed(c, err)
+	}
+}
+
+// OnIncomingCall implements CallClientListener.
+func (l *ListenerFuncs) OnIncomingCall(cc *CallClient, call *Call) {
+	if l.IncomingCall != nil {
+		l.IncomingCall(cc, call)
+	}
+}
+
+// OnCallProgressing implements CallListener.
+func (l *ListenerFuncs) OnCallProgressing(call *Call) {
+	if l.CallProgressing != nil {
+		l.CallProgressing(call)
+	}
+}
+
+// OnCallEstablished implements CallListener.
+func (l *ListenerFuncs) OnCallEstablished(call *Call) {
+	if l.CallEstablished != nil {
+		l.CallEstablished(call)
+	}
+}
+
+// OnCallEnded implements CallListener.
+func (l *ListenerFuncs) OnCallEnded(call *Call) {
+	if l.CallEnded != nil {
+		l.CallEnded(call)
 	}
 }
 

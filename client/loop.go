@@ -18,6 +18,8 @@ const (
 	forRenew
 	forAuthenticate
 	forPush
+	forCall    // callUser
+	forCallAct // answerCall, declineCall, hangupCall
 )
 
 // slot names one kind of asynchronous operation of the loop. At most one
@@ -44,7 +46,8 @@ type ticket struct {
 // pendingReq is a request sent to the backend and not answered yet.
 type pendingReq struct {
 	p       purpose
-	outside bool // counted as work outside the world (the backend is not in it)
+	outside bool  // counted as work outside the world (the backend is not in it)
+	call    *Call // the call a call request is about
 }
 
 // loop is the client's state, owned by its one goroutine; every method runs
@@ -82,6 +85,9 @@ type loop struct {
 	pushToken   string // wanted token ("" = none)
 	pushSentFor string // instance the current token was registered with
 
+	calls   map[string]*Call // by call id: placed or rung, not ended
+	callSeq uint64
+
 	stats    Stats
 	lastErr  error
 	dirty    bool // stats or instance changed since the last publish
@@ -92,7 +98,7 @@ type loop struct {
 }
 
 func newLoop(c *SinchClient) *loop {
-	l := &loop{c: c, pending: map[string]pendingReq{}, backoff: c.o.backoff, renewal: c.o.renewal}
+	l := &loop{c: c, pending: map[string]pendingReq{}, calls: map[string]*Call{}, backoff: c.o.backoff, renewal: c.o.renewal}
 	l.ctx, l.end = context.WithCancel(context.Background())
 	l.seedJitter()
 	l.lastSnap = c.snap.Load()

@@ -122,7 +122,10 @@ func (l *loop) startReader(tk ticket, conn *transport.Conn) {
 }
 
 // send sends a request built by mk with a fresh id.
-func (l *loop) send(p purpose, mk func(id string) transport.Message) {
+func (l *loop) send(p purpose, mk func(id string) transport.Message) { l.sendFor(p, nil, mk) }
+
+// sendFor is send for a request about call.
+func (l *loop) sendFor(p purpose, call *Call, mk func(id string) transport.Message) {
 	l.reqSeq++
 	id := strconv.FormatUint(l.reqSeq, 10)
 	if err := l.conn.Send(mk(id)); err != nil {
@@ -132,7 +135,7 @@ func (l *loop) send(p purpose, mk func(id string) transport.Message) {
 	// The answer is awaited: Idle is false until it comes. Within one
 	// world the connection counts it; from a backend outside the world,
 	// the wait for it is outside work.
-	r := pendingReq{p: p, outside: !l.conn.InWorld()}
+	r := pendingReq{p: p, outside: !l.conn.InWorld(), call: call}
 	l.pending[id] = r
 	if r.outside {
 		l.c.beginOutside(1)
@@ -143,12 +146,18 @@ func (l *loop) send(p purpose, mk func(id string) transport.Message) {
 
 // answered removes a pending request and returns what it was for.
 func (l *loop) answered(id string) (purpose, bool) {
+	r, ok := l.answeredReq(id)
+	return r.p, ok
+}
+
+// answeredReq is answered returning the whole request.
+func (l *loop) answeredReq(id string) (pendingReq, bool) {
 	r, ok := l.pending[id]
 	if ok {
 		delete(l.pending, id)
 		l.releasePending(r)
 	}
-	return r.p, ok
+	return r, ok
 }
 
 func (l *loop) releasePending(r pendingReq) {
@@ -159,11 +168,16 @@ func (l *loop) releasePending(r pendingReq) {
 	}
 }
 
+// clearPending forgets the requests in flight (their connection is gone):
+// a CallUser waiting for its answer learns that the connection was lost.
 func (l *loop) clearPending() {
 	l.earlyRevoke = nil
 	for id, r := range l.pending {
 		delete(l.pending, id)
 		l.releasePending(r)
+		if r.p == forCall {
+			l.callRefused(r.call, &Error{Code: CodeConnectionFailed, Domain: DomainNetwork, Message: "the connection was lost before the backend answered", Retryable: true})
+		}
 	}
 }
 
@@ -191,14 +205,28 @@ func (l *loop) onMessage(tk ticket, m transport.Message) {
 	case *transport.PushTokenUnregistered:
 		l.answered(m.ID)
 	case *transport.ErrorMessage:
-		p, ok := l.answered(m.ID)
+		r, ok := l.answeredReq(m.ID)
 		if !ok {
 			l.c.logf(slog.LevelWarn, "backend error: %v", &m.Error)
 			return
 		}
-		l.onError(p, fromWire(&m.Error))
+		if r.call != nil {
+			l.onCallError(r, fromWire(&m.Error))
+			return
+		}
+		l.onError(r.p, fromWire(&m.Error))
 	case *transport.InstanceRevoked:
 		l.onRevoked(m)
+	case *transport.CallProgressing:
+		if r, ok := l.answeredReq(m.ID); ok && r.p == forCall {
+			l.onCallProgressing(r.call, m.CallID)
+		}
+	case *transport.IncomingCall:
+		l.onIncomingCall(m)
+	case *transport.CallEstablished:
+		l.onCallEstablished(m)
+	case *transport.CallEnded:
+		l.onCallEnded(m)
 	default:
 		l.c.logf(slog.LevelWarn, "unexpected %s message from the backend", m.MessageType())
 	}
@@ -211,6 +239,7 @@ func (l *loop) onConnLost(tk ticket, conn *transport.Conn, err error) {
 	l.cancel(slotConn)
 	l.conn = nil
 	l.clearPending()
+	l.endCalls()
 	switch l.state() {
 	case registration.StateFailed, registration.StateTerminated, registration.StateIdle, registration.StateReconnecting:
 		return
@@ -255,4 +284,5 @@ func (l *loop) dropConn() {
 	}
 	l.cancel(slotConn)
 	l.clearPending()
+	l.endCalls()
 }

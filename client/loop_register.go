@@ -179,14 +179,19 @@ func (l *loop) becomeStarted(e registration.Event) {
 	l.syncPush()
 }
 
-func (l *loop) onError(p purpose, e *Error) {
-	code := e.Code
+// countRejection counts a backend error by code.
+func (l *loop) countRejection(code string) {
 	l.count(func(s *Stats) {
 		if s.Rejections == nil {
 			s.Rejections = map[string]int{}
 		}
 		s.Rejections[code]++
 	})
+}
+
+func (l *loop) onError(p purpose, e *Error) {
+	code := e.Code
+	l.countRejection(code)
 	switch p {
 	case forAuthenticate:
 		switch code {
@@ -278,9 +283,18 @@ func (l *loop) onRevoked(m *transport.InstanceRevoked) {
 		if code == "" {
 			code = transport.CodeInstanceNotFound
 		}
-		l.forgetInstance()
-		l.fail(&Error{Code: code, Domain: DomainAPI, Message: msg})
+		l.failForgetting(&Error{Code: code, Domain: DomainAPI, Message: msg})
 	}
+}
+
+// failForgetting is the one path for "the instance is gone and the client
+// stops": the instance is forgotten and the client fails with e; the next
+// Start registers anew. (registerAnew is the path that registers again at
+// once.) A revocation takes it, and an expiry found on a call attempt
+// (rule 15 in docs/RULES.md).
+func (l *loop) failForgetting(e *Error) {
+	l.forgetInstance()
+	l.fail(e)
 }
 
 // registerAnew is the one path for "the instance is gone, register again":
@@ -297,6 +311,7 @@ func (l *loop) registerAnew(expired bool, why string) {
 }
 
 func (l *loop) forgetInstance() {
+	l.endCalls()
 	l.cancel(slotRenew)
 	l.cancel(slotExpiry)
 	l.dev.forget()

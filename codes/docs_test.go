@@ -47,7 +47,7 @@ when it says yes); ` + "`network`" + `, transient (retry with backoff, no sooner
 var groupText = map[Group]string{
 	GroupCredentials: "## Credentials codes\n\nWhat `credentials.Verify`, `sinchsim token verify`, `sinchsim token explain` and the backend say of a token, and the diagnoses `Explain` adds:\n",
 	GroupCheck:       "## Check codes\n\n`sinchsim check` (and `credentials.Check`) fetch several tokens from an auth server and report every code above, per token, plus what only shows across tokens:\n",
-	GroupBackend:     "## Backend codes\n\nThe backend answers with every rejection above plus these ([PROTOCOL.md](PROTOCOL.md#error-codes) has where each can come):\n",
+	GroupBackend:     "## Backend codes\n\nThe backend answers with every rejection above plus these ([PROTOCOL.md](PROTOCOL.md#error-codes) has where each can come). A call that ends is no error: its `callEnded` carries a reason, listed in [PROTOCOL.md](PROTOCOL.md#callended).\n",
 	GroupClient:      "## Client codes\n\nWhat a `client.SinchClient` reports of itself, in `client.Error` (the backend's codes above reach it too):\n",
 }
 

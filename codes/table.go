@@ -39,6 +39,9 @@ const (
 	InstanceReplaced             = "instance_replaced"
 	InstanceTTLShortened         = "instance_ttl_shortened"
 	InstanceCreationRateExceeded = "instance_creation_rate_exceeded"
+	CallNotFound                 = "call_not_found"
+	CallRateExceeded             = "call_rate_exceeded"
+	ConcurrentCallsExceeded      = "concurrent_calls_exceeded"
 	ProtocolError                = "protocol_error"
 	NotAuthenticated             = "not_authenticated"
 	LegacyDisabled               = "legacy_disabled"
@@ -54,6 +57,7 @@ const (
 	PushNotEnabled               = "push_not_enabled"
 	DeviceStore                  = "device_store"
 	InvalidArgument              = "invalid_argument"
+	InvalidCallState             = "invalid_call_state"
 )
 
 var table = []Info{
@@ -159,8 +163,8 @@ var table = []Info{
 	{Code: InstanceDeviceMismatch, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true, Rules: "10",
 		Meaning: "The instance is bound to another device.",
 		Fix:     "Authenticate from the device the instance was created on, or register this device anew (it gets its own instance)."},
-	{Code: InstanceExpired, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true, Rules: "10",
-		Meaning: "The instance's TTL ran out: register anew.",
+	{Code: InstanceExpired, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true, Rules: "10, 15",
+		Meaning: "The instance's TTL ran out: register anew. On `callUser`: the calling connection's instance expired, so it can no longer call.",
 		Fix:     "Register anew with a fresh token. To keep an instance, renew its TTL before it runs out: the client does so on its own when its listener answers the renewal's credentials request."},
 	{Code: InstanceNotFound, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true, Rules: "10",
 		Meaning: "No such instance for this application and user (never created, revoked, or replaced by a newer registration): register anew. In `instanceRevoked`: an administrator revoked it.",
@@ -174,6 +178,15 @@ var table = []Info{
 	{Code: InstanceCreationRateExceeded, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Retryable: true, Wire: true, Rules: "11",
 		Meaning: "\"Instance creation rate exceeded\": too many creations for this user in the window; retry after `retryAfterMs`.",
 		Fix:     "Wait `retryAfterMs`, then retry. Reuse the stored instance (authenticate) instead of creating one on every start."},
+	{Code: CallNotFound, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true, Rules: "15",
+		Meaning: "`answerCall`, `declineCall` or `hangupCall` names no call that this connection can act on that way: unknown, over, or not ringing or established here.",
+		Fix:     "Act only on a call this connection got as `incomingCall` (answer, decline) or placed, and only until its `callEnded`; the call may have ended just before the request."},
+	{Code: CallRateExceeded, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Retryable: true, Wire: true, Rules: "15",
+		Meaning: "The user placed the maximum number of calls within the last minute; retry after `retryAfterMs`.",
+		Fix:     "Wait `retryAfterMs`, then call again; place fewer calls per user (the limit is `serve --calls-per-minute`)."},
+	{Code: ConcurrentCallsExceeded, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Retryable: true, Wire: true, Rules: "15",
+		Meaning: "The user already takes part in the maximum number of calls at once; retry when one has ended.",
+		Fix:     "Hang up a call first, or retry when one has ended (the limit is `serve --max-concurrent-calls`)."},
 	{Code: ProtocolError, Group: GroupBackend, Kind: "rejection", Domain: DomainHTTP, Wire: true,
 		Meaning: "The message is not valid protocol v1 (see [Message format](#message-format)); the message says why.",
 		Fix:     "A bug in the sender: compare the message with PROTOCOL.md (the error names the member at fault) and do not retry it unchanged."},
@@ -217,6 +230,9 @@ var table = []Info{
 		Meaning: "Loading or saving the device record failed.",
 		Fix:     "Look at the wrapped error: the directory's permissions or disk space."},
 	{Code: InvalidArgument, Group: GroupClient, Kind: "client", Domain: DomainGeneric,
-		Meaning: "An argument to client.New or a client method is invalid (an empty application key or push token, a malformed environment URL).",
-		Fix:     "Pass the application key, a host:port or ws:// URL, and a non-empty push token."},
+		Meaning: "An argument to client.New or a client method is invalid (an empty application key or push token, a malformed environment URL, call headers over their limit).",
+		Fix:     "Pass the application key, a host:port or ws:// URL, a non-empty push token, and at most 16 call headers of 1024 bytes in all."},
+	{Code: InvalidCallState, Group: GroupClient, Kind: "client", Domain: DomainGeneric,
+		Meaning: "Answer or Decline of a call that is not an incoming call ringing on this client, or that is already being answered or declined.",
+		Fix:     "Answer or decline a call from OnIncomingCall while its State is ringing; Hangup ends any call."},
 }

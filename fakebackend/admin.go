@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	admin.HandleFunc("POST /admin/clock", s.adminSetClock)
 	admin.HandleFunc("POST /admin/reset", s.adminReset)
 	admin.HandleFunc("GET /admin/events", s.adminEvents)
+	admin.HandleFunc("GET /admin/pushes", s.adminPushes)
 	admin.HandleFunc("GET /admin/events/stream", s.adminEventStream)
 	admin.HandleFunc("GET /admin/stats", s.adminStats)
 	admin.HandleFunc("GET /admin/codes", s.adminCodes)

@@ -16,30 +16,48 @@ import (
 )
 
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) {
-	evs := s.Events()
+	evs, ok := sinceLimit(w, r, s.Events(), func(e Event) uint64 { return e.Seq }, "an event")
+	if ok {
+		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	}
+}
+
+// adminPushes lists the pushes sent (managed push), oldest first, with
+// the same since and limit parameters as the events.
+func (s *Server) adminPushes(w http.ResponseWriter, r *http.Request) {
+	ps, ok := sinceLimit(w, r, s.Pushes(), func(p Push) uint64 { return p.Seq }, "a push")
+	if ok {
+		writeJSON(w, http.StatusOK, map[string]any{"pushes": ps})
+	}
+}
+
+// sinceLimit applies the query parameters since (the items after that
+// sequence number) and limit (the last n of them) to items in sequence
+// order; on a bad parameter it answers 400 and returns false.
+func sinceLimit[T any](w http.ResponseWriter, r *http.Request, items []T, seq func(T) uint64, what string) ([]T, bool) {
 	if v := r.URL.Query().Get("since"); v != "" {
 		since, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			adminError(w, http.StatusBadRequest, "bad_request", "since must be an event sequence number")
-			return
+			adminError(w, http.StatusBadRequest, "bad_request", "since must be "+what+" sequence number")
+			return nil, false
 		}
 		i := 0
-		for i < len(evs) && evs[i].Seq <= since {
+		for i < len(items) && seq(items[i]) <= since {
 			i++
 		}
-		evs = evs[i:]
+		items = items[i:]
 	}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			adminError(w, http.StatusBadRequest, "bad_request", "limit must be a non-negative integer")
-			return
+			return nil, false
 		}
-		if len(evs) > n {
-			evs = evs[len(evs)-n:]
+		if len(items) > n {
+			items = items[len(items)-n:]
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	return items, true
 }
 
 type faultRequest struct {

@@ -32,6 +32,16 @@ type Policy struct {
 	MaxConnectionsPerUser int
 	// MaxConnections bounds all WebSocket connections. Default 100,000.
 	MaxConnections int
+	// CallAnswerTimeout is how long a call rings before it ends with
+	// no_answer (rule 15 in docs/RULES.md). Default 45 s.
+	CallAnswerTimeout time.Duration
+	// MaxCallsPerMinute bounds the calls one user may place within a
+	// minute (call_rate_exceeded). Default 30; negative: unlimited.
+	MaxCallsPerMinute int
+	// MaxConcurrentCalls bounds the calls one user takes part in at once,
+	// as caller or callee (concurrent_calls_exceeded; a callee at the
+	// limit is unavailable). Default 4; negative: unlimited.
+	MaxConcurrentCalls int
 }
 
 // Defaults of Policy.
@@ -41,6 +51,9 @@ const (
 	DefaultMaxNonces             = 1_000_000
 	DefaultMaxConnectionsPerUser = 64
 	DefaultMaxConnections        = 100_000
+	DefaultCallAnswerTimeout     = 45 * time.Second
+	DefaultMaxCallsPerMinute     = 30
+	DefaultMaxConcurrentCalls    = 4
 )
 
 func (p Policy) withDefaults() Policy {
@@ -63,6 +76,15 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxConnections <= 0 {
 		p.MaxConnections = DefaultMaxConnections
+	}
+	if p.CallAnswerTimeout <= 0 {
+		p.CallAnswerTimeout = DefaultCallAnswerTimeout
+	}
+	if p.MaxCallsPerMinute == 0 {
+		p.MaxCallsPerMinute = DefaultMaxCallsPerMinute
+	}
+	if p.MaxConcurrentCalls == 0 {
+		p.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	return p
 }
@@ -113,6 +135,11 @@ type Config struct {
 	// Logger receives decisions and lifecycle events; nil: discard. No
 	// secret is ever logged.
 	Logger *slog.Logger
-	// EventLimit bounds the decision log; default 10,000.
+	// EventLimit bounds the decision log, and the record of pushes;
+	// default 10,000.
 	EventLimit int
+	// PushWebhook, when set, is an http(s) URL to which the backend POSTs
+	// each push (a Push as JSON) from its own goroutine, within
+	// PushWebhookTimeout; the backend never waits for it.
+	PushWebhook string
 }

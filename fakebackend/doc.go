@@ -17,9 +17,15 @@
 // returns a started server, NewUnstartedServer one to set up before
 // Start; Close stops either.
 //
+// Registered clients can call each other (signalling only, rule 15 in
+// docs/RULES.md): a call rings on the callee's connections, or sends a
+// push to its offline devices that have a push token (Pushes, GET
+// /admin/pushes, Config.PushWebhook), and ends on the backend's clock if
+// nobody answers.
+//
 // Besides the WebSocket endpoint (URL), the server offers a JSON admin API
 // under /admin/ (applications, instances, revocation, clock, reset, events
-// and their live stream, faults, the code table), a console page for the
+// and their live stream, pushes, faults, the code table), a console page for the
 // browser at ConsoleURL, and Prometheus metrics at /metrics. With
 // Config.AdminToken set, every admin request needs the token. State lives
 // behind the Store interface: in memory, or in a data directory that

@@ -20,6 +20,8 @@ type Event struct {
 	User        string `json:"userId,omitempty"`
 	Device      string `json:"deviceId,omitempty"`
 	Instance    string `json:"instanceId,omitempty"`
+	// Call is the call a call request or a push is about.
+	Call string `json:"callId,omitempty"`
 }
 
 // Event codes and kinds besides the request types and rejection codes.
@@ -38,6 +40,12 @@ const (
 	KindReplace = "replace"
 	// KindMessage: a frame that was not a valid request (Code protocol_error).
 	KindMessage = "message"
+	// KindCallEnd: a call ended; Code is the reason (declined, hung_up,
+	// no_answer, canceled, callee_unavailable or instance_expired), User
+	// the caller.
+	KindCallEnd = "callEnd"
+	// KindPush: a push was sent for a call to an offline callee (Code ok).
+	KindPush = "push"
 )
 
 // eventLog is a bounded ring of events, newest last.
@@ -133,6 +141,8 @@ func (s *Server) Subscribe(n int) (events <-chan Event, cancel func()) {
 }
 
 // record logs a decision in the event log, the metrics and the logger.
+// (Call rules record while holding the call table's lock: record takes no
+// lock of the server's.)
 func (s *Server) record(e Event) {
 	e.Time = s.clock.Now()
 	if e.Code == "" {

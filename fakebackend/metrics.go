@@ -60,7 +60,7 @@ func (m *metrics) decision(at time.Time, kind, code string) {
 			m.registrations.WithLabelValues(kind).Inc()
 			m.hour.add(at, 1, 0)
 		}
-	case kind != KindRevoke && kind != KindExpire && kind != KindReplace:
+	case kind != KindRevoke && kind != KindExpire && kind != KindReplace && kind != KindCallEnd:
 		m.rejections.WithLabelValues(code).Inc()
 		m.hour.add(at, 0, 1)
 	}

@@ -379,6 +379,12 @@ func TestLimitsTable(t *testing.T) {
 			user := next()
 			return dialRaw(t, s).create(app.Key, user, v, mint(t, s, credentials.MintParams{UserID: user}))
 		},
+		"calleeUserId": func(v string) map[string]any {
+			c := dialRaw(t, s)
+			user := next()
+			instanceOf(t, c.create(app.Key, user, "d1", mint(t, s, credentials.MintParams{UserID: user})))
+			return c.request(map[string]any{"type": "callUser", "calleeUserId": v})
+		},
 		"pushToken": func(v string) map[string]any {
 			c := dialRaw(t, s)
 			user := next()

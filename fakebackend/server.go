@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,8 @@ type Server struct {
 	events  *eventLog
 	faults  *faultTable
 	metrics *metrics
+	calls   *callTable
+	pushes  *pushOutbox
 }
 
 // ErrClosed is returned by Start on a closed server.
@@ -76,6 +79,12 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.EventLimit <= 0 {
 		cfg.EventLimit = 10000
 	}
+	if cfg.PushWebhook != "" {
+		// The message leaves the URL out: it may carry a token.
+		if u, err := url.Parse(cfg.PushWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("fakebackend: PushWebhook must be an http:// or https:// URL")
+		}
+	}
 	s := &Server{
 		cfg:      cfg,
 		policy:   cfg.Policy.withDefaults(),
@@ -90,6 +99,8 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 	}
 	s.world = vclock.Of(cfg.Clock)
+	s.calls = newCallTable(s)
+	s.pushes = newPushOutbox(s, cfg.EventLimit, cfg.PushWebhook)
 	s.metrics.setInstanceGauge(func() float64 {
 		insts, _ := s.store.Instances()
 		return float64(len(insts))
@@ -240,6 +251,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.stopServing()
+	if s.pushes.hook != nil {
+		s.pushes.hook.close()
+	}
 	return errors.Join(s.saveClock(), s.store.Close())
 }
 

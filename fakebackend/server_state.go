@@ -66,12 +66,15 @@ func (s *Server) Instance(id string) (Instance, bool) {
 	return i, err == nil
 }
 
-// Reset drops every instance, device record, sequence, nonce, event and
-// fault, and closes client connections; applications stay.
+// Reset drops every instance, device record, sequence, nonce, event,
+// push and fault, and closes client connections (which ends their calls);
+// applications stay.
 func (s *Server) Reset() error {
 	s.CloseClientConnections()
 	s.events.reset()
 	s.faults.reset()
+	s.pushes.reset()
+	s.calls.reset()
 	return s.store.Reset()
 }
 

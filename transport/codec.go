@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -518,6 +519,68 @@ func (c *codec) object(name string, v fielder) {
 	v.fields(c)
 	c.unknown()
 	c.members, c.used, c.path = outer, outerUsed, ""
+}
+
+// strMap handles an optional object of string members (call headers):
+// omitted on the wire when empty, and decoded to nil when absent or empty.
+// Keys go out sorted, so that a map always encodes the same way. It holds
+// at most maxMembers entries, as every object of protocol v1.
+func (c *codec) strMap(name string, p *map[string]string) {
+	if !c.decoding {
+		if len(*p) == 0 {
+			return
+		}
+		if len(*p) > maxMembers {
+			c.fail(name, "has more than "+strconv.Itoa(maxMembers)+" members")
+			return
+		}
+		keys := make([]string, 0, len(*p))
+		for k, v := range *p {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				c.fail(name, "holds a string that is not valid UTF-8")
+				return
+			}
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		c.key(name)
+		c.buf = append(c.buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = jsonobj.AppendString(c.buf, k)
+			c.buf = append(c.buf, ':')
+			c.buf = jsonobj.AppendString(c.buf, (*p)[k])
+		}
+		c.buf = append(c.buf, '}')
+		return
+	}
+	m := c.take(name)
+	if m == nil {
+		return
+	}
+	if m.Kind != jsonobj.Object {
+		c.fail(name, "must be an object, not "+m.Kind.String())
+		return
+	}
+	sub, reason := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
+	if reason != "" {
+		c.fail(name, reason)
+		return
+	}
+	if len(sub) == 0 {
+		return
+	}
+	out := make(map[string]string, len(sub))
+	for _, e := range sub {
+		if e.Kind != jsonobj.String {
+			c.fail(name, "must hold only strings, not "+e.Kind.String())
+			return
+		}
+		out[string(e.Key)] = string(e.Value)
+	}
+	*p = out
 }
 
 // findOnly looks a member up without claiming it.

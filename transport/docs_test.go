@@ -152,3 +152,35 @@ func TestProtocolDocRevokedCodes(t *testing.T) {
 		t.Errorf("instanceRevoked example uses code %s, which the table does not list", code)
 	}
 }
+
+// TestProtocolDocEndReasons: the callEnded reasons table of docs/PROTOCOL.md
+// lists exactly EndReasons(), in order, and the callEnded example uses one.
+func TestProtocolDocEndReasons(t *testing.T) {
+	raw, err := os.ReadFile("../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	begin := strings.Index(doc, "<!-- reasons:begin")
+	end := strings.Index(doc, "<!-- reasons:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("no reasons:begin/reasons:end markers")
+	}
+	var listed []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(doc[begin:end], -1) {
+		if m[1] != "reason" {
+			listed = append(listed, m[1])
+		}
+	}
+	if got, want := strings.Join(listed, ","), strings.Join(EndReasons(), ","); got != want {
+		t.Errorf("callEnded reasons in docs/PROTOCOL.md: %s, want %s", got, want)
+	}
+	ex := regexp.MustCompile(`\{"type":"callEnded"[^\n]*\}`).FindString(doc)
+	msg, err := Decode([]byte(ex))
+	if err != nil {
+		t.Fatalf("callEnded example: %v", err)
+	}
+	if r := msg.(*CallEnded).Reason; !strings.Contains(","+strings.Join(EndReasons(), ",")+",", ","+r+",") {
+		t.Errorf("callEnded example uses reason %s, which is not one of EndReasons()", r)
+	}
+}

@@ -30,7 +30,7 @@ const (
 	CodeInstanceTTLTooShort = codes.InstanceTTLTooShort // sinch:rtc:instance:exp under iat + 48 h
 	CodeNonceReused         = codes.NonceReused         // the nonce was used before
 
-	// Instance rules (rules 9-11 in docs/RULES.md).
+	// Instance rules (rules 9-11, 13 and 14 in docs/RULES.md).
 
 	CodeInstanceTTLRequired          = codes.InstanceTTLRequired          // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
 	CodeInstanceDeviceMismatch       = codes.InstanceDeviceMismatch       // the instance is bound to another device
@@ -43,6 +43,12 @@ const (
 	// Legacy rule (rule 12 in docs/RULES.md).
 
 	CodeSequenceNotIncreasing = codes.SequenceNotIncreasing // legacy sequence not above the last accepted
+
+	// Calls (rule 15 in docs/RULES.md).
+
+	CodeCallNotFound            = codes.CallNotFound            // no such call that this connection can answer, decline or hang up
+	CodeCallRateExceeded        = codes.CallRateExceeded        // too many calls placed by the user in the last minute; retryable
+	CodeConcurrentCallsExceeded = codes.ConcurrentCallsExceeded // the user takes part in too many calls at once; retryable
 
 	// Protocol and server conditions.
 

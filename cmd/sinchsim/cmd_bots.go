@@ -46,8 +46,16 @@ template has no {instanceTtl}, the auth server decides the TTL and bots
 warn so. With --store each bot keeps its device record in DIR/<user>, so
 a second run re-authenticates instead of registering.
 
+With --calls-per-minute N the bots call each other while online: the
+fleet places N calls a minute in all, each from a random online bot to a
+random other bot; the callee answers after a random delay of up to
+--answer-delay, the caller hangs up after --hold. The summary adds the
+calls placed, answered and failed by cause (the backend's refusal code, or
+why an unanswered call ended) and the call setup latency p50/p95/p99
+(callUser until the backend's callProgressing).
+
 Exit status: 0 when every client started and none failed or lost its
-instance while online, 1 otherwise, 2 usage.`
+instance while online, and no call failed; 1 otherwise, 2 usage.`
 
 // botsFlags holds bots' flags. define registers them, validate checks
 // them, and the run steps below build the token provider, the backend
@@ -59,6 +67,8 @@ type botsFlags struct {
 	duration, instanceTTL          time.Duration
 	store, prefix                  string
 	asJSON                         bool
+	callsPerMinute                 float64
+	answerDelay, hold              time.Duration
 	secret                         credentials.Secret // set by validate, or by backend
 }
 
@@ -75,6 +85,9 @@ func (f *botsFlags) define(fs *flagSet) {
 	fs.StringVar(&f.store, "store", "", "directory of device stores, one per bot (default: in memory)")
 	fs.StringVar(&f.prefix, "user-prefix", "bot-", "user ids are this prefix plus the bot's number")
 	fs.DurationVar(&f.instanceTTL, "instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h; with\n--auth-url, {instanceTtl} carries it in seconds")
+	fs.Float64Var(&f.callsPerMinute, "calls-per-minute", 0, "calls the fleet places per minute in all while online (needs --duration)")
+	fs.DurationVar(&f.answerDelay, "answer-delay", fleet.DefaultAnswerDelay, "with --calls-per-minute: a callee answers after a random delay up to this")
+	fs.DurationVar(&f.hold, "hold", fleet.DefaultHoldTime, "with --calls-per-minute: a caller hangs up this long after the answer")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the summary")
 }
 
@@ -93,6 +106,12 @@ func (f *botsFlags) validate(fs *flagSet) error {
 		return usagef("--concurrency must be at least 1")
 	case f.duration < 0:
 		return usagef("--duration must not be negative")
+	case f.callsPerMinute < 0:
+		return usagef("--calls-per-minute must not be negative")
+	case f.callsPerMinute > 0 && f.duration == 0:
+		return usagef("--calls-per-minute needs --duration: bots call while they stay online")
+	case f.answerDelay < 0 || f.hold < 0:
+		return usagef("--answer-delay and --hold must not be negative")
 	case f.instanceTTL != 0 && f.instanceTTL < credentials.MinInstanceTTL:
 		return usagef("--instance-ttl must be at least 48h (Sinch's minimum)")
 	case f.appSecret != "" && f.authURL != "":
@@ -175,6 +194,7 @@ func (f *botsFlags) config(target string, provider credentials.Provider) fleet.C
 	return fleet.Config{
 		URL: target, ApplicationKey: f.appKey, Provider: provider, N: f.n, Concurrency: f.concurrency,
 		Duration: f.duration, StoreDir: f.store, UserPrefix: f.prefix, InstanceTTL: f.instanceTTL > 0,
+		CallsPerMinute: f.callsPerMinute, AnswerDelay: f.answerDelay, HoldTime: f.hold,
 	}
 }
 
@@ -257,6 +277,17 @@ func printFleet(e *env, where string, r fleet.Result) {
 		fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
 	}
 	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+	if c := r.Calls; c != nil {
+		fmt.Fprintf(w, "  calls placed         %d\n", c.Placed)
+		fmt.Fprintf(w, "  calls answered       %d\n", c.Answered)
+		fmt.Fprintf(w, "  calls failed         %d\n", c.Failed)
+		printCodes(w, c.FailedByCause, nil)
+		if c.SetupLatencyMs == (fleet.Latency{}) {
+			fmt.Fprintf(w, "  call setup p50/p95/p99 n/a\n")
+		} else {
+			fmt.Fprintf(w, "  call setup p50/p95/p99 %.1f / %.1f / %.1f ms\n", c.SetupLatencyMs.P50, c.SetupLatencyMs.P95, c.SetupLatencyMs.P99)
+		}
+	}
 }
 
 // printCodes prints failure counts by code, each with its example.

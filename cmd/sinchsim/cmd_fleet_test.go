@@ -438,3 +438,39 @@ func TestPrintFleetAfterStart(t *testing.T) {
 		}
 	}
 }
+
+// TestBotsCall: bots that call each other report the calls, in JSON and
+// as text; the flags are checked.
+func TestBotsCall(t *testing.T) {
+	args := []string{"bots", "-n", "4", "--duration", "1s", "--calls-per-minute", "300", "--answer-delay", "10ms", "--hold", "20ms"}
+	r := cli(t, "", append(args, "--json")...)
+	if r.code != exitOK {
+		t.Fatalf("bots: %v", r)
+	}
+	res := botsJSON(t, r)
+	c := res.Calls
+	if c == nil || c.Placed == 0 || c.Answered != c.Placed || c.Failed != 0 || c.SetupLatencyMs.P50 <= 0 {
+		t.Fatalf("calls %+v", c)
+	}
+	for _, f := range []string{`"calls"`, `"placed"`, `"answered"`, `"failedByCause"`, `"setupLatencyMs"`} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("JSON lacks %s: %s", f, r.stdout)
+		}
+	}
+	text := cli(t, "", args...)
+	if text.code != exitOK || !strings.Contains(text.stdout, "calls answered") || !strings.Contains(text.stdout, "call setup p50/p95/p99") {
+		t.Fatalf("text summary: %v", text)
+	}
+	if plain := cli(t, "", "bots", "-n", "2", "--json"); strings.Contains(plain.stdout, `"calls"`) {
+		t.Fatalf("calls in a run without calls: %s", plain.stdout)
+	}
+	for _, bad := range [][]string{
+		{"bots", "--calls-per-minute", "10"},
+		{"bots", "--calls-per-minute", "-1", "--duration", "1s"},
+		{"bots", "--calls-per-minute", "10", "--duration", "1s", "--hold", "-1s"},
+	} {
+		if r := cli(t, "", bad...); r.code != exitUsage {
+			t.Errorf("%q: %v, want exit %d", bad, r, exitUsage)
+		}
+	}
+}

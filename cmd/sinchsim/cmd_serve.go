@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -78,6 +79,9 @@ type serveFlags struct {
 	rateLimit, maxNonces             int
 	maxConns, maxPerUser             int
 	readLimit                        int64
+	callsPerMinute, maxCalls         int
+	callTimeout                      time.Duration
+	pushWebhook                      string
 	level                            slog.Level // set by validate from logLevel
 }
 
@@ -98,6 +102,10 @@ func (f *serveFlags) define(fs *flagSet) {
 	fs.IntVar(&f.maxConns, "max-connections", fakebackend.DefaultMaxConnections, "simultaneous WebSocket connections")
 	fs.IntVar(&f.maxPerUser, "max-connections-per-user", fakebackend.DefaultMaxConnectionsPerUser, "simultaneous registered connections per user (-1: unlimited)")
 	fs.Int64Var(&f.readLimit, "read-limit", transport.DefaultReadLimit, "largest message accepted, in bytes")
+	fs.IntVar(&f.callsPerMinute, "calls-per-minute", fakebackend.DefaultMaxCallsPerMinute, "calls one user may place within a minute (-1: unlimited)")
+	fs.IntVar(&f.maxCalls, "max-concurrent-calls", fakebackend.DefaultMaxConcurrentCalls, "calls one user takes part in at once, as caller or callee (-1: unlimited)")
+	fs.DurationVar(&f.callTimeout, "call-answer-timeout", fakebackend.DefaultCallAnswerTimeout, "how long a call rings before it ends with no_answer")
+	fs.StringVar(&f.pushWebhook, "push-webhook", "", "http(s) URL to POST each push to, as JSON (a call to an offline callee\nwith a push token); the backend never waits for it")
 	fs.Var(&f.origins, "allow-origin", "a browser origin allowed to connect, e.g. https://app.example (repeatable)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.logJSON, "log-json", false, "log as JSON lines instead of text")
@@ -124,6 +132,17 @@ func (f *serveFlags) validate() error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return usagef("--tls-cert and --tls-key go together")
 	}
+	if f.callTimeout <= 0 {
+		return usagef("--call-answer-timeout must be positive")
+	}
+	if f.callsPerMinute == 0 || f.maxCalls == 0 {
+		return usagef("--calls-per-minute and --max-concurrent-calls must be positive, or -1 for unlimited")
+	}
+	if f.pushWebhook != "" {
+		if u, err := url.Parse(f.pushWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--push-webhook must be an http:// or https:// URL")
+		}
+	}
 	return nil
 }
 
@@ -147,9 +166,11 @@ func (f *serveFlags) config(now func() time.Time, logger *slog.Logger) (fakeback
 		AllowedOrigins: f.origins,
 		Logger:         logger,
 		Conn:           transport.Config{ReadLimit: f.readLimit},
+		PushWebhook:    f.pushWebhook,
 		Policy: fakebackend.Policy{
 			Leeway: f.leeway, RateLimit: f.rateLimit, RateWindow: f.rateWindow, DisableLegacy: !f.legacy,
 			MaxNonces: f.maxNonces, MaxConnections: f.maxConns, MaxConnectionsPerUser: f.maxPerUser,
+			MaxCallsPerMinute: f.callsPerMinute, MaxConcurrentCalls: f.maxCalls, CallAnswerTimeout: f.callTimeout,
 		},
 	}
 	if f.leeway == 0 {
