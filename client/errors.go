@@ -1,9 +1,9 @@
 package client
 
 import (
-	"github.com/sinchsim/sinchsim/codes"
 	"time"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/transport"
 )

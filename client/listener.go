@@ -1,6 +1,10 @@
 package client
 
-import "log/slog"
+import (
+	"errors"
+	"log/slog"
+	"sync/atomic"
+)
 
 // Listener receives the client's lifecycle callbacks, as SinchClientListener
 // (Android) and SINClientDelegate (iOS) do. Callbacks run one at a time, in
@@ -128,4 +132,45 @@ func wantsLogs(l Listener) (LogListener, bool) {
 	}
 	ll, ok := l.(LogListener)
 	return ll, ok
+}
+
+// ClientRegistration is handed to OnCredentialsRequired. Answer it once
+// with Register or RegisterFailed, from any goroutine; further answers, and
+// answers after the client moved on or terminated, are ignored.
+type ClientRegistration struct {
+	c        *SinchClient
+	tk       ticket
+	ttl      bool
+	renewal  bool
+	answered atomic.Bool
+}
+
+// IsRenewal reports whether the token is for extending the TTL of the
+// current instance (true) or for a new registration (false).
+func (r *ClientRegistration) IsRenewal() bool { return r.renewal }
+
+// InstanceTTLRequired reports whether the token must carry
+// sinch:rtc:instance:exp (the instance on this device is limited, or this
+// request renews its TTL).
+func (r *ClientRegistration) InstanceTTLRequired() bool { return r.ttl }
+
+// Register proceeds with a signed registration token (JWT).
+func (r *ClientRegistration) Register(jwt string) {
+	if r.answered.Swap(true) {
+		return
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.tk, jwt, nil) })
+}
+
+// RegisterFailed reports that no token could be obtained; the client fails
+// with ErrRegistrationFailed wrapping err (or, during a TTL renewal, keeps
+// its current expiry and retries later).
+func (r *ClientRegistration) RegisterFailed(err error) {
+	if r.answered.Swap(true) {
+		return
+	}
+	if err == nil {
+		err = errors.New("no reason given")
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.tk, "", err) })
 }

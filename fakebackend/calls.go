@@ -231,23 +231,8 @@ func (t *callTable) placeLocked(from callPeer, fromInst string, m *transport.Cal
 	p := s.policy
 	now := s.clock.Now()
 	callerKey, calleeKey := userKey(ev.Application, ev.User), userKey(ev.Application, m.CalleeUserID)
-	if p.MaxCallsPerMinute > 0 {
-		times := t.placed[callerKey]
-		cut := 0
-		for cut < len(times) && !times[cut].After(now.Add(-time.Minute)) {
-			cut++
-		}
-		times = times[cut:]
-		t.placed[callerKey] = times
-		if len(times) >= p.MaxCallsPerMinute {
-			e := transport.NewError(transport.CodeCallRateExceeded, "this user placed "+strconv.Itoa(len(times))+" calls within the last minute (limit "+strconv.Itoa(p.MaxCallsPerMinute)+")")
-			e.RetryAfterMs = max(times[0].Add(time.Minute).Sub(now).Milliseconds(), 1)
-			ev.Code, ev.Reason = e.Code, e.Message
-			return errorReply(m.ID, e), ev
-		}
-	}
-	if lim := p.MaxConcurrentCalls; lim > 0 && t.active[callerKey] >= lim {
-		return rejection(m.ID, transport.CodeConcurrentCallsExceeded, "this user takes part in "+strconv.Itoa(t.active[callerKey])+" calls already (limit "+strconv.Itoa(lim)+")", ev)
+	if reply, ev, refused := t.overLimitLocked(callerKey, m.ID, now, ev); refused {
+		return reply, ev
 	}
 	if p.MaxCallsPerMinute > 0 {
 		t.placed[callerKey] = append(t.placed[callerKey], now)
@@ -307,6 +292,35 @@ func (t *callTable) placeLocked(from callPeer, fromInst string, m *transport.Cal
 	// pushes are recorded and its timeout is armed.
 	from.send(progressing)
 	return nil, ev
+}
+
+// overLimitLocked refuses a call the caller may not place now: over the
+// calls per minute (call_rate_exceeded, with when to retry) or in too
+// many calls at once (concurrent_calls_exceeded). It forgets the caller's
+// placements older than a minute. refused is false when the call may go
+// ahead.
+func (t *callTable) overLimitLocked(callerKey, reqID string, now time.Time, ev Event) (_ transport.Message, _ Event, refused bool) {
+	p := t.s.policy
+	if p.MaxCallsPerMinute > 0 {
+		times := t.placed[callerKey]
+		cut := 0
+		for cut < len(times) && !times[cut].After(now.Add(-time.Minute)) {
+			cut++
+		}
+		times = times[cut:]
+		t.placed[callerKey] = times
+		if len(times) >= p.MaxCallsPerMinute {
+			e := transport.NewError(transport.CodeCallRateExceeded, "this user placed "+strconv.Itoa(len(times))+" calls within the last minute (limit "+strconv.Itoa(p.MaxCallsPerMinute)+")")
+			e.RetryAfterMs = max(times[0].Add(time.Minute).Sub(now).Milliseconds(), 1)
+			ev.Code, ev.Reason = e.Code, e.Message
+			return errorReply(reqID, e), ev, true
+		}
+	}
+	if lim := p.MaxConcurrentCalls; lim > 0 && t.active[callerKey] >= lim {
+		reply, ev := rejection(reqID, transport.CodeConcurrentCallsExceeded, "this user takes part in "+strconv.Itoa(t.active[callerKey])+" calls already (limit "+strconv.Itoa(lim)+")", ev)
+		return reply, ev, true
+	}
+	return nil, ev, false
 }
 
 func (c *call) incoming() *transport.IncomingCall {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -137,7 +138,7 @@ func Decode(data []byte) (Message, error) {
 	}
 	m := newMessage(t.Value)
 	if m == nil {
-		return nil, c.protocolError("unknown message type " + jsonobj.Excerpt(t.Value))
+		return nil, c.protocolError("unknown message type " + excerpt.Quote(t.Value, 24))
 	}
 	m.fields(c)
 	c.unknown()
@@ -206,7 +207,7 @@ func (c *codec) unknown() {
 	}
 	for i := range c.members {
 		if c.used&(1<<i) == 0 {
-			q := jsonobj.Excerpt(c.members[i].Key) // quoted
+			q := excerpt.Quote(c.members[i].Key, 24) // quoted
 			c.err = `unknown member "` + c.path + q[1:]
 			return
 		}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Exit statuses shared by every command.
@@ -99,7 +101,7 @@ func dispatch(ctx context.Context, e *env, about string, cmds []command, args []
 	if strings.HasPrefix(args[0], "-") {
 		e.errorf("unknown flag %s; flags go after the command", flagName(args[0]))
 	} else {
-		e.errorf("unknown command %s", quoteArg(args[0]))
+		e.errorf("unknown command %s", excerpt.Quote(args[0], 40))
 	}
 	e.usageHint()
 	return exitUsage
@@ -311,16 +313,6 @@ func flagName(arg string) string {
 	name := strings.TrimLeft(arg, "-")
 	name, _, _ = strings.Cut(name, "=")
 	return "--" + name
-}
-
-// quoteArg quotes an unknown command name for an error, cut short.
-func quoteArg(s string) string {
-	const limit = 40
-	r := []rune(s)
-	if len(r) > limit {
-		return fmt.Sprintf("%q...", string(r[:limit]))
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // timeFlag is an RFC 3339 time flag; the zero value means "not given".

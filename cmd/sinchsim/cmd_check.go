@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 var checkCommand = command{
@@ -80,7 +81,7 @@ func (f *checkFlags) validate(fs *flagSet) error {
 	m := strings.ToUpper(f.method)
 	switch {
 	case m != http.MethodGet && m != http.MethodPost:
-		return usagef("--method %s: use GET or POST", quoteArg(f.method))
+		return usagef("--method %s: use GET or POST", excerpt.Quote(f.method, 40))
 	case f.body != "" && m != http.MethodPost:
 		return usagef("--body is sent only with --method POST")
 	case f.field == "":

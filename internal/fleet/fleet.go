@@ -278,26 +278,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	elapsed := time.Duration(lastStart.Load())
 	if cfg.Duration > 0 {
-		// Stay online for Duration, or until no started client is left,
-		// calling each other meanwhile.
-		stopCalls := func() {}
-		if load != nil {
-			stopCalls = load.start(ctx, outs)
-		}
-		timer := time.NewTimer(cfg.Duration)
-	wait:
-		for on.n.Load() > 0 {
-			select {
-			case <-timer.C:
-				break wait
-			case <-ctx.Done():
-				break wait
-			case <-on.gone:
-			}
-		}
-		timer.Stop()
-		stopCalls()
-		terminateAll(outs, cfg.Concurrency)
+		stayOnline(ctx, cfg, outs, on, load)
 	}
 	res := summarize(outs)
 	if load != nil {
@@ -308,6 +289,30 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.RegistrationsPerSecond = float64(res.Started) / elapsed.Seconds()
 	}
 	return res, ctx.Err()
+}
+
+// stayOnline keeps the started clients online for Duration, or until
+// none is left or ctx ends, calling each other meanwhile when load is
+// set; then it terminates them all.
+func stayOnline(ctx context.Context, cfg Config, outs []outcome, on *online, load *callLoad) {
+	stopCalls := func() {}
+	if load != nil {
+		stopCalls = load.start(ctx, outs)
+	}
+	timer := time.NewTimer(cfg.Duration)
+wait:
+	for on.n.Load() > 0 {
+		select {
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-on.gone:
+		}
+	}
+	timer.Stop()
+	stopCalls()
+	terminateAll(outs, cfg.Concurrency)
 }
 
 func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) outcome {

@@ -66,14 +66,8 @@ type bot struct {
 
 // Run runs the simulation.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Bots < 1 {
-		return Result{}, errors.New("sim: at least one bot")
-	}
-	if cfg.InstanceTTL < credentials.MinInstanceTTL {
-		return Result{}, fmt.Errorf("sim: instance TTL %v is under 48h", cfg.InstanceTTL)
-	}
-	if cfg.RenewalFailureRate < 0 || cfg.RenewalFailureRate > 1 || math.IsNaN(cfg.RenewalFailureRate) {
-		return Result{}, errors.New("sim: renewal failure rate must be within [0, 1]")
+	if err := cfg.check(); err != nil {
+		return Result{}, err
 	}
 	if cfg.Start.IsZero() {
 		cfg.Start = fakebackend.DefaultMockTime
@@ -98,7 +92,39 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer parallel(bots, func(b *bot) { b.c.TerminateGracefully() })
 
-	// Register everyone at the start time.
+	if err := startAll(ctx, bots); err != nil {
+		return Result{}, err
+	}
+	fired := world.Fired()
+	if err := advance(ctx, srv, cfg.Period); err != nil {
+		return Result{}, err
+	}
+	res := Result{
+		Bots: cfg.Bots, Period: cfg.Period.String(), InstanceTTL: cfg.InstanceTTL.String(),
+		RenewalFailureRate: cfg.RenewalFailureRate, Seed: cfg.Seed, RejectionsByCode: map[string]int{},
+		Steps: int(world.Fired() - fired),
+	}
+	res.add(bots)
+	res.WallTimeMs = time.Since(wall).Milliseconds()
+	return res, nil
+}
+
+// check refuses a configuration Run cannot run.
+func (cfg Config) check() error {
+	if cfg.Bots < 1 {
+		return errors.New("sim: at least one bot")
+	}
+	if cfg.InstanceTTL < credentials.MinInstanceTTL {
+		return fmt.Errorf("sim: instance TTL %v is under 48h", cfg.InstanceTTL)
+	}
+	if cfg.RenewalFailureRate < 0 || cfg.RenewalFailureRate > 1 || math.IsNaN(cfg.RenewalFailureRate) {
+		return errors.New("sim: renewal failure rate must be within [0, 1]")
+	}
+	return nil
+}
+
+// startAll registers every bot at the start time.
+func startAll(ctx context.Context, bots []*bot) error {
 	var startErr error
 	var mu sync.Mutex
 	parallel(bots, func(b *bot) {
@@ -112,28 +138,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			mu.Unlock()
 		}
 	})
-	if startErr != nil {
-		return Result{}, startErr
-	}
-	fired := world.Fired()
-	// A day at a time, so that a cancelled context stops the run soon; the
-	// outcome does not depend on the step, every timer fires at its time.
-	for left := cfg.Period; left > 0; {
+	return startErr
+}
+
+// advance moves the world by period, a day at a time, so that a cancelled
+// context stops the run soon; the outcome does not depend on the step,
+// every timer fires at its time.
+func advance(ctx context.Context, srv *fakebackend.Server, period time.Duration) error {
+	for left := period; left > 0; {
 		if err := ctx.Err(); err != nil {
-			return Result{}, err
+			return err
 		}
 		d := min(left, 24*time.Hour)
 		if err := srv.Advance(d); err != nil {
-			return Result{}, err
+			return err
 		}
 		left -= d
 	}
-	steps := int(world.Fired() - fired)
+	return nil
+}
 
-	res := Result{
-		Bots: cfg.Bots, Period: cfg.Period.String(), InstanceTTL: cfg.InstanceTTL.String(),
-		RenewalFailureRate: cfg.RenewalFailureRate, Seed: cfg.Seed, RejectionsByCode: map[string]int{}, Steps: steps,
-	}
+// add counts the bots' renewals, failures, expiries, re-registrations and
+// rejections into res.
+func (res *Result) add(bots []*bot) {
 	for _, b := range bots {
 		st := b.c.Stats()
 		res.Renewals += st.Renewals
@@ -147,8 +174,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			res.Failed++
 		}
 	}
-	res.WallTimeMs = time.Since(wall).Milliseconds()
-	return res, nil
 }
 
 // newBot builds bot b's client in the world: a listener that signs tokens
