@@ -12,9 +12,9 @@ import (
 
 // The speed tricks of this package: the four that the README's figures for
 // BenchmarkMint need (Mint at most 3x BenchmarkHMACFloor, and no more than
-// 10 % above its README figure).
-// Each is measured against the plain way by a benchmark of
-// fastpath_test.go; everything else is written the plain way.
+// 10 % above its README figure). Each is measured against the plain way by
+// a benchmark of fastpath_test.go; everything else is written the plain
+// way (for the rule table's direct calls, see judgement.rule).
 //
 // Figures: instructions per operation counted by valgrind (GOMAXPROCS=1),
 // which do not vary with the load of a shared machine, and ns/op from
