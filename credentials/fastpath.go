@@ -10,97 +10,15 @@ import (
 	"time"
 )
 
-// The speed tricks of this package: the five that the README's figures for
-// BenchmarkMint and BenchmarkVerify need (Mint at most 3x
-// BenchmarkHMACFloor, and neither more than 10 % above its README figure).
-// Each is measured against the plain way by a benchmark of
-// fastpath_test.go; everything else is written the plain way.
+// The speed tricks of this package: the four that the README's figures for
+// BenchmarkMint need (Mint at most 3x BenchmarkHMACFloor, and no more than
+// 10 % above its README figure). Each is measured against the plain way by
+// a benchmark of fastpath_test.go; everything else is written the plain
+// way (for the rule table's direct calls, see judgement.rule).
 //
 // Figures: instructions per operation counted by valgrind (GOMAXPROCS=1),
 // which do not vary with the load of a shared machine, and ns/op from
 // adjacent runs on a 2-core AMD EPYC.
-
-// run applies the rules in order. Verify's judgement (no explainRun)
-// stops at the first failure; Explain's goes on, skipping the rules whose
-// input could not be decoded.
-//
-// Rule dispatch by a switch: the rule table names each check function
-// instead of holding it as a function value, because the Go compiler moves
-// the argument of a call through a function value to the heap. With the
-// switch, Verify's judgement (664 bytes) stays on its stack.
-// BenchmarkFastpathDispatch: 768 B and 6 allocations per Verify, against
-// 1,472 B and 7 with function values; CPU time per Verify (GOMAXPROCS=1,
-// 11 rounds on a busy machine) 2,910 ns minimum and 3,410 median, against
-// 3,100 and 3,840. Instructions differ by 1 % only: the cost is the
-// heap's, not the calls'. Against the former Verify, one function, CPU
-// time medians came 20-35 % higher without the switch and 6-11 % higher
-// with it.
-func (j *judgement) run() {
-	for i := range rules {
-		r := &rules[i]
-		if r.needs&^j.have != 0 {
-			continue
-		}
-		j.ri = i
-		switch r.check {
-		case checkSize:
-			judgeSize(j)
-		case checkParts:
-			judgeParts(j)
-		case checkBase64:
-			judgeBase64(j)
-		case checkJSON:
-			judgeJSON(j)
-		case checkAlg:
-			judgeAlg(j)
-		case checkSigned:
-			judgeSigned(j)
-		case checkKid:
-			judgeKid(j)
-		case checkTypCrit:
-			judgeTypCrit(j)
-		case checkClaimTypes:
-			judgeClaimTypes(j)
-		case checkIssPresent:
-			judgeIssPresent(j)
-		case checkIss:
-			judgeIss(j)
-		case checkApplication:
-			judgeApplication(j)
-		case checkKidDate:
-			judgeKidDate(j)
-		case checkSignature:
-			judgeSignature(j)
-		case checkSubPresent:
-			judgeSubPresent(j)
-		case checkSub:
-			judgeSub(j)
-		case checkUserID:
-			judgeUserID(j)
-		case checkUser:
-			judgeUser(j)
-		case checkRequired:
-			judgeRequired(j)
-		case checkTokenTTL:
-			judgeTokenTTL(j)
-		case checkIat:
-			judgeIat(j)
-		case checkNbf:
-			judgeNbf(j)
-		case checkExp:
-			judgeExp(j)
-		case checkInstanceTTL:
-			judgeInstanceTTL(j)
-		case checkNonce:
-			judgeNonce(j)
-		default:
-			panic("credentials: the rule table names an unknown check")
-		}
-		if j.stop || j.err != nil && j.ex == nil {
-			return
-		}
-	}
-}
 
 // dateKey is a derived signing key plus a pool of HMAC states keyed with it.
 //

@@ -20,9 +20,9 @@ const (
 	hintSign     = "sign with HMAC-SHA256 keyed with HMAC-SHA256(BASE64-DECODE(secret), the kid's YYYYMMDD)"
 )
 
-// judgeClaimTypes: each claim the rules read has its JSON type and a
+// checkClaimTypes: each claim the rules read has its JSON type and a
 // possible value. The valid ones fill j.tok.Claims.
-func judgeClaimTypes(j *judgement) {
+func checkClaimTypes(j *judgement) {
 	c := &j.tok.Claims
 	for id := range numClaims {
 		m := &j.claim[id]
@@ -121,13 +121,13 @@ func claimTime(m *field, name string, up bool) (int64, string) {
 	return s, ""
 }
 
-func judgeIssPresent(j *judgement) {
+func checkIssPresent(j *judgement) {
 	if j.missing(claimIss) {
 		j.fail("iss is missing", hintRequired)
 	}
 }
 
-func judgeIss(j *judgement) {
+func checkIss(j *judgement) {
 	if !j.valid(claimIss) {
 		return
 	}
@@ -140,10 +140,10 @@ func judgeIss(j *judgement) {
 	c.ApplicationKey = appKey
 }
 
-// judgeApplication: iss names a known application. Verify knows its
+// checkApplication: iss names a known application. Verify knows its
 // keyring; Explain knows the application it was given, if any, and takes
 // its secret for the one iss names.
-func judgeApplication(j *judgement) {
+func checkApplication(j *judgement) {
 	appKey := j.tok.Claims.ApplicationKey
 	if appKey == "" {
 		return
@@ -160,10 +160,10 @@ func judgeApplication(j *judgement) {
 	}
 }
 
-// judgeKidDate: the kid date is the challenge's UTC date or today's
+// checkKidDate: the kid date is the challenge's UTC date or today's
 // (within the leeway around midnight). Explain also names a date formatted
 // in local time, even one that is accepted.
-func judgeKidDate(j *judgement) {
+func checkKidDate(j *judgement) {
 	d := j.kidDate
 	if d == "" {
 		return
@@ -187,10 +187,10 @@ func judgeKidDate(j *judgement) {
 	}
 }
 
-// judgeSignature: the HS256 signature of the first two parts, under the
+// checkSignature: the HS256 signature of the first two parts, under the
 // key derived for the kid date. Explain, given the secret, names the
 // mistake that made a wrong signature.
-func judgeSignature(j *judgement) {
+func checkSignature(j *judgement) {
 	if j.kidDate == "" || j.parts[2] == "" || j.app == nil {
 		return // judged by kid, signed and application
 	}
@@ -210,13 +210,13 @@ func judgeSignature(j *judgement) {
 	j.fail(reason, hintSign)
 }
 
-func judgeSubPresent(j *judgement) {
+func checkSubPresent(j *judgement) {
 	if j.missing(claimSub) {
 		j.fail("sub is missing", hintRequired)
 	}
 }
 
-func judgeSub(j *judgement) {
+func checkSub(j *judgement) {
 	c := &j.tok.Claims
 	if !j.valid(claimSub) || c.ApplicationKey == "" {
 		return
@@ -232,7 +232,7 @@ func judgeSub(j *judgement) {
 	j.subUser, j.subOK = user, true
 }
 
-func judgeUserID(j *judgement) {
+func checkUserID(j *judgement) {
 	if !j.subOK {
 		return
 	}
@@ -243,13 +243,13 @@ func judgeUserID(j *judgement) {
 	j.tok.Claims.UserID = j.subUser
 }
 
-func judgeUser(j *judgement) {
+func checkUser(j *judgement) {
 	if u := j.tok.Claims.UserID; u != "" && j.user != "" && j.user != u {
 		j.fail("sub names user "+quoteShort(u)+" but "+quoteShort(j.user)+" is registering", hintSubject)
 	}
 }
 
-func judgeRequired(j *judgement) {
+func checkRequired(j *judgement) {
 	for _, id := range [...]claimID{claimIat, claimExp, claimNonce} {
 		if j.missing(id) && j.fail(claimNames[id]+" is missing", hintRequired) {
 			return
@@ -257,7 +257,7 @@ func judgeRequired(j *judgement) {
 	}
 }
 
-func judgeTokenTTL(j *judgement) {
+func checkTokenTTL(j *judgement) {
 	if !j.valid(claimIat) || !j.valid(claimExp) {
 		return
 	}
@@ -272,7 +272,7 @@ func judgeTokenTTL(j *judgement) {
 	}
 }
 
-func judgeIat(j *judgement) {
+func checkIat(j *judgement) {
 	if !j.valid(claimIat) {
 		return
 	}
@@ -288,7 +288,7 @@ func judgeIat(j *judgement) {
 	j.fail(reason, "check the auth server's clock")
 }
 
-func judgeNbf(j *judgement) {
+func checkNbf(j *judgement) {
 	if !j.valid(claimNbf) {
 		return
 	}
@@ -304,7 +304,7 @@ func judgeNbf(j *judgement) {
 	j.fail(reason, "")
 }
 
-func judgeExp(j *judgement) {
+func checkExp(j *judgement) {
 	if !j.valid(claimExp) {
 		return
 	}
@@ -314,7 +314,7 @@ func judgeExp(j *judgement) {
 	}
 }
 
-func judgeInstanceTTL(j *judgement) {
+func checkInstanceTTL(j *judgement) {
 	if !j.valid(claimInstanceExp) || !j.valid(claimIat) {
 		return
 	}
@@ -324,10 +324,10 @@ func judgeInstanceTTL(j *judgement) {
 	}
 }
 
-// judgeNonce: the nonce was not used before with this application. Only
+// checkNonce: the nonce was not used before with this application. Only
 // a token that passed every other rule reaches the store, so that forged
 // tokens cannot fill it.
-func judgeNonce(j *judgement) {
+func checkNonce(j *judgement) {
 	if j.nonces == nil || j.err != nil || !j.valid(claimNonce) {
 		return
 	}

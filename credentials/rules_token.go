@@ -16,13 +16,13 @@ const (
 	hintKid    = `set "kid":"hkdfv1-" + the UTC date as YYYYMMDD`
 )
 
-func judgeSize(j *judgement) {
+func checkSize(j *judgement) {
 	if n := len(j.tok.Raw); n > MaxTokenLength {
 		j.fatal("token is "+strconv.Itoa(n)+" bytes; at most "+strconv.Itoa(MaxTokenLength)+" are accepted", "")
 	}
 }
 
-func judgeParts(j *judgement) {
+func checkParts(j *judgement) {
 	h, c, s, ok := splitToken(j.tok.Raw)
 	if !ok {
 		n := strings.Count(j.tok.Raw, ".") + 1
@@ -37,11 +37,11 @@ func judgeParts(j *judgement) {
 	j.have |= haveParts
 }
 
-// judgeBase64: the header and payload are non-empty base64url, and so is
+// checkBase64: the header and payload are non-empty base64url, and so is
 // the signature when there is one. An empty signature is the form of an
 // unsecured JWT: the structure is sound, and the rules "alg" and "signed"
 // judge it.
-func judgeBase64(j *judgement) {
+func checkBase64(j *judgement) {
 	// One buffer for the header and the payload.
 	hn := base64.RawURLEncoding.DecodedLen(len(j.parts[0]))
 	buf := make([]byte, hn+base64.RawURLEncoding.DecodedLen(len(j.parts[1])))
@@ -100,9 +100,9 @@ func decodeSegment(dst []byte, seg, what string) ([]byte, string) {
 	return nil, what + " is not base64url"
 }
 
-// judgeJSON: the header and the payload are strict JSON objects. Their
+// checkJSON: the header and the payload are strict JSON objects. Their
 // members are kept for the rules that follow.
-func judgeJSON(j *judgement) {
+func checkJSON(j *judgement) {
 	var buf [16]jsonobj.Member
 	if j.tok.HeaderJSON != nil {
 		fields, ok := j.parseObject(j.tok.HeaderJSON, buf[:0], "header")
@@ -174,7 +174,7 @@ func (j *judgement) readClaims(fields []jsonobj.Member) {
 	}
 }
 
-func judgeAlg(j *judgement) {
+func checkAlg(j *judgement) {
 	m := &j.hdr[hdrAlg]
 	switch {
 	case m.Kind == 0:
@@ -188,13 +188,13 @@ func judgeAlg(j *judgement) {
 	}
 }
 
-func judgeSigned(j *judgement) {
+func checkSigned(j *judgement) {
 	if j.parts[2] == "" {
 		j.fail("signature part is empty: the token is unsigned", "sign it with HS256 and the key derived for the kid date")
 	}
 }
 
-func judgeKid(j *judgement) {
+func checkKid(j *judgement) {
 	m := &j.hdr[hdrKid]
 	switch {
 	case m.Kind == 0:
@@ -212,9 +212,9 @@ func judgeKid(j *judgement) {
 	}
 }
 
-// judgeTypCrit: typ, when present, is "JWT"; crit is absent. For Explain
+// checkTypCrit: typ, when present, is "JWT"; crit is absent. For Explain
 // it also notes the other header members.
-func judgeTypCrit(j *judgement) {
+func checkTypCrit(j *judgement) {
 	if m := &j.hdr[hdrTyp]; m.Kind != 0 {
 		if m.Kind != jsonobj.String || !strings.EqualFold(string(m.Value), "JWT") {
 			if j.fail(`typ, when present, must be "JWT"; it is `+memberText(m), "or leave it out") {

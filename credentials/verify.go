@@ -89,8 +89,8 @@ var (
 	anyBytesJSON = jsonobj.Options{MaxMembers: 64, AllowInvalidUTF8: true}
 )
 
-// Verify decodes and checks token against the rules of the rule table
-// (rules.go), in its order, and stops at the first that fails. On success
+// Verify decodes and checks token against the rule table (judgement.run,
+// in rules.go), in its order, and stops at the first rule that fails. On success
 // it returns the decoded token; otherwise a nil token and an *Error whose
 // code is the failing rule's:
 //
@@ -111,7 +111,7 @@ func (v *Verifier) Verify(token string, opt VerifyOptions) (*Token, error) {
 	if now.IsZero() {
 		now = v.clock.Now()
 	}
-	j := &judgement{ // on the stack: see (*judgement).run
+	j := &judgement{ // on the stack: see judgement.rule
 		tok:       &Token{Raw: token},
 		now:       now,
 		challenge: opt.ChallengeTime,
