@@ -2,8 +2,6 @@ package credentials
 
 import (
 	"github.com/sinchsim/sinchsim/codes"
-	"strconv"
-	"unicode/utf8"
 )
 
 // Rejection codes. Each is a stable, documented machine code; the full table
@@ -114,18 +112,3 @@ var (
 func CodeOf(err error) string { return codes.Of(err) }
 
 func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
-
-// quoteShort quotes b for an error message, cut to 40 bytes so that hostile
-// input cannot flood logs.
-func quoteShort[T string | []byte](b T) string {
-	const max = 40
-	s := string(b)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "..."
-	}
-	return strconv.Quote(s)
-}
