@@ -1,6 +1,8 @@
 package credentials
 
 import (
+	"errors"
+
 	"github.com/sinchsim/sinchsim/codes"
 )
 
@@ -110,5 +112,17 @@ var (
 // CodeOf returns the code carried by err (any sinchsim error), or "":
 // codes.Of.
 func CodeOf(err error) string { return codes.Of(err) }
+
+// ReasonOf returns the reason of the *Error in err's chain, without its
+// code: for a message that names the code elsewhere, such as the
+// user_id_invalid of ValidateUserID. Any other error (or an Error without
+// a reason) gives err.Error().
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return err.Error()
+}
 
 func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
