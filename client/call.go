@@ -238,11 +238,7 @@ func checkHeaders(h map[string]string) error {
 func (cc *CallClient) CallUser(ctx context.Context, userID string, headers map[string]string) (*Call, error) {
 	c := cc.c
 	if err := credentials.ValidateUserID(userID); err != nil {
-		msg := err.Error()
-		if ce, ok := err.(*credentials.Error); ok {
-			msg = ce.Reason
-		}
-		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: msg}
+		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: credentials.ReasonOf(err)}
 	}
 	if err := checkHeaders(headers); err != nil {
 		return nil, err

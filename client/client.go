@@ -131,11 +131,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "application key is empty"}
 	}
 	if err := credentials.ValidateUserID(userID); err != nil {
-		msg := err.Error()
-		if ce, ok := err.(*credentials.Error); ok {
-			msg = ce.Reason
-		}
-		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: msg}
+		return nil, &Error{Code: credentials.CodeUserIDInvalid, Domain: DomainGeneric, Message: credentials.ReasonOf(err)}
 	}
 	u, err := environmentURL(environmentHost)
 	if err != nil {

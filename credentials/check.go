@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/sinchsim/sinchsim/codes"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"net/http"
 	"slices"
 	"strings"
@@ -211,7 +212,7 @@ func (e *FetchError) Error() string {
 	if !strings.Contains(msg, e.URL) {
 		msg = "auth server " + e.Method + " " + e.URL + ": " + strings.TrimPrefix(msg, "auth server ")
 	}
-	return fmt.Sprintf("credentials: token %d of %d (user %s): %s", e.Number, e.Requests, quoteShort(e.User), msg)
+	return fmt.Sprintf("credentials: token %d of %d (user %s): %s", e.Number, e.Requests, excerpt.Quote(e.User, 40), msg)
 }
 
 // Unwrap returns the cause.

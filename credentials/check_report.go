@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Check's report: the findings of every token merged into one per code,
@@ -154,7 +156,7 @@ func (r *CheckReport) checkNonces(a *aggregator) {
 	case len(dups) > 0:
 		a.add(nil, tokenFinding(CodeNonceReused, Fail,
 			"%d tokens share %s (e.g. %s): the backend accepts a nonce once, so every registration after the first is refused; generate a fresh random nonce (a UUID v4 from a cryptographic RNG) for every token",
-			len(dups), plural(groups, "nonce"), quoteShort(dups[0].Explanation.Claims["nonce"].(string))), dups)
+			len(dups), plural(groups, "nonce"), excerpt.Quote(dups[0].Explanation.Claims["nonce"].(string), 40)), dups)
 	case len(nonces) > 1:
 		a.add(nil, tokenFinding(CodeNonceReused, Pass,
 			"no nonce repeats: %s carry %s", a.tokensText(len(nonces), "tokens"), plural(len(nonces), "distinct nonce")), nil)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Check's work on one token: Explain's findings, what the request adds,
@@ -214,6 +216,6 @@ func claimSeconds(claims map[string]any, name string) (int64, bool) {
 func addHints(t *tokenFindings, ct *CheckedToken) {
 	f := t.get(CodeUserIDInvalid)
 	if f != nil && f.Severity == Fail && userIDProblem(ct.User) != "" {
-		f.Message += fmt.Sprintf(" (the user id asked for, %s, is not allowed itself)", quoteShort(ct.User))
+		f.Message += fmt.Sprintf(" (the user id asked for, %s, is not allowed itself)", excerpt.Quote(ct.User, 40))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -83,7 +84,7 @@ func badUTF8Members(fields []jsonobj.Member) string {
 	var names []string
 	for _, f := range fields {
 		if !utf8.Valid(f.Key) || !utf8.Valid(f.Value) {
-			names = append(names, quoteShort(strings.ToValidUTF8(string(f.Key), "\uFFFD")))
+			names = append(names, excerpt.Quote(strings.ToValidUTF8(string(f.Key), "\uFFFD"), 40))
 		}
 	}
 	if len(names) == 0 {
@@ -139,7 +140,7 @@ func (j *judgement) noteHeaderTypos() {
 			}
 			notes = append(notes, fmt.Sprintf("%q, which should be %q (member names are case-sensitive)", k, lk))
 		default:
-			notes = append(notes, "the unexpected member "+quoteShort(k)+` (Sinch's header is exactly {"alg":"HS256","kid":"hkdfv1-YYYYMMDD"})`)
+			notes = append(notes, "the unexpected member "+excerpt.Quote(k, 40)+` (Sinch's header is exactly {"alg":"HS256","kid":"hkdfv1-YYYYMMDD"})`)
 		}
 	}
 	if len(notes) > 0 {
@@ -156,7 +157,7 @@ func (j *judgement) noteClaims() {
 	var unknown []string
 	for _, f := range j.ex.cfields {
 		if _, ok := claimOf(f.Key); !ok {
-			unknown = append(unknown, quoteShort(f.Key))
+			unknown = append(unknown, excerpt.Quote(f.Key, 40))
 		}
 	}
 	if len(unknown) > 0 {

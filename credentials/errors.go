@@ -1,9 +1,9 @@
 package credentials
 
 import (
+	"errors"
+
 	"github.com/sinchsim/sinchsim/codes"
-	"strconv"
-	"unicode/utf8"
 )
 
 // Rejection codes. Each is a stable, documented machine code; the full table
@@ -113,19 +113,16 @@ var (
 // codes.Of.
 func CodeOf(err error) string { return codes.Of(err) }
 
-func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
-
-// quoteShort quotes b for an error message, cut to 40 bytes so that hostile
-// input cannot flood logs.
-func quoteShort[T string | []byte](b T) string {
-	const max = 40
-	s := string(b)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "..."
+// ReasonOf returns the reason of the *Error in err's chain, without its
+// code: for a message that names the code elsewhere, such as the
+// user_id_invalid of ValidateUserID. Any other error (or an Error without
+// a reason) gives err.Error().
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
 	}
-	return strconv.Quote(s)
+	return err.Error()
 }
+
+func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/sinchsim/sinchsim/codes"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"sort"
 	"strings"
 	"time"
@@ -183,12 +184,12 @@ func (x *Explanation) String() string {
 	var b strings.Builder
 	if x.HeaderJSON != nil {
 		b.WriteString("header:  ")
-		b.WriteString(Excerpt(x.HeaderJSON, 400))
+		b.WriteString(excerpt.Line(x.HeaderJSON, 400))
 		b.WriteByte('\n')
 	}
 	if x.ClaimsJSON != nil {
 		b.WriteString("claims:  ")
-		b.WriteString(Excerpt(x.ClaimsJSON, 1000))
+		b.WriteString(excerpt.Line(x.ClaimsJSON, 1000))
 		b.WriteByte('\n')
 	}
 	for _, k := range []string{"iat", "exp", "nbf", InstanceExpiryClaim} {

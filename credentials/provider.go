@@ -12,9 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -213,7 +212,7 @@ func (p *HTTPProvider) Fetch(ctx context.Context, req Request) (token string, bo
 		return "", nil, fmt.Errorf("credentials: reading auth server answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", body, &HTTPError{Method: p.cfg.Method, URL: redactURL(target), StatusCode: resp.StatusCode, Status: resp.Status, Body: Excerpt(body, 200)}
+		return "", body, &HTTPError{Method: p.cfg.Method, URL: redactURL(target), StatusCode: resp.StatusCode, Status: resp.Status, Body: excerpt.Line(body, 200)}
 	}
 	if len(body) > MaxAuthResponse {
 		return "", nil, fmt.Errorf("%w: answer is larger than %d bytes", ErrNoToken, MaxAuthResponse)
@@ -231,7 +230,7 @@ func TokenFromBody(body []byte, field string) (string, error) {
 	case len(t) == 0:
 		return "", fmt.Errorf("%w: the answer is empty", ErrNoToken)
 	case t[0] == '<':
-		return "", fmt.Errorf("%w: the answer is HTML or XML, not a token: %s", ErrNoToken, Excerpt(t, 80))
+		return "", fmt.Errorf("%w: the answer is HTML or XML, not a token: %s", ErrNoToken, excerpt.Line(t, 80))
 	case t[0] == '{':
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(t, &m); err != nil {
@@ -257,7 +256,7 @@ func TokenFromBody(body []byte, field string) (string, error) {
 		}
 	}
 	if bytes.ContainsAny(t, " \t\r\n") {
-		return "", fmt.Errorf("%w: the answer is text, not a token: %s", ErrNoToken, Excerpt(t, 80))
+		return "", fmt.Errorf("%w: the answer is text, not a token: %s", ErrNoToken, excerpt.Line(t, 80))
 	}
 	return string(t), nil
 }
@@ -313,32 +312,4 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// Excerpt returns at most n characters of b as one printable line: control
-// characters and invalid UTF-8 become spaces or U+FFFD, runs of spaces
-// collapse, and "..." marks a cut.
-func Excerpt(b []byte, n int) string {
-	var sb strings.Builder
-	count, space := 0, false
-	for len(b) > 0 && count < n {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			if !space && sb.Len() > 0 {
-				sb.WriteByte(' ')
-				count++
-			}
-			space = true
-			continue
-		}
-		space = false
-		sb.WriteRune(r)
-		count++
-	}
-	s := strings.TrimSpace(sb.String())
-	if len(b) > 0 {
-		s += "..."
-	}
-	return s
 }

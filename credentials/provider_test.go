@@ -382,21 +382,3 @@ func TestNewHTTPProviderErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestExcerpt(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"hello", 10, "hello"},
-		{"  a\n\n\tb  ", 10, "a b"},
-		{"abcdef", 3, "abc..."},
-		{"é\x00\xffz", 10, "é \uFFFDz"},
-		{"", 5, ""},
-	} {
-		if got := Excerpt([]byte(tt.in), tt.n); got != tt.want {
-			t.Errorf("Excerpt(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -113,10 +114,10 @@ func claimTime(m *field, name string, up bool) (int64, string) {
 	}
 	s, ok := parseNumericDate(m.Value, up)
 	if ok && s <= 0 {
-		return 0, name + " " + quoteShort(m.Value) + " is not a positive number of seconds"
+		return 0, name + " " + excerpt.Quote(m.Value, 40) + " is not a positive number of seconds"
 	}
 	if !ok || s > maxNumericDate {
-		return 0, name + " " + quoteShort(m.Value) + " is out of range"
+		return 0, name + " " + excerpt.Quote(m.Value, 40) + " is out of range"
 	}
 	return s, ""
 }
@@ -134,7 +135,7 @@ func checkIss(j *judgement) {
 	c := &j.tok.Claims
 	appKey, ok := strings.CutPrefix(c.Issuer, IssuerPrefix)
 	if !ok || appKey == "" || strings.Contains(appKey, "/") {
-		j.fail("iss "+quoteShort(c.Issuer)+" is not "+IssuerPrefix+"{APPLICATION_KEY}", "")
+		j.fail("iss "+excerpt.Quote(c.Issuer, 40)+" is not "+IssuerPrefix+"{APPLICATION_KEY}", "")
 		return
 	}
 	c.ApplicationKey = appKey
@@ -151,12 +152,12 @@ func checkApplication(j *judgement) {
 	const hint = "iss must name the application whose secret signs the token"
 	if !j.explaining() {
 		if j.app = j.keys.app(appKey); j.app == nil {
-			j.fail("iss names application "+quoteShort(appKey)+", which is not known here", hint)
+			j.fail("iss names application "+excerpt.Quote(appKey, 40)+", which is not known here", hint)
 		}
 		return
 	}
 	if want := j.ex.wantApp; want != "" && want != appKey {
-		j.fail("iss names application "+quoteShort(appKey)+", but the key given is "+quoteShort(want), hint)
+		j.fail("iss names application "+excerpt.Quote(appKey, 40)+", but the key given is "+excerpt.Quote(want, 40), hint)
 	}
 }
 
@@ -226,7 +227,7 @@ func checkSub(j *judgement) {
 		user, ok = strings.CutPrefix(user, "/users/")
 	}
 	if !ok {
-		j.fail("sub "+quoteShort(c.Subject)+` is not iss + "/users/{USER_ID}"`, hintSubject)
+		j.fail("sub "+excerpt.Quote(c.Subject, 40)+` is not iss + "/users/{USER_ID}"`, hintSubject)
 		return
 	}
 	j.subUser, j.subOK = user, true
@@ -245,7 +246,7 @@ func checkUserID(j *judgement) {
 
 func checkUser(j *judgement) {
 	if u := j.tok.Claims.UserID; u != "" && j.user != "" && j.user != u {
-		j.fail("sub names user "+quoteShort(u)+" but "+quoteShort(j.user)+" is registering", hintSubject)
+		j.fail("sub names user "+excerpt.Quote(u, 40)+" but "+excerpt.Quote(j.user, 40)+" is registering", hintSubject)
 	}
 }
 
@@ -338,7 +339,7 @@ func checkNonce(j *judgement) {
 	case err != nil:
 		j.err, j.stop = err, true
 	case !fresh:
-		j.fail("nonce "+quoteShort(c.Nonce)+" was already used with this application", "mint a new token, with a fresh random nonce, for every registration")
+		j.fail("nonce "+excerpt.Quote(c.Nonce, 40)+" was already used with this application", "mint a new token, with a fresh random nonce, for every registration")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -182,7 +183,7 @@ func checkAlg(j *judgement) {
 	case m.Kind != jsonobj.String:
 		j.fail("alg is "+m.Kind.String()+`, not the string "HS256"`, hintAlg)
 	case string(m.Value) != Algorithm:
-		j.fail("alg is "+quoteShort(m.Value)+`; only "HS256" is accepted`, hintAlg)
+		j.fail("alg is "+excerpt.Quote(m.Value, 40)+`; only "HS256" is accepted`, hintAlg)
 	default:
 		j.tok.Header.Alg = Algorithm
 	}
@@ -205,7 +206,7 @@ func checkKid(j *judgement) {
 		j.tok.Header.Kid = string(m.Value)
 		d, ok := parseKidDate(j.tok.Header.Kid)
 		if !ok {
-			j.fail("kid "+quoteShort(m.Value)+" is not hkdfv1-YYYYMMDD with a real date", hintKid)
+			j.fail("kid "+excerpt.Quote(m.Value, 40)+" is not hkdfv1-YYYYMMDD with a real date", hintKid)
 			return
 		}
 		j.kidDate = d
@@ -222,7 +223,7 @@ func checkTypCrit(j *judgement) {
 			}
 		} else {
 			j.tok.Header.Typ = string(m.Value)
-			j.note(DiagTypHeader, Pass, "the header carries typ "+quoteShort(m.Value)+" (as many JWT libraries add); accepted")
+			j.note(DiagTypHeader, Pass, "the header carries typ "+excerpt.Quote(m.Value, 40)+" (as many JWT libraries add); accepted")
 		}
 	}
 	if j.hdr[hdrCrit].Kind != 0 {
@@ -239,9 +240,9 @@ func checkTypCrit(j *judgement) {
 // cut short, other values as their JSON text.
 func memberText(m *field) string {
 	if m.Kind == jsonobj.String {
-		return quoteShort(m.Value)
+		return excerpt.Quote(m.Value, 40)
 	}
-	return Excerpt(m.Value, 40)
+	return excerpt.Line(m.Value, 40)
 }
 
 // splitToken splits a compact JWS into its three parts.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -242,7 +243,7 @@ func NewMinter(cfg MinterConfig) (*Minter, error) {
 	}
 	// iss must decode to IssuerPrefix + key and nothing else.
 	if !utf8.ValidString(cfg.ApplicationKey) || strings.Contains(cfg.ApplicationKey, "/") {
-		return nil, fmt.Errorf("%w: application key %s is not valid UTF-8 without '/'", ErrConfig, quoteShort(cfg.ApplicationKey))
+		return nil, fmt.Errorf("%w: application key %s is not valid UTF-8 without '/'", ErrConfig, excerpt.Quote(cfg.ApplicationKey, 40))
 	}
 	if cfg.Secret.IsZero() {
 		return nil, fmt.Errorf("%w: application secret is missing", ErrConfig)

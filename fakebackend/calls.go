@@ -211,7 +211,7 @@ func (ss *session) callUser(m *transport.CallUser) (transport.Message, Event) {
 		return rejection(m.ID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; it can no longer call: register anew", ev)
 	}
 	if err := credentials.ValidateUserID(m.CalleeUserID); err != nil {
-		return rejection(m.ID, transport.CodeUserIDInvalid, "calleeUserId: "+err.(*credentials.Error).Reason, ev)
+		return rejection(m.ID, transport.CodeUserIDInvalid, "calleeUserId: "+credentials.ReasonOf(err), ev)
 	}
 	if reason := checkHeaders(m.Headers); reason != "" {
 		return rejection(m.ID, transport.CodeProtocolError, reason, ev)

@@ -72,7 +72,7 @@ func (f *mintFlags) validate(fs *flagSet) error {
 		return err
 	}
 	if err := credentials.ValidateUserID(f.user); err != nil {
-		return usagef("--user is not a valid user id: %s", reasonOf(err))
+		return usagef("--user is not a valid user id: %s", credentials.ReasonOf(err))
 	}
 	switch {
 	case f.ttl < credentials.MinTokenTTL:
@@ -393,15 +393,6 @@ func readToken(ctx context.Context, fs *flagSet) (string, int, bool) {
 		fs.e.errorf("%v", err)
 		return "", exitFail, false
 	}
-}
-
-// reasonOf returns a credentials error's reason without its code.
-func reasonOf(err error) string {
-	var ce *credentials.Error
-	if errors.As(err, &ce) && ce.Reason != "" {
-		return ce.Reason
-	}
-	return err.Error()
 }
 
 // printable replaces control characters (but newline and tab) so that a

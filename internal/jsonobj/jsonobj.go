@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Kind is the JSON type of a value.
@@ -131,7 +133,7 @@ func Parse(data []byte, dst []Member, o Options) ([]Member, error) {
 		}
 		for i := range dst {
 			if bytes.Equal(dst[i].Key, key) {
-				return nil, refuse("has the member " + Excerpt(key) + " twice")
+				return nil, refuse("has the member " + excerpt.Quote(key, 24) + " twice")
 			}
 		}
 		if len(dst) >= maxMembers {

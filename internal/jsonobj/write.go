@@ -1,21 +1,5 @@
 package jsonobj
 
-import "strconv"
-
-// Excerpt quotes at most 24 bytes of b, in ASCII, for a reason: even a name
-// of control characters or astral runes keeps the reason one short line.
-func Excerpt(b []byte) string {
-	const max = 24
-	if len(b) <= max {
-		return strconv.QuoteToASCII(string(b))
-	}
-	n := max
-	for n > 0 && b[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		n--
-	}
-	return strconv.QuoteToASCII(string(b[:n])) + "..."
-}
-
 // AppendString appends s as a JSON string with the minimal escaping of
 // JavaScript's JSON.stringify: quote, backslash and control characters
 // (\b \f \n \r \t by name, the others as \u00XX). Everything else, invalid
