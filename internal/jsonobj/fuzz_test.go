@@ -14,7 +14,7 @@ import (
 // defect, a registration token's claims and a protocol v1 message.
 var fuzzSeeds = []string{
 	`{}`, ` { } `, `{"a":1}`, `{"a":1,"a":2}`, `{"a":"\u00e9\ud83d\ude00","b":[1,{"c":null}],"d":-0.5e+3,"e":true,"f":false}`,
-	`{"a":1,}`, `{"a":01}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"a":1} x`, `[]`, `"s"`, `{"a":[[[[[[]]]]]]}`,
+	`{"a":1,}`, `{"a":01}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"a":1} x`, `[]`, `"s"`, `null`, ` null `, `{"a":[[[[[[]]]]]]}`,
 	`{"s\u0075b":1,"sub":2}`, `{"a":"\/\b\f\n\r\t\"\\"}`, `{"a":1.}`, `{"a":-}`, `{"a":tru}`,
 	`{"iss":"//rtc.sinch.com/applications/a50ce42e-f66d-4f77-b6fa-2ec301c231d5","sub":"//rtc.sinch.com/applications/a50ce42e-f66d-4f77-b6fa-2ec301c231d5/users/alice","iat":1514862245,"exp":1514862845,"nonce":"6b438bda-2d5c-4e8c-92b0-39f20a94b34e"}`,
 	`{"type":"createInstance","id":"r1","applicationKey":"a","userId":"alice","deviceId":"d","capabilities":["calling","push"],"sdkVersion":"1","jwt":"x.y.z"}`,
@@ -85,8 +85,8 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) != nil {
-			return // valid JSON, but not an object
+		if json.Unmarshal(data, &m) != nil || m == nil {
+			return // valid JSON, but not an object (null unmarshals into a nil map)
 		}
 		if hasDuplicateTopLevelKey(data) || len(m) > DefaultMaxMembers || nestingDepth(data) > DefaultMaxDepth {
 			return
