@@ -581,7 +581,9 @@ func TestAbort(t *testing.T) {
 func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 	serverErr := make(chan error, 1)
 	var server *Conn
-	url := serve(t, UpgradeConfig{Config: Config{PingInterval: 20 * time.Millisecond, PongWait: 100 * time.Millisecond}}, func(c *Conn) {
+	// A ping every 20 ms and a second of silence allowed: however loaded
+	// the machine, pings go out long before the peer is given up on.
+	url := serve(t, UpgradeConfig{Config: Config{PingInterval: 20 * time.Millisecond, PongWait: time.Second}}, func(c *Conn) {
 		server = c
 		serverErr <- drain(c)
 	})
