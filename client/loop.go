@@ -249,7 +249,10 @@ func (l *loop) arm(s slot, d time.Duration, f func()) {
 		c.post(run)
 		return
 	}
-	l.timers[s] = vclock.AfterFunc(c.o.clock, d, func() { c.post(run) })
+	// Keyed by user: a world with tie batching fires this user's timers
+	// one settle apart, and other users' timers of the same instant with
+	// them.
+	l.timers[s] = vclock.AfterFuncKey(c.o.clock, c.userID, d, func() { c.post(run) })
 }
 
 // start handles Start.
@@ -312,6 +315,7 @@ func (l *loop) connect() {
 	c := l.c
 	dial := c.o.dial
 	dial.World = c.world
+	dial.InMemory = dial.InMemory || c.o.inMemory
 	l.background(false, func(ctx context.Context) {
 		conn, w, err := transport.Dial(ctx, c.url, dial)
 		if !c.post(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {

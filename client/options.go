@@ -29,6 +29,7 @@ type options struct {
 	reconnectLimit int
 	instanceTTL    bool
 	seed           *uint64
+	inMemory       bool
 }
 
 // SDKVersion is what the client reports as its SDK version by default.
@@ -105,6 +106,14 @@ func WithSDKVersion(v string) Option { return func(o *options) { o.sdkVersion = 
 
 // WithDialConfig tunes the WebSocket connection (TLS, timeouts, limits).
 func WithDialConfig(d transport.DialConfig) Option { return func(o *options) { o.dial = d } }
+
+// WithInMemory connects to a backend in the same process over an
+// in-memory pipe instead of a socket: the backend must serve in memory
+// (fakebackend.Config.InMemory), and the client's URL names it as usual.
+// The handshake, framing and protocol are those of the network; there is
+// no file descriptor per client and no keepalive. It sets
+// transport.DialConfig.InMemory, whatever WithDialConfig says.
+func WithInMemory() Option { return func(o *options) { o.inMemory = true } }
 
 // WithReconnectLimit sets how many connection attempts in a row may fail
 // before the client fails (default DefaultReconnectLimit; negative: never

@@ -122,6 +122,13 @@ type Config struct {
 	Logger *slog.Logger
 	// EventLimit bounds the decision log; default 10,000.
 	EventLimit int
+	// InMemory also serves the WebSocket endpoint in memory, under the
+	// server's address: a client created with client.WithInMemory (or
+	// transport.Dial with DialConfig.InMemory) and URL() connects over an
+	// in-memory pipe, with no socket and no file descriptor, through the
+	// same handshake, framing and protocol. The TCP listener stays, for
+	// other clients and the admin API. Ignored with TLSConfig.
+	InMemory bool
 }
 
 // DefaultMockTime is where RunT's mock clock starts.
@@ -322,11 +329,22 @@ func (s *Server) Start() error {
 	s.addr = ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
 	s.started = true
-	s.wg.Add(1)
-	go func(srv *http.Server, ln net.Listener) {
-		defer s.wg.Done()
-		_ = srv.Serve(ln)
-	}(s.srv, ln)
+	lns := []net.Listener{ln}
+	if s.cfg.InMemory && s.cfg.TLSConfig == nil {
+		mem, err := transport.ListenMem(s.addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("fakebackend: %w", err)
+		}
+		lns = append(lns, mem)
+	}
+	for _, ln := range lns {
+		s.wg.Add(1)
+		go func(srv *http.Server, ln net.Listener) {
+			defer s.wg.Done()
+			_ = srv.Serve(ln)
+		}(s.srv, ln)
+	}
 	s.log.Info("fake backend listening", "url", s.urlLocked(), "admin", s.adminURLLocked())
 	return nil
 }

@@ -105,7 +105,8 @@ const (
 )
 
 // Conn is one WebSocket connection carrying protocol v1 messages, for either
-// side. It owns exactly one goroutine, the writer, which also sends pings.
+// side. It owns exactly one goroutine, the writer, which also sends pings
+// (except over an in-memory pipe, see [ListenMem]: no pings, no PongWait).
 //
 // Use: one goroutine calls Read in a loop; any goroutine may call Send,
 // Close, Abort, Done and CloseCode. Control frames (pong, close) are only
@@ -135,6 +136,9 @@ type Conn struct {
 
 	link *vclock.Link // counts messages in flight when both ends are in one virtual world
 	me   int          // this end of link
+
+	// keepalive is false on an in-memory pipe: no pings, no read deadline.
+	keepalive bool
 }
 
 // Buffers shared by all connections: a connection holds one only while it
@@ -171,6 +175,9 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),
 		done:     make(chan struct{}),
+		// Pings and the read deadline detect a dead network; an in-memory
+		// pipe has none, and their tickers would cost more than the rest.
+		keepalive: !isMem(ws.NetConn()),
 	}
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
@@ -200,7 +207,9 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 
 // extend moves the read deadline: the peer has shown it is alive.
 func (c *Conn) extend() {
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+	if c.keepalive {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+	}
 }
 
 // Send encodes m and queues it for the writer without blocking. It returns
@@ -406,8 +415,12 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 
 func (c *Conn) writeLoop() {
 	defer close(c.done)
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
+	var pings <-chan time.Time
+	if c.keepalive {
+		ping := time.NewTicker(c.cfg.PingInterval)
+		defer ping.Stop()
+		pings = ping.C
+	}
 	for done := false; !done; {
 		select {
 		case bp := <-c.queue:
@@ -415,7 +428,7 @@ func (c *Conn) writeLoop() {
 				c.begin(modeEnd, 0, "")
 				done = true
 			}
-		case <-ping.C:
+		case <-pings:
 			c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
 			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
 				c.begin(modeEnd, 0, "")

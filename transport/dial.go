@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +32,11 @@ type DialConfig struct {
 	// on the same clock, the connection's messages are counted with it
 	// (see WorldHeader).
 	World *vclock.Clock
+	// InMemory dials the in-memory listener registered under the URL's
+	// host in this process (see ListenMem) instead of opening a socket:
+	// the same handshake, framing and Conn, over an in-memory pipe. Dial
+	// fails with ErrNoMemListener if there is none. Not for wss:// URLs.
+	InMemory bool
 }
 
 // Dial connects to a protocol v1 server and reads its Welcome. rawURL may be
@@ -54,6 +60,12 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 		WriteBufferSize:  writeBufferSize,
 		WriteBufferPool:  &writeBufferPool,
 		Subprotocols:     []string{Subprotocol},
+	}
+	if cfg.InMemory {
+		if strings.HasPrefix(target, "wss:") {
+			return nil, nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
+		}
+		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
 	}
 	header := cfg.Header
 	var link *vclock.Link
