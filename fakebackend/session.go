@@ -294,7 +294,9 @@ func (ss *session) armExpiryLocked(inst Instance) {
 	}
 	d := inst.ExpireAt.Sub(ss.s.clock.Now())
 	id := inst.ID
-	ss.expiry = vclock.AfterFunc(ss.s.clock, d, func() { ss.expired(id) })
+	// Keyed by user, as the user's client keys its timers (see
+	// vclock.WithTieBatching).
+	ss.expiry = vclock.AfterFuncKey(ss.s.clock, inst.User, d, func() { ss.expired(id) })
 }
 
 // bound returns the bound instance id ("" when none).
