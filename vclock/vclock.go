@@ -55,7 +55,7 @@ type Clock struct {
 	flight  *Work // messages in flight on links
 
 	fired        atomic.Uint64
-	settles      atomic.Uint64 // waits for quiescence, for tests
+	settles      atomic.Uint64       // waits for quiescence, for tests
 	batching     bool                // WithTieBatching
 	batch        map[string]struct{} // keys fired in the current batch (moveMu)
 	moveMu       sync.Mutex          // one goroutine moves time at a time
