@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -139,6 +140,13 @@ type Conn struct {
 
 	// keepalive is false on an in-memory pipe: no pings, no read deadline.
 	keepalive bool
+	// mc is the in-memory pipe under ws, or nil. Over a pipe the writer
+	// and the reader (Serve) are goroutines that run only while there is
+	// something to write or read: an idle connection holds none.
+	mc      *memConn
+	writing atomic.Bool // a writer goroutine runs (pipe only)
+	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
+	handle  func(Message, error)
 }
 
 // Buffers shared by all connections: a connection holds one only while it
@@ -179,6 +187,7 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		// pipe has none, and their tickers would cost more than the rest.
 		keepalive: !isMem(ws.NetConn()),
 	}
+	c.mc, _ = ws.NetConn().(*memConn)
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
 	ws.SetPongHandler(func(string) error {
@@ -201,7 +210,9 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(cfg.WriteWait))
 		return nil
 	})
-	go c.writeLoop()
+	if c.mc == nil {
+		go c.writeLoop()
+	}
 	return c
 }
 
@@ -233,6 +244,7 @@ func (c *Conn) Send(m Message) error {
 	counted := c.link.Sent(c.peer())
 	select {
 	case c.queue <- bp:
+		c.kickWriter()
 		return nil
 	default:
 	}
@@ -405,6 +417,7 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 		c.mode, c.sendCode, c.sendReason = mode, code, reason
 		c.mu.Unlock()
 		close(c.closing)
+		c.kickWriter()
 		started = true
 		// The peer will see the end and handle it: count that as a
 		// message in flight.
@@ -439,6 +452,102 @@ func (c *Conn) writeLoop() {
 		}
 	}
 	c.finish()
+}
+
+// kickWriter starts a writer goroutine over a pipe unless one runs.
+func (c *Conn) kickWriter() {
+	if c.mc != nil && c.writing.CompareAndSwap(false, true) {
+		go c.writeSome()
+	}
+}
+
+// writeSome is the writer over a pipe: it writes what is queued and ends
+// when the queue is empty, or ends the connection once it is closing (then
+// it never runs again).
+func (c *Conn) writeSome() {
+	for {
+		select {
+		case <-c.closing:
+			c.finish()
+			close(c.done)
+			return
+		default:
+		}
+		select {
+		case bp := <-c.queue:
+			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
+				c.begin(modeEnd, 0, "")
+			}
+			continue
+		default:
+		}
+		c.writing.Store(false)
+		// A Send or a close after the looks above found no writer running.
+		if len(c.queue) == 0 && !isDone(c.closing) || !c.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Serve hands every result of Read to handle, in order and one at a time,
+// until Read returns a terminal error (handle gets it too, and is not
+// called again); it returns at once. It is the reading loop for an owner
+// that would otherwise run one itself: over a socket one goroutine reads
+// all along; over an in-memory pipe a goroutine runs only while something
+// is waiting to be read, so an idle connection holds none. handle runs on
+// the reading goroutine: it calls Handled as a Read loop would, and may
+// block as long as a Read loop may.
+func (c *Conn) Serve(handle func(m Message, err error)) {
+	if c.mc == nil {
+		go func() {
+			for {
+				m, err := c.Read()
+				handle(m, err)
+				if err != nil && c.readErr != nil {
+					return
+				}
+			}
+		}()
+		return
+	}
+	c.handle = handle
+	c.mc.onData(c.kickReader)
+	c.kickReader() // something may be waiting already
+}
+
+// kickReader starts a reader goroutine over a pipe unless one runs.
+func (c *Conn) kickReader() {
+	if c.reading.CompareAndSwap(false, true) {
+		go c.readSome()
+	}
+}
+
+// readSome reads what is waiting on the pipe and hands it to the handler;
+// after a terminal error it never runs again (reading stays true).
+func (c *Conn) readSome() {
+	for {
+		if !c.mc.readable() {
+			c.reading.Store(false)
+			// Data that arrived after the look above found no reader running.
+			if !c.mc.readable() || !c.reading.CompareAndSwap(false, true) {
+				return
+			}
+		}
+		m, err := c.Read()
+		c.handle(m, err)
+		if err != nil && c.readErr != nil {
+			return
+		}
+	}
 }
 
 func (c *Conn) write(bp *[]byte, deadline time.Time) error {

@@ -119,19 +119,95 @@ type memAddr string
 func (a memAddr) Network() string { return memNetwork }
 func (a memAddr) String() string  { return string(a) }
 
-// memBuffer is one direction of a pipe: bytes written and not read yet.
+// memBuffer is one direction of a pipe: the records written and not read
+// yet. A record is what one Write call carried (up to the room there was);
+// Read never returns bytes of two records at once, so a reader that reads
+// one WebSocket frame at a time never holds bytes of the next one in its
+// own buffer: when the pipe is empty, there is nothing left to read.
 type memBuffer struct {
 	mu       sync.Mutex
-	buf      []byte
-	off      int
+	recs     []*[]byte // records, oldest first, from recs[head]
+	head     int
+	off      int // bytes of recs[head] read already
+	size     int // bytes buffered
 	eof      bool          // the writing end closed: the reader gets io.EOF once drained
 	broken   bool          // the reading end closed: writes fail
 	readable chan struct{} // signalled when bytes arrive or eof is set
 	writable chan struct{} // signalled when room is made or broken is set
+	onData   func()        // the reading Conn's wake-up (Serve), called outside mu
 }
 
 func newMemBuffer() *memBuffer {
 	return &memBuffer{readable: make(chan struct{}, 1), writable: make(chan struct{}, 1)}
+}
+
+// recPool holds record buffers: a connection holds one only while a
+// message is in flight.
+var recPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledRec = 8 << 10
+
+// pending reports whether a Read would return at once: bytes, or the end.
+func (b *memBuffer) pending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size > 0 || b.eof || b.broken
+}
+
+func (b *memBuffer) wake() {
+	b.mu.Lock()
+	f := b.onData
+	b.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// readLocked copies the rest of the oldest record, or what fits of it.
+func (b *memBuffer) readLocked(p []byte) int {
+	r := b.recs[b.head]
+	n := copy(p, (*r)[b.off:])
+	b.off += n
+	b.size -= n
+	if b.off == len(*r) {
+		b.recs[b.head] = nil
+		b.head++
+		b.off = 0
+		if b.head == len(b.recs) {
+			b.recs, b.head = b.recs[:0], 0
+		}
+		if cap(*r) <= maxPooledRec {
+			*r = (*r)[:0]
+			recPool.Put(r)
+		}
+	}
+	return n
+}
+
+// writeLocked appends a record of p.
+func (b *memBuffer) writeLocked(p []byte) {
+	var r *[]byte
+	if len(p) <= maxPooledRec {
+		r = recPool.Get().(*[]byte)
+		*r = append((*r)[:0], p...)
+	} else {
+		c := append([]byte(nil), p...)
+		r = &c
+	}
+	if b.head > 0 && len(b.recs) == cap(b.recs) {
+		b.recs = b.recs[:copy(b.recs, b.recs[b.head:])]
+		b.head = 0
+	}
+	b.recs = append(b.recs, r)
+	b.size += len(p)
+}
+
+// dropLocked forgets every record (the reading end closed).
+func (b *memBuffer) dropLocked() {
+	for i := b.head; i < len(b.recs); i++ {
+		b.recs[i] = nil
+	}
+	b.recs, b.head, b.off, b.size = nil, 0, 0, 0
 }
 
 func signal(ch chan struct{}) {
@@ -200,7 +276,7 @@ func expired(dl *atomic.Int64) bool {
 	return at != 0 && time.Now().UnixNano() >= at
 }
 
-// Read implements net.Conn.
+// Read implements net.Conn. It returns at most the rest of one record.
 func (c *memConn) Read(p []byte) (int, error) {
 	b := c.in
 	for {
@@ -211,17 +287,12 @@ func (c *memConn) Read(p []byte) (int, error) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		b.mu.Lock()
-		if b.off < len(b.buf) {
-			n := copy(p, b.buf[b.off:])
-			b.off += n
-			if b.off == len(b.buf) {
-				b.off = 0
-				if cap(b.buf) > 16<<10 {
-					b.buf = nil // a big message passed: do not keep its room
-				} else {
-					b.buf = b.buf[:0]
-				}
+		if b.size > 0 {
+			if len(p) == 0 {
+				b.mu.Unlock()
+				return 0, nil
 			}
+			n := b.readLocked(p)
 			b.mu.Unlock()
 			signal(b.writable)
 			return n, nil
@@ -240,7 +311,8 @@ func (c *memConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write implements net.Conn.
+// Write implements net.Conn. Each call makes one record (or several, when
+// the pipe has less room than p).
 func (c *memConn) Write(p []byte) (int, error) {
 	b := c.out
 	written := 0
@@ -256,15 +328,15 @@ func (c *memConn) Write(p []byte) (int, error) {
 			b.mu.Unlock()
 			return written, c.opErr("write", io.ErrClosedPipe)
 		}
-		if room := memBufMax - (len(b.buf) - b.off); room > 0 {
-			if b.off > 0 && b.off >= len(b.buf)/2 {
-				b.buf = b.buf[:copy(b.buf, b.buf[b.off:])]
-				b.off = 0
-			}
+		if room := memBufMax - b.size; room > 0 {
 			n := min(room, len(p)-written)
-			b.buf = append(b.buf, p[written:written+n]...)
+			b.writeLocked(p[written : written+n])
+			f := b.onData
 			b.mu.Unlock()
 			signal(b.readable)
+			if f != nil {
+				f()
+			}
 			written += n
 			if written == len(p) {
 				return written, nil
@@ -279,7 +351,7 @@ func (c *memConn) Write(p []byte) (int, error) {
 }
 
 // Close implements net.Conn: the peer reads what was written, then io.EOF;
-// its writes fail.
+// its writes fail. A reader of this end (Serve) is woken to see the end.
 func (c *memConn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
@@ -289,11 +361,13 @@ func (c *memConn) Close() error {
 		c.out.eof = true
 		c.out.mu.Unlock()
 		signal(c.out.readable)
+		c.out.wake()
 		c.in.mu.Lock()
 		c.in.broken = true
-		c.in.buf, c.in.off = nil, 0
+		c.in.dropLocked()
 		c.in.mu.Unlock()
 		signal(c.in.writable)
+		c.in.wake()
 	})
 	if !first {
 		return c.opErr("close", net.ErrClosed)
@@ -339,3 +413,14 @@ func isMem(nc net.Conn) bool {
 	_, ok := nc.(*memConn)
 	return ok
 }
+
+// onData makes f run whenever this end has something to read (bytes, the
+// peer's close, its own Close); f must not block.
+func (c *memConn) onData(f func()) {
+	c.in.mu.Lock()
+	c.in.onData = f
+	c.in.mu.Unlock()
+}
+
+// readable reports whether a Read would return at once.
+func (c *memConn) readable() bool { return c.closed() || c.in.pending() }

@@ -3,17 +3,19 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
-// serveMem is serve over an in-memory listener registered under addr; it
-// returns the URL to dial with DialConfig.InMemory.
+// serveMem is like serve over an in-memory listener registered under addr,
+// but its handler returns as soon as fn does. It returns the URL to dial with DialConfig.InMemory.
 func serveMem(t *testing.T, addr string, cfg UpgradeConfig, fn func(c *Conn)) string {
 	t.Helper()
 	ln, err := ListenMem(addr)
@@ -28,7 +30,6 @@ func serveMem(t *testing.T, addr string, cfg UpgradeConfig, fn func(c *Conn)) st
 			return
 		}
 		fn(c)
-		<-c.Done()
 	})
 	srv := &http.Server{Handler: mux}
 	done := make(chan struct{})
@@ -194,5 +195,79 @@ func TestMemPipe(t *testing.T) {
 			defer b.Close()
 			tt.run(t, a, b)
 		})
+	}
+}
+
+// Over a pipe, Serve delivers every message in order and then the end;
+// once the traffic stops, neither end holds a goroutine.
+func TestMemServeIdleHoldsNoGoroutine(t *testing.T) {
+	const conns, msgs = 20, 30
+	url := serveMem(t, "mem-serve:1", UpgradeConfig{}, func(c *Conn) {
+		_ = c.Send(welcome())
+		c.Serve(func(m Message, err error) {
+			if err == nil {
+				_ = c.Send(m) // echo
+			}
+		})
+	})
+	base := runtime.NumGoroutine()
+	type result struct {
+		ids []string
+		end error
+	}
+	results := make([]chan result, conns)
+	var cs []*Conn
+	for i := range conns {
+		c, _, err := Dial(t.Context(), url, DialConfig{InMemory: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+		ch := make(chan result, 1)
+		results[i] = ch
+		var got []string
+		c.Serve(func(m Message, err error) {
+			if err != nil {
+				ch <- result{got, err}
+				return
+			}
+			got = append(got, m.(*CreateInstance).ID)
+			if len(got) == msgs {
+				ch <- result{got, nil}
+			}
+		})
+		for j := range msgs {
+			ci := benchCreateInstance()
+			ci.ID = fmt.Sprint(j)
+			if err := c.Send(ci); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, ch := range results {
+		r := <-ch
+		if r.end != nil || len(r.ids) != msgs {
+			t.Fatalf("conn %d: %d echoes, end %v", i, len(r.ids), r.end)
+		}
+		for j, id := range r.ids {
+			if id != fmt.Sprint(j) {
+				t.Fatalf("conn %d: echo %d is %s: out of order", i, j, id)
+			}
+		}
+	}
+	// Idle now: the goroutines of both ends end by themselves.
+	deadline := time.Now().Add(failAfter)
+	for runtime.NumGoroutine() > base+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines with %d idle connections, %d before them", runtime.NumGoroutine(), conns, base)
+		}
+		runtime.Gosched()
+	}
+	for i, c := range cs {
+		c.Close(CloseNormal, "")
+		if r := <-results[i]; !errors.Is(r.end, ErrClosed) {
+			t.Fatalf("conn %d ended with %v", i, r.end)
+		}
+		waitDone(t, c)
 	}
 }
