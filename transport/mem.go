@@ -128,8 +128,8 @@ type memBuffer struct {
 	mu       sync.Mutex
 	recs     []*[]byte // records, oldest first, from recs[head]
 	head     int
-	off      int // bytes of recs[head] read already
-	size     int // bytes buffered
+	off      int           // bytes of recs[head] read already
+	size     int           // bytes buffered
 	eof      bool          // the writing end closed: the reader gets io.EOF once drained
 	broken   bool          // the reading end closed: writes fail
 	readable chan struct{} // signalled when bytes arrive or eof is set
