@@ -119,9 +119,17 @@ func (l *loop) seedJitter() {
 	if l.backoff.Rand == nil {
 		l.backoff.Rand = rnd
 	}
-	if d, ok := l.renewal.(registration.DefaultRenewal); ok && d.Backoff.Rand == nil {
-		d.Backoff.Rand = rnd
-		l.renewal = d
+	switch d := l.renewal.(type) {
+	case registration.DefaultRenewal:
+		if d.Backoff.Rand == nil {
+			d.Backoff.Rand = rnd
+			l.renewal = d
+		}
+	case registration.AtStartRenewal:
+		if d.Backoff.Rand == nil {
+			d.Backoff.Rand = rnd
+			l.renewal = d
+		}
 	}
 }
 
@@ -202,6 +210,9 @@ func (l *loop) onTransition(t registration.Transition) {
 	l.publish(t.To)
 	for _, s := range l.c.subscribers() {
 		s.push(t)
+	}
+	if h := l.c.o.onTransition; h != nil {
+		h(t)
 	}
 }
 
@@ -654,6 +665,11 @@ func (l *loop) armRenewal() {
 		return
 	}
 	at := l.renewal.RenewAt(l.dev.IssuedAt, l.dev.ExpireAt)
+	if registration.RenewsOnlyAtStart(l.renewal) && at.After(l.now()) {
+		// Checked when the client starts (or is started again by a
+		// reconnect), never on a timer while it runs.
+		return
+	}
 	l.arm(slotRenew, at.Sub(l.now()), l.onRenewDue)
 }
 

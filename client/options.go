@@ -30,6 +30,7 @@ type options struct {
 	instanceTTL    bool
 	seed           *uint64
 	inMemory       bool
+	onTransition   func(registration.Transition)
 }
 
 // SDKVersion is what the client reports as its SDK version by default.
@@ -114,6 +115,18 @@ func WithDialConfig(d transport.DialConfig) Option { return func(o *options) { o
 // no file descriptor per client and no keepalive. It sets
 // transport.DialConfig.InMemory, whatever WithDialConfig says.
 func WithInMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithTransitionHook calls f for every state change of the client, in
+// order, on the client's loop goroutine, once State, Stats and Instance
+// show the change; in a virtual world the clock's Now is the time of the
+// change. f must return quickly and must not call a method that waits for
+// the client's loop (Start, EnableManagedPush, RegisterPushToken,
+// TerminateGracefully, WaitStarted, WaitIdle): it would wait for itself.
+// Reading State, Stats, Instance and Err is fine. To watch from another
+// goroutine, use Subscribe instead.
+func WithTransitionHook(f func(registration.Transition)) Option {
+	return func(o *options) { o.onTransition = f }
+}
 
 // WithReconnectLimit sets how many connection attempts in a row may fail
 // before the client fails (default DefaultReconnectLimit; negative: never
