@@ -387,6 +387,37 @@ func (s *Server) stopServing() {
 	s.wg.Wait()
 }
 
+// SetDown takes the backend down (true) or brings it back up (false), as
+// an outage would, without losing any state: down, it stops listening, so
+// that connections are refused, and drops every open connection without a
+// close handshake (a dropped connection's instance expiry timer stops, as
+// when its client goes away); up, it listens again on the same address.
+// The admin API is down with it. SetDown returns at once; Close waits for
+// the dropped connections' handlers.
+func (s *Server) SetDown(down bool) error {
+	if !down {
+		return s.Start()
+	}
+	s.mu.Lock()
+	if s.closed || !s.started {
+		s.mu.Unlock()
+		return nil
+	}
+	srv := s.srv
+	s.started, s.srv = false, nil
+	sessions := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	s.log.Info("fake backend down")
+	_ = srv.Close() // listeners, and connections not upgraded yet
+	for _, ss := range sessions {
+		ss.drop()
+	}
+	return nil
+}
+
 // Restart stops serving and starts again on the same port, as a process
 // restart would: with a DataDir the state is reloaded from disk; without
 // one it is lost (applications given in Config are re-added).
