@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
@@ -240,7 +241,7 @@ func (c *SinchClient) ensureLoop() bool {
 	if !c.loopOn {
 		c.loopOn = true
 		c.l = newLoop(c)
-		c.cmds.setStart(func() { go c.l.run() })
+		c.cmds.setStart(func() { gopool.Go(c.l.run) })
 	}
 	return true
 }

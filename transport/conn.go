@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/vclock"
 )
 
@@ -144,7 +145,9 @@ type Conn struct {
 	// and the reader (Serve) are goroutines that run only while there is
 	// something to write or read: an idle connection holds none.
 	mc      *memConn
-	writing atomic.Bool // a writer goroutine runs (pipe only)
+	qmu     sync.Mutex  // guards memQ
+	memQ    []*[]byte   // the send queue over a pipe (queue is nil there)
+	writing atomic.Bool // a writer runs (pipe only): a Send writing inline, or writeSome
 	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
 	handle  func(Message, error)
 }
@@ -179,7 +182,6 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 	c := &Conn{
 		ws:       ws,
 		cfg:      cfg,
-		queue:    make(chan *[]byte, cfg.SendQueue),
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),
 		done:     make(chan struct{}),
@@ -188,6 +190,9 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		keepalive: !isMem(ws.NetConn()),
 	}
 	c.mc, _ = ws.NetConn().(*memConn)
+	if c.mc == nil {
+		c.queue = make(chan *[]byte, cfg.SendQueue)
+	}
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
 	ws.SetPongHandler(func(string) error {
@@ -242,11 +247,16 @@ func (c *Conn) Send(m Message) error {
 		return err
 	}
 	counted := c.link.Sent(c.peer())
-	select {
-	case c.queue <- bp:
-		c.kickWriter()
-		return nil
-	default:
+	if c.mc != nil {
+		if c.sendMem(bp) {
+			return nil
+		}
+	} else {
+		select {
+		case c.queue <- bp:
+			return nil
+		default:
+		}
 	}
 	if counted {
 		c.link.Unsent(c.peer())
@@ -454,10 +464,73 @@ func (c *Conn) writeLoop() {
 	c.finish()
 }
 
+// sendMem writes bp over a pipe at once when nothing else is being written
+// and the pipe has room for it (so that it cannot block), or queues it for
+// a writer goroutine. It reports false when the queue is full.
+func (c *Conn) sendMem(bp *[]byte) bool {
+	c.qmu.Lock()
+	if len(c.memQ) >= c.cfg.SendQueue {
+		c.qmu.Unlock()
+		return false
+	}
+	inline := len(c.memQ) == 0 && len(*bp) <= writeBufferSize-maxFrameHeader &&
+		c.mc.room(writeBufferSize) && !isDone(c.closing) && c.writing.CompareAndSwap(false, true)
+	if !inline {
+		c.memQ = append(c.memQ, bp)
+	}
+	c.qmu.Unlock()
+	if inline {
+		if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
+			c.begin(modeEnd, 0, "")
+		}
+		c.writing.Store(false)
+		if c.queued() || isDone(c.closing) {
+			c.kickWriter()
+		}
+		return true
+	}
+	c.kickWriter()
+	return true
+}
+
+// maxFrameHeader is the largest WebSocket frame header a server or client
+// writes (with a mask and a 64-bit length).
+const maxFrameHeader = 14
+
+// next takes the oldest queued message, or returns nil.
+func (c *Conn) next() *[]byte {
+	if c.mc == nil {
+		select {
+		case bp := <-c.queue:
+			return bp
+		default:
+			return nil
+		}
+	}
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.memQ) == 0 {
+		return nil
+	}
+	bp := c.memQ[0]
+	c.memQ[0] = nil
+	if c.memQ = c.memQ[1:]; len(c.memQ) == 0 {
+		c.memQ = nil
+	}
+	return bp
+}
+
+// queued reports whether messages wait in a pipe's queue.
+func (c *Conn) queued() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return len(c.memQ) > 0
+}
+
 // kickWriter starts a writer goroutine over a pipe unless one runs.
 func (c *Conn) kickWriter() {
 	if c.mc != nil && c.writing.CompareAndSwap(false, true) {
-		go c.writeSome()
+		gopool.Go(c.writeSome)
 	}
 }
 
@@ -466,24 +539,20 @@ func (c *Conn) kickWriter() {
 // it never runs again).
 func (c *Conn) writeSome() {
 	for {
-		select {
-		case <-c.closing:
+		if isDone(c.closing) {
 			c.finish()
 			close(c.done)
 			return
-		default:
 		}
-		select {
-		case bp := <-c.queue:
+		if bp := c.next(); bp != nil {
 			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
 				c.begin(modeEnd, 0, "")
 			}
 			continue
-		default:
 		}
 		c.writing.Store(false)
 		// A Send or a close after the looks above found no writer running.
-		if len(c.queue) == 0 && !isDone(c.closing) || !c.writing.CompareAndSwap(false, true) {
+		if !c.queued() && !isDone(c.closing) || !c.writing.CompareAndSwap(false, true) {
 			return
 		}
 	}
@@ -527,7 +596,7 @@ func (c *Conn) Serve(handle func(m Message, err error)) {
 // kickReader starts a reader goroutine over a pipe unless one runs.
 func (c *Conn) kickReader() {
 	if c.reading.CompareAndSwap(false, true) {
-		go c.readSome()
+		gopool.Go(c.readSome)
 	}
 }
 
@@ -567,14 +636,12 @@ func (c *Conn) finish() {
 		// together, however much is queued.
 		deadline := time.Now().Add(c.cfg.WriteWait)
 		var err error
-	flush:
 		for err == nil {
-			select {
-			case bp := <-c.queue:
-				err = c.write(bp, deadline)
-			default:
-				break flush
+			bp := c.next()
+			if bp == nil {
+				break
 			}
+			err = c.write(bp, deadline)
 		}
 		if err == nil {
 			err = c.writeClose(code, reason, deadline)
@@ -603,13 +670,8 @@ func (c *Conn) finish() {
 		grace.Stop()
 	}
 	_ = c.ws.Close()
-	for {
-		select {
-		case bp := <-c.queue:
-			putMsgBuf(bp)
-		default:
-			return
-		}
+	for bp := c.next(); bp != nil; bp = c.next() {
+		putMsgBuf(bp)
 	}
 }
 

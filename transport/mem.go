@@ -124,21 +124,20 @@ func (a memAddr) String() string  { return string(a) }
 // Read never returns bytes of two records at once, so a reader that reads
 // one WebSocket frame at a time never holds bytes of the next one in its
 // own buffer: when the pipe is empty, there is nothing left to read.
+//
+// An idle pipe holds no channel: a Read or Write that has to wait makes
+// one, and whoever changes what it waits for closes it.
 type memBuffer struct {
-	mu       sync.Mutex
-	recs     []*[]byte // records, oldest first, from recs[head]
-	head     int
-	off      int           // bytes of recs[head] read already
-	size     int           // bytes buffered
-	eof      bool          // the writing end closed: the reader gets io.EOF once drained
-	broken   bool          // the reading end closed: writes fail
-	readable chan struct{} // signalled when bytes arrive or eof is set
-	writable chan struct{} // signalled when room is made or broken is set
-	onData   func()        // the reading Conn's wake-up (Serve), called outside mu
-}
-
-func newMemBuffer() *memBuffer {
-	return &memBuffer{readable: make(chan struct{}, 1), writable: make(chan struct{}, 1)}
+	mu     sync.Mutex
+	recs   []*[]byte // records, oldest first, from recs[head]
+	head   int
+	off    int           // bytes of recs[head] read already
+	size   int           // bytes buffered
+	eof    bool          // the writing end closed: the reader gets io.EOF once drained
+	broken bool          // the reading end closed: writes fail
+	rwait  chan struct{} // a Read waits for bytes, the end, or a change of deadline
+	wwait  chan struct{} // a Write waits for room, the end, or a change of deadline
+	onData func()        // the reading Conn's wake-up (Serve), called outside mu
 }
 
 // recPool holds record buffers: a connection holds one only while a
@@ -154,8 +153,22 @@ func (b *memBuffer) pending() bool {
 	return b.size > 0 || b.eof || b.broken
 }
 
+// wakeLocked releases the waiting Read and Write.
+func (b *memBuffer) wakeLocked() {
+	if b.rwait != nil {
+		close(b.rwait)
+		b.rwait = nil
+	}
+	if b.wwait != nil {
+		close(b.wwait)
+		b.wwait = nil
+	}
+}
+
+// wake releases waiters and runs onData.
 func (b *memBuffer) wake() {
 	b.mu.Lock()
+	b.wakeLocked()
 	f := b.onData
 	b.mu.Unlock()
 	if f != nil {
@@ -181,6 +194,10 @@ func (b *memBuffer) readLocked(p []byte) int {
 			recPool.Put(r)
 		}
 	}
+	if b.wwait != nil {
+		close(b.wwait)
+		b.wwait = nil
+	}
 	return n
 }
 
@@ -200,6 +217,10 @@ func (b *memBuffer) writeLocked(p []byte) {
 	}
 	b.recs = append(b.recs, r)
 	b.size += len(p)
+	if b.rwait != nil {
+		close(b.rwait)
+		b.rwait = nil
+	}
 }
 
 // dropLocked forgets every record (the reading end closed).
@@ -210,65 +231,52 @@ func (b *memBuffer) dropLocked() {
 	b.recs, b.head, b.off, b.size = nil, 0, 0, 0
 }
 
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
 // memConn is one end of an in-memory pipe. One goroutine reads and one
-// writes at a time, as gorilla/websocket does.
+// writes at a time, as gorilla/websocket does. A deadline only bounds a
+// wait: a Read that finds bytes, or a Write that finds room, succeeds
+// whatever the time. Deadlines are wall-clock time, and a simulation that
+// keeps two cores busy with 100,000 clients may leave a goroutine waiting
+// for a core between setting its write deadline and writing; with nothing
+// to wait for, a pipe has nothing to time out.
 type memConn struct {
 	in, out       *memBuffer
 	local, remote memAddr
-	rdl, wdl      atomic.Int64  // deadlines in Unix nanoseconds; 0: none
-	rkick, wkick  chan struct{} // a deadline changed: a waiting Read or Write looks again
-	done          chan struct{} // closed by Close
+	rdl, wdl      atomic.Int64 // deadlines in Unix nanoseconds; 0: none
+	done          atomic.Bool  // Close was called
 	closeOnce     sync.Once
 }
 
 // memPipe returns the two ends of a new in-memory pipe.
 func memPipe(a, b memAddr) (*memConn, *memConn) {
-	ab, ba := newMemBuffer(), newMemBuffer()
-	x := &memConn{in: ba, out: ab, local: a, remote: b, rkick: make(chan struct{}, 1), wkick: make(chan struct{}, 1), done: make(chan struct{})}
-	y := &memConn{in: ab, out: ba, local: b, remote: a, rkick: make(chan struct{}, 1), wkick: make(chan struct{}, 1), done: make(chan struct{})}
-	return x, y
+	ab, ba := &memBuffer{}, &memBuffer{}
+	return &memConn{in: ba, out: ab, local: a, remote: b}, &memConn{in: ab, out: ba, local: b, remote: a}
 }
 
-func (c *memConn) closed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *memConn) closed() bool { return c.done.Load() }
 
 func (c *memConn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: memNetwork, Source: c.local, Addr: c.remote, Err: err}
 }
 
-// wait blocks until ch is signalled, the deadline dl passes (a timeout),
-// the deadline changes (kick) or the connection is closed.
-func (c *memConn) wait(ch, kick chan struct{}, dl *atomic.Int64) (timedOut bool) {
-	var expiry <-chan time.Time
-	if at := dl.Load(); at != 0 {
-		d := time.Until(time.Unix(0, at))
-		if d <= 0 {
-			return true
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		expiry = t.C
+// wait blocks until ch is closed or the deadline dl passes (a timeout).
+func wait(ch chan struct{}, dl *atomic.Int64) (timedOut bool) {
+	at := dl.Load()
+	if at == 0 {
+		<-ch
+		return false
 	}
+	d := time.Until(time.Unix(0, at))
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ch:
-	case <-kick:
-	case <-expiry:
-	case <-c.done:
+		return false
+	case <-t.C:
+		return true
 	}
-	return false
 }
 
 func expired(dl *atomic.Int64) bool {
@@ -283,9 +291,6 @@ func (c *memConn) Read(p []byte) (int, error) {
 		if c.closed() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
-		if expired(&c.rdl) {
-			return 0, c.opErr("read", os.ErrDeadlineExceeded)
-		}
 		b.mu.Lock()
 		if b.size > 0 {
 			if len(p) == 0 {
@@ -294,18 +299,26 @@ func (c *memConn) Read(p []byte) (int, error) {
 			}
 			n := b.readLocked(p)
 			b.mu.Unlock()
-			signal(b.writable)
 			return n, nil
 		}
-		eof := b.eof
-		b.mu.Unlock()
-		if eof {
+		if b.eof {
+			b.mu.Unlock()
 			return 0, io.EOF
 		}
 		if len(p) == 0 {
+			b.mu.Unlock()
 			return 0, nil
 		}
-		if c.wait(b.readable, c.rkick, &c.rdl) {
+		if expired(&c.rdl) {
+			b.mu.Unlock()
+			return 0, c.opErr("read", os.ErrDeadlineExceeded)
+		}
+		if b.rwait == nil {
+			b.rwait = make(chan struct{})
+		}
+		ch := b.rwait
+		b.mu.Unlock()
+		if wait(ch, &c.rdl) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 	}
@@ -320,9 +333,6 @@ func (c *memConn) Write(p []byte) (int, error) {
 		if c.closed() {
 			return written, c.opErr("write", net.ErrClosed)
 		}
-		if expired(&c.wdl) {
-			return written, c.opErr("write", os.ErrDeadlineExceeded)
-		}
 		b.mu.Lock()
 		if b.broken {
 			b.mu.Unlock()
@@ -333,7 +343,6 @@ func (c *memConn) Write(p []byte) (int, error) {
 			b.writeLocked(p[written : written+n])
 			f := b.onData
 			b.mu.Unlock()
-			signal(b.readable)
 			if f != nil {
 				f()
 			}
@@ -343,8 +352,16 @@ func (c *memConn) Write(p []byte) (int, error) {
 			}
 			continue
 		}
+		if expired(&c.wdl) {
+			b.mu.Unlock()
+			return written, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		if b.wwait == nil {
+			b.wwait = make(chan struct{})
+		}
+		ch := b.wwait
 		b.mu.Unlock()
-		if c.wait(b.writable, c.wkick, &c.wdl) {
+		if wait(ch, &c.wdl) {
 			return written, c.opErr("write", os.ErrDeadlineExceeded)
 		}
 	}
@@ -356,17 +373,15 @@ func (c *memConn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
-		close(c.done)
+		c.done.Store(true)
 		c.out.mu.Lock()
 		c.out.eof = true
 		c.out.mu.Unlock()
-		signal(c.out.readable)
 		c.out.wake()
 		c.in.mu.Lock()
 		c.in.broken = true
 		c.in.dropLocked()
 		c.in.mu.Unlock()
-		signal(c.in.writable)
 		c.in.wake()
 	})
 	if !first {
@@ -378,33 +393,45 @@ func (c *memConn) Close() error {
 func (c *memConn) LocalAddr() net.Addr  { return c.local }
 func (c *memConn) RemoteAddr() net.Addr { return c.remote }
 
-func setDeadline(dl *atomic.Int64, kick chan struct{}, t time.Time) {
+// setDeadline sets dl and releases a Read (read) or a Write of b waiting
+// under the old deadline, so that it looks again.
+func setDeadline(dl *atomic.Int64, b *memBuffer, read bool, t time.Time) {
 	var at int64
 	if !t.IsZero() {
 		at = max(t.UnixNano(), 1)
 	}
-	if dl.Swap(at) != at {
-		signal(kick)
+	if dl.Swap(at) == at {
+		return
 	}
+	b.mu.Lock()
+	w := &b.wwait
+	if read {
+		w = &b.rwait
+	}
+	if *w != nil {
+		close(*w)
+		*w = nil
+	}
+	b.mu.Unlock()
 }
 
 // SetDeadline implements net.Conn.
 func (c *memConn) SetDeadline(t time.Time) error {
-	setDeadline(&c.rdl, c.rkick, t)
-	setDeadline(&c.wdl, c.wkick, t)
+	setDeadline(&c.rdl, c.in, true, t)
+	setDeadline(&c.wdl, c.out, false, t)
 	return nil
 }
 
 // SetReadDeadline implements net.Conn.
 func (c *memConn) SetReadDeadline(t time.Time) error {
-	setDeadline(&c.rdl, c.rkick, t)
+	setDeadline(&c.rdl, c.in, true, t)
 	return nil
 }
 
 // SetWriteDeadline implements net.Conn. It costs no timer unless a write
 // has to wait for room.
 func (c *memConn) SetWriteDeadline(t time.Time) error {
-	setDeadline(&c.wdl, c.wkick, t)
+	setDeadline(&c.wdl, c.out, false, t)
 	return nil
 }
 
@@ -420,6 +447,14 @@ func (c *memConn) onData(f func()) {
 	c.in.mu.Lock()
 	c.in.onData = f
 	c.in.mu.Unlock()
+}
+
+// room reports whether n more bytes fit in the pipe towards the peer.
+func (c *memConn) room(n int) bool {
+	b := c.out
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size+n <= memBufMax
 }
 
 // readable reports whether a Read would return at once.
