@@ -544,14 +544,16 @@ func (c *SinchClient) dispatch(f func()) {
 // logf logs to the logger and the LogListener. Messages never contain
 // secrets or tokens.
 func (c *SinchClient) logf(level slog.Level, format string, args ...any) {
-	if c.log == nil && c.o.listener == nil {
-		return
+	toLog := c.log != nil && c.log.Enabled(context.Background(), level)
+	ll, toListener := wantsLogs(c.o.listener)
+	if !toLog && !toListener {
+		return // nobody reads it: do not format it
 	}
 	msg := fmt.Sprintf(format, args...)
-	if c.log != nil {
+	if toLog {
 		c.log.Log(context.Background(), level, msg, "user", c.userID)
 	}
-	if ll, ok := wantsLogs(c.o.listener); ok {
+	if toListener {
 		c.dispatch(func() { ll.OnLogMessage(c, level, msg) })
 	}
 }

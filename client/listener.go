@@ -90,6 +90,9 @@ func (l *ListenerFuncs) OnPushTokenRegistrationFailed(c *SinchClient, err error)
 // wantsLogs reports whether l consumes log messages, so that a fleet of
 // bots without log listeners does not pay for dispatching them.
 func wantsLogs(l Listener) (LogListener, bool) {
+	if l == nil {
+		return nil, false
+	}
 	if f, ok := l.(*ListenerFuncs); ok {
 		return f, f.LogMessage != nil
 	}

@@ -58,7 +58,7 @@ func newFSM() *fsm.FSM {
 				return
 			}
 			to := State(e.Dst)
-			m.state.Store(&to)
+			m.state.Store(statePtr(to))
 			if m.onTransition != nil {
 				m.onTransition(Transition{From: State(e.Src), To: to, Event: Event(e.Event)})
 			}
@@ -81,10 +81,31 @@ func (m *Machine) borrow() *fsm.FSM {
 // transition and return.
 func NewMachine(onTransition func(Transition)) *Machine {
 	m := &Machine{onTransition: onTransition}
-	idle := StateIdle
-	m.state.Store(&idle)
+	m.state.Store(statePtr(StateIdle))
 	return m
 }
+
+// statePtrs holds one pointer per state, so that a transition allocates
+// nothing to publish the new state.
+var statePtrs = func() map[State]*State {
+	m := make(map[State]*State, len(allStates))
+	for _, s := range allStates {
+		m[s] = &s
+	}
+	return m
+}()
+
+func statePtr(s State) *State {
+	if p := statePtrs[s]; p != nil {
+		return p
+	}
+	return &s
+}
+
+// noCancel is the context of every event: looplab/fsm leaves a machine "in
+// transition" for good if the context is cancelled mid-event; this one
+// never is.
+var noCancel = context.WithoutCancel(context.Background())
 
 // Fire applies event e. On success the state has changed and onTransition
 // has returned. Errors:
@@ -106,9 +127,8 @@ func (m *Machine) Fire(e Event) error {
 	from := m.Current()
 	// looplab/fsm leaves the machine "in transition" for good if the context
 	// is cancelled mid-event; this context can never be.
-	ctx := context.WithoutCancel(context.Background())
 	f := m.borrow()
-	err := f.Event(ctx, string(e), m)
+	err := f.Event(noCancel, string(e), m)
 	// Not deferred: a panic in onTransition leaves f mid-event; the pool
 	// makes a new one instead.
 	fsmPool.Put(f)

@@ -20,7 +20,7 @@ import (
 const IdleTimeout = 50 * time.Millisecond
 
 // maxIdle bounds the idle goroutines kept.
-const maxIdle = 256
+const maxIdle = 1024
 
 type worker struct {
 	ch chan func()
