@@ -71,7 +71,7 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(w, "simulate: %d bots, %v of mock time, instance TTL %v, renewal failure rate %g, seed %d\n",
 			res.Bots, *period, *instanceTTL, res.RenewalFailureRate, res.Seed)
 		fmt.Fprintf(w, "  renewals            %d\n", res.Renewals)
-		fmt.Fprintf(w, "  renewal failures    %d\n", res.RenewalFailures)
+		fmt.Fprintf(w, "  renewal failures    %d\n", res.Retries)
 		fmt.Fprintf(w, "  expiries            %d\n", res.Expiries)
 		fmt.Fprintf(w, "  re-registrations    %d\n", res.ReRegistrations)
 		if len(res.RejectionsByCode) == 0 {
@@ -84,7 +84,7 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintf(w, "  failed clients      %d\n", res.Failed)
 		fmt.Fprintf(w, "  clock steps         %d\n", res.Steps)
-		fmt.Fprintf(w, "  wall time           %v\n", (time.Duration(res.WallTimeMs) * time.Millisecond).Round(time.Millisecond))
+		fmt.Fprintf(w, "  wall time           %v\n", res.WallSeconds)
 	}
 	if res.Failed > 0 {
 		return exitFail
