@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/registration"
@@ -129,7 +129,7 @@ func (c *SinchClient) Stats() Stats {
 // is made before Start.
 func New(applicationKey, environmentHost, userID string, opts ...Option) (*SinchClient, error) {
 	if applicationKey == "" {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "application key is empty"}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "application key is empty"}
 	}
 	if err := credentials.ValidateUserID(userID); err != nil {
 		msg := err.Error()
@@ -140,7 +140,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	}
 	u, err := environmentURL(environmentHost)
 	if err != nil {
-		return nil, &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: err.Error()}
+		return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: err.Error()}
 	}
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -263,7 +263,7 @@ func (c *SinchClient) Start() error {
 // token is kept and registered once it is.
 func (c *SinchClient) RegisterPushToken(token string) error {
 	if token == "" {
-		return &Error{Code: "invalid_argument", Domain: DomainGeneric, Message: "push token is empty"}
+		return &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: "push token is empty"}
 	}
 	return c.pushCall(func() error { return c.l.setPushToken(token) })
 }
@@ -555,125 +555,5 @@ func (c *SinchClient) logf(level slog.Level, format string, args ...any) {
 	}
 	if toListener {
 		c.dispatch(func() { ll.OnLogMessage(c, level, msg) })
-	}
-}
-
-// ClientRegistration is handed to OnCredentialsRequired. Answer it once
-// with Register or RegisterFailed, from any goroutine; further answers, and
-// answers after the client moved on or terminated, are ignored.
-type ClientRegistration struct {
-	c        *SinchClient
-	tk       ticket
-	ttl      bool
-	renewal  bool
-	answered atomic.Bool
-}
-
-// IsRenewal reports whether the token is for extending the TTL of the
-// current instance (true) or for a new registration (false).
-func (r *ClientRegistration) IsRenewal() bool { return r.renewal }
-
-// InstanceTTLRequired reports whether the token must carry
-// sinch:rtc:instance:exp (the instance on this device is limited, or this
-// request renews its TTL).
-func (r *ClientRegistration) InstanceTTLRequired() bool { return r.ttl }
-
-// Register proceeds with a signed registration token (JWT).
-func (r *ClientRegistration) Register(jwt string) {
-	if r.answered.Swap(true) {
-		return
-	}
-	r.c.post(func() { r.c.l.onCredentials(r.tk, jwt, nil) })
-}
-
-// RegisterFailed reports that no token could be obtained; the client fails
-// with ErrRegistrationFailed wrapping err (or, during a TTL renewal, keeps
-// its current expiry and retries later).
-func (r *ClientRegistration) RegisterFailed(err error) {
-	if r.answered.Swap(true) {
-		return
-	}
-	if err == nil {
-		err = errors.New("no reason given")
-	}
-	r.c.post(func() { r.c.l.onCredentials(r.tk, "", err) })
-}
-
-// Subscription delivers every state transition of a client, in order,
-// without loss (it buffers without bound until read).
-type Subscription struct {
-	mu     sync.Mutex
-	queue  []registration.Transition
-	notify chan struct{}
-	closed bool
-	c      *SinchClient
-}
-
-// Subscribe starts a Subscription of state transitions from now on.
-func (c *SinchClient) Subscribe() *Subscription {
-	s := &Subscription{notify: make(chan struct{}, 1), c: c}
-	c.mu.Lock()
-	subs := append(slices.Clone(c.subscribers()), s)
-	c.subs.Store(&subs)
-	c.mu.Unlock()
-	return s
-}
-
-// subscribers returns the current subscriptions (a snapshot).
-func (c *SinchClient) subscribers() []*Subscription {
-	if p := c.subs.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-func (s *Subscription) push(t registration.Transition) {
-	s.mu.Lock()
-	if !s.closed {
-		s.queue = append(s.queue, t)
-	}
-	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
-
-// Next returns the next transition, waiting for it until ctx ends.
-func (s *Subscription) Next(ctx context.Context) (registration.Transition, error) {
-	for {
-		s.mu.Lock()
-		if len(s.queue) > 0 {
-			t := s.queue[0]
-			s.queue = s.queue[1:]
-			s.mu.Unlock()
-			return t, nil
-		}
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return registration.Transition{}, errors.New("sinchsim: subscription closed")
-		}
-		select {
-		case <-s.notify:
-		case <-ctx.Done():
-			return registration.Transition{}, ctx.Err()
-		}
-	}
-}
-
-// Close ends the subscription.
-func (s *Subscription) Close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	c := s.c
-	c.mu.Lock()
-	subs := slices.DeleteFunc(slices.Clone(c.subscribers()), func(x *Subscription) bool { return x == s })
-	c.subs.Store(&subs)
-	c.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
 	}
 }

@@ -36,6 +36,16 @@
 // over by another connection of the same device (instance_replaced) also
 // fails the client, which keeps its stored credentials.
 //
+// Registration is what makes calls possible (signalling only: no media).
+// Once started, c.CallClient().CallUser(ctx, "bob", headers) places a call;
+// a Listener that implements CallClientListener gets incoming calls
+// (OnIncomingCall), and one that implements CallListener follows each
+// call (OnCallProgressing, OnCallEstablished, OnCallEnded). A Call is
+// answered, declined or hung up with its methods; State and EndCause say
+// where it stands. A call attempt that finds the instance expired stops
+// the client: OnClientFailed with instance_expired, and the next Start
+// registers anew (rule 15 in docs/RULES.md).
+//
 // On a virtual clock (package vclock, which fakebackend.RunT uses), the
 // client joins the clock's world: fakebackend.Server.Advance fires the
 // client's timers in order with the backend's and returns only when

@@ -1,27 +1,28 @@
 package client
 
 import (
-	"errors"
 	"time"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
-// Domain says where an error comes from, mirroring the SDKs' error domains.
-type Domain string
+// Domain says where an error comes from, mirroring the SDKs' error domains
+// (package codes' domains).
+type Domain = codes.Domain
 
 // Error domains.
 const (
 	// DomainGeneric: the client itself (state, configuration, the
 	// application's RegisterFailed).
-	DomainGeneric Domain = "generic"
+	DomainGeneric = codes.DomainGeneric
 	// DomainNetwork: the connection to the backend, or a transient backend
 	// condition; retrying can help.
-	DomainNetwork Domain = "network"
+	DomainNetwork = codes.DomainNetwork
 	// DomainAPI: the backend refused a request by a rule (a bad token, an
 	// expired or revoked instance); the code says which.
-	DomainAPI Domain = "api"
+	DomainAPI = codes.DomainAPI
 )
 
 // Error is the one error type of this package: the backend's code (or a
@@ -56,6 +57,9 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrorCode returns the code (codes.Coder).
+func (e *Error) ErrorCode() string { return e.Code }
+
 // Is matches errors with the same code: client sentinels, transport errors
 // and credentials errors.
 func (e *Error) Is(target error) bool {
@@ -72,14 +76,15 @@ func (e *Error) Is(target error) bool {
 
 // Client error codes (besides the backend's codes, listed in docs/PROTOCOL.md).
 const (
-	CodeAlreadyStarted     = "already_started"
-	CodeTerminated         = "terminated"
-	CodeNotStarted         = "not_started"
-	CodeRegistrationFailed = "registration_failed"
-	CodeNoCredentials      = "no_credentials"
-	CodeConnectionFailed   = "connection_failed"
-	CodePushNotEnabled     = "push_not_enabled"
-	CodeDeviceStore        = "device_store"
+	CodeAlreadyStarted     = codes.AlreadyStarted
+	CodeTerminated         = codes.Terminated
+	CodeNotStarted         = codes.NotStarted
+	CodeRegistrationFailed = codes.RegistrationFailed
+	CodeNoCredentials      = codes.NoCredentials
+	CodeConnectionFailed   = codes.ConnectionFailed
+	CodePushNotEnabled     = codes.PushNotEnabled
+	CodeDeviceStore        = codes.DeviceStore
+	CodeInvalidCallState   = codes.InvalidCallState
 )
 
 // Sentinels to use with errors.Is.
@@ -110,33 +115,24 @@ var (
 	ErrInstanceReplaced = &Error{Code: transport.CodeInstanceReplaced, Domain: DomainAPI, Message: "another connection or a new registration took the instance over"}
 	// ErrInstanceExpired: the instance's TTL ran out (code instance_expired).
 	ErrInstanceExpired = &Error{Code: transport.CodeInstanceExpired, Domain: DomainAPI, Message: "the instance's TTL ran out"}
+	// ErrInvalidCallState: Answer or Decline of a call that is not an
+	// incoming call ringing on this client (or already being answered or
+	// declined).
+	ErrInvalidCallState = &Error{Code: CodeInvalidCallState, Domain: DomainGeneric, Message: "the call is not ringing on this client"}
 	// ErrRateLimited: "Instance creation rate exceeded".
 	ErrRateLimited = &Error{Code: transport.CodeInstanceCreationRateExceeded, Domain: DomainAPI, Message: "Instance creation rate exceeded", Retryable: true}
 )
 
 // fromWire converts a backend error.
 func fromWire(e *transport.Error) *Error {
-	d := DomainAPI
-	switch e.Domain {
-	case transport.DomainNetwork:
-		d = DomainNetwork
-	case transport.DomainHTTP:
-		d = DomainGeneric
+	d := codes.Domain(e.Domain)
+	if d == codes.DomainHTTP {
+		d = DomainGeneric // a malformed request is the client's own fault
 	}
 	return &Error{Code: e.Code, Domain: d, Message: e.Message, Retryable: e.Retryable,
 		RetryAfter: time.Duration(e.RetryAfterMs) * time.Millisecond}
 }
 
 // CodeOf returns the code of err (a client, transport or credentials
-// error), or "".
-func CodeOf(err error) string {
-	var ce *Error
-	if errors.As(err, &ce) {
-		return ce.Code
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return te.Code
-	}
-	return credentials.CodeOf(err)
-}
+// error, or one wrapping it), or "": codes.Of.
+func CodeOf(err error) string { return codes.Of(err) }

@@ -1,13 +1,18 @@
 package client
 
-import "log/slog"
+import (
+	"errors"
+	"log/slog"
+	"sync/atomic"
+)
 
 // Listener receives the client's lifecycle callbacks, as SinchClientListener
 // (Android) and SINClientDelegate (iOS) do. Callbacks run one at a time, in
 // order, on the client's dispatcher goroutine, never under a client lock: a
 // callback may call any client method, including TerminateGracefully.
 //
-// A Listener may also implement LogListener and PushListener.
+// A Listener may also implement LogListener, PushListener,
+// CallClientListener and CallListener.
 type Listener interface {
 	// OnClientStarted: the client is registered and usable.
 	OnClientStarted(c *SinchClient)
@@ -40,6 +45,10 @@ type ListenerFuncs struct {
 	LogMessage                  func(c *SinchClient, level slog.Level, msg string)
 	PushTokenRegistered         func(c *SinchClient, token string)
 	PushTokenRegistrationFailed func(c *SinchClient, err error)
+	IncomingCall                func(cc *CallClient, call *Call)
+	CallProgressing             func(call *Call)
+	CallEstablished             func(call *Call)
+	CallEnded                   func(call *Call)
 }
 
 // OnClientStarted implements Listener.
@@ -87,6 +96,34 @@ func (l *ListenerFuncs) OnPushTokenRegistrationFailed(c *SinchClient, err error)
 	}
 }
 
+// OnIncomingCall implements CallClientListener.
+func (l *ListenerFuncs) OnIncomingCall(cc *CallClient, call *Call) {
+	if l.IncomingCall != nil {
+		l.IncomingCall(cc, call)
+	}
+}
+
+// OnCallProgressing implements CallListener.
+func (l *ListenerFuncs) OnCallProgressing(call *Call) {
+	if l.CallProgressing != nil {
+		l.CallProgressing(call)
+	}
+}
+
+// OnCallEstablished implements CallListener.
+func (l *ListenerFuncs) OnCallEstablished(call *Call) {
+	if l.CallEstablished != nil {
+		l.CallEstablished(call)
+	}
+}
+
+// OnCallEnded implements CallListener.
+func (l *ListenerFuncs) OnCallEnded(call *Call) {
+	if l.CallEnded != nil {
+		l.CallEnded(call)
+	}
+}
+
 // wantsLogs reports whether l consumes log messages, so that a fleet of
 // bots without log listeners does not pay for dispatching them.
 func wantsLogs(l Listener) (LogListener, bool) {
@@ -98,4 +135,45 @@ func wantsLogs(l Listener) (LogListener, bool) {
 	}
 	ll, ok := l.(LogListener)
 	return ll, ok
+}
+
+// ClientRegistration is handed to OnCredentialsRequired. Answer it once
+// with Register or RegisterFailed, from any goroutine; further answers, and
+// answers after the client moved on or terminated, are ignored.
+type ClientRegistration struct {
+	c        *SinchClient
+	tk       ticket
+	ttl      bool
+	renewal  bool
+	answered atomic.Bool
+}
+
+// IsRenewal reports whether the token is for extending the TTL of the
+// current instance (true) or for a new registration (false).
+func (r *ClientRegistration) IsRenewal() bool { return r.renewal }
+
+// InstanceTTLRequired reports whether the token must carry
+// sinch:rtc:instance:exp (the instance on this device is limited, or this
+// request renews its TTL).
+func (r *ClientRegistration) InstanceTTLRequired() bool { return r.ttl }
+
+// Register proceeds with a signed registration token (JWT).
+func (r *ClientRegistration) Register(jwt string) {
+	if r.answered.Swap(true) {
+		return
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.tk, jwt, nil) })
+}
+
+// RegisterFailed reports that no token could be obtained; the client fails
+// with ErrRegistrationFailed wrapping err (or, during a TTL renewal, keeps
+// its current expiry and retries later).
+func (r *ClientRegistration) RegisterFailed(err error) {
+	if r.answered.Swap(true) {
+		return
+	}
+	if err == nil {
+		err = errors.New("no reason given")
+	}
+	r.c.post(func() { r.c.l.onCredentials(r.tk, "", err) })
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sinchsim/sinchsim/internal/atomicfile"
 )
 
 // DeviceRecord is what a client keeps on its device between runs: the
@@ -154,23 +156,7 @@ func (s *DirDeviceStore) Save(ctx context.Context, r DeviceRecord) error {
 		return err
 	}
 	final := s.path(r.ApplicationKey, r.UserID)
-	tmp, err := os.CreateTemp(s.dir, ".device-*.tmp")
-	if err != nil {
-		return fmt.Errorf("sinchsim: device store: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sinchsim: device store: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sinchsim: device store: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("sinchsim: device store: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := atomicfile.Write(final, ".device-*.tmp", data); err != nil {
 		return fmt.Errorf("sinchsim: device store: %w", err)
 	}
 	return nil

@@ -26,7 +26,7 @@ var (
 	sinkJWT    *jwt.Token
 )
 
-func benchMinter(b *testing.B) *Minter {
+func benchMinter(b testing.TB) *Minter {
 	b.Helper()
 	mc := clock.NewMock()
 	mc.Set(seedTime)

@@ -217,20 +217,29 @@ func checkReport(tb testing.TB, r *CheckReport) {
 // with its code and with nothing else failing; correct servers, however
 // unusual their encoding, fail nothing.
 func TestCheckServers(t *testing.T) {
+	for _, tt := range checkServerCases() {
+		t.Run(tt.name, func(t *testing.T) { checkServer(t, tt) })
+	}
+}
+
+// checkServerCase is a row of TestCheckServers.
+type checkServerCase struct {
+	name     string
+	srv      mintingServer
+	now      time.Time // the checker's clock; zero: checkNow
+	expected bool      // InstanceTTLExpected
+	code     string    // the finding that names the mistake ("" for a correct server)
+	sev      Severity
+	rejects  []string // the rule codes folded into it
+	accepted int      // tokens that would register
+}
+
+// checkServerCases: one auth server per mistake, and correct ones.
+func checkServerCases() []checkServerCase {
 	nearMidnight := time.Date(2024, 3, 10, 22, 30, 0, 0, time.UTC) // 2024-03-11 08:30 at UTC+10
 	earlyUTC := time.Date(2024, 3, 11, 2, 0, 0, 0, time.UTC)       // 2024-03-10 21:00 at UTC-5
 	afterMidnight := time.Date(2024, 3, 11, 0, 0, 10, 0, time.UTC)
-	tests := []struct {
-		name     string
-		srv      mintingServer
-		now      time.Time // the checker's clock; zero: checkNow
-		expected bool      // InstanceTTLExpected
-		code     string    // the finding that names the mistake ("" for a correct server)
-		sev      Severity
-		rejects  []string // the rule codes folded into it
-		warns    []string // WARNs that must show too
-		accepted int      // tokens that would register
-	}{
+	return []checkServerCase{
 		{name: "correct", accepted: 5},
 		{name: "correct with typ, sorted keys, indented JSON, extra claim", srv: mintingServer{pretty: true}, accepted: 5},
 		{name: "correct with a long TTL", srv: mintingServer{ttl: 86400}, code: DiagTokenTTLLong, sev: Warn, accepted: 5},
@@ -265,61 +274,62 @@ func TestCheckServers(t *testing.T) {
 		{name: "kid dates drift across workers", srv: mintingServer{now: afterMidnight, kidAlternate: true}, now: afterMidnight,
 			code: CodeKidDateMismatch, sev: Warn, accepted: 5},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			now := tt.now
-			if now.IsZero() {
-				now = checkNow
+}
+
+// checkServer checks tt's auth server and compares the report with the row.
+func checkServer(t *testing.T, tt checkServerCase) {
+	t.Helper()
+	now := tt.now
+	if now.IsZero() {
+		now = checkNow
+	}
+	r, err := checkWith(t, tt.srv.start(t), now, func(c *CheckConfig) { c.InstanceTTLExpected = tt.expected })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r)
+	t.Logf("\n%s", r)
+	var wantFail []string
+	if tt.sev == Fail {
+		wantFail = []string{tt.code}
+	}
+	if got := r.Codes(Fail); !slices.Equal(got, wantFail) {
+		t.Fatalf("FAILs = %v, want %v:\n%s", got, wantFail, r)
+	}
+	if tt.code != "" {
+		f := r.Finding(tt.code)
+		if f == nil || f.Severity != tt.sev {
+			t.Fatalf("want %s %s:\n%s", tt.sev, tt.code, r)
+		}
+		if !slices.Equal(f.Rejects, tt.rejects) {
+			t.Fatalf("%s folds %v, want %v", tt.code, f.Rejects, tt.rejects)
+		}
+		for _, rule := range tt.rejects {
+			if !strings.Contains(f.Message, rule) {
+				t.Fatalf("%s does not name %s: %s", tt.code, rule, f.Message)
 			}
-			r, err := checkWith(t, tt.srv.start(t), now, func(c *CheckConfig) { c.InstanceTTLExpected = tt.expected })
-			if err != nil {
-				t.Fatal(err)
+		}
+	}
+	if r.Summary.Accepted != tt.accepted {
+		t.Fatalf("accepted %d, want %d:\n%s", r.Summary.Accepted, tt.accepted, r)
+	}
+	if tt.accepted == 5 && r.Finding(DiagValid) == nil {
+		t.Fatalf("no PASS valid:\n%s", r)
+	}
+	if tt.sev != Fail && r.Failed() {
+		t.Fatalf("failed:\n%s", r)
+	}
+	if tt.code == "" {
+		for _, f := range r.Findings {
+			if f.Severity == Warn {
+				t.Fatalf("correct server warned:\n%s", r)
 			}
-			checkReport(t, r)
-			t.Logf("\n%s", r)
-			var wantFail []string
-			if tt.sev == Fail {
-				wantFail = []string{tt.code}
+		}
+		for _, c := range []string{DiagValid, CodeNonceReused, CheckClockSkew} {
+			if f := r.Finding(c); f == nil || f.Severity != Pass {
+				t.Fatalf("want PASS %s:\n%s", c, r)
 			}
-			if got := r.Codes(Fail); !slices.Equal(got, wantFail) {
-				t.Fatalf("FAILs = %v, want %v:\n%s", got, wantFail, r)
-			}
-			if tt.code != "" {
-				f := r.Finding(tt.code)
-				if f == nil || f.Severity != tt.sev {
-					t.Fatalf("want %s %s:\n%s", tt.sev, tt.code, r)
-				}
-				if !slices.Equal(f.Rejects, tt.rejects) {
-					t.Fatalf("%s folds %v, want %v", tt.code, f.Rejects, tt.rejects)
-				}
-				for _, rule := range tt.rejects {
-					if !strings.Contains(f.Message, rule) {
-						t.Fatalf("%s does not name %s: %s", tt.code, rule, f.Message)
-					}
-				}
-			}
-			if r.Summary.Accepted != tt.accepted {
-				t.Fatalf("accepted %d, want %d:\n%s", r.Summary.Accepted, tt.accepted, r)
-			}
-			if tt.accepted == 5 && r.Finding(DiagValid) == nil {
-				t.Fatalf("no PASS valid:\n%s", r)
-			}
-			if tt.sev != Fail && r.Failed() {
-				t.Fatalf("failed:\n%s", r)
-			}
-			if tt.code == "" {
-				for _, f := range r.Findings {
-					if f.Severity == Warn {
-						t.Fatalf("correct server warned:\n%s", r)
-					}
-				}
-				for _, c := range []string{DiagValid, CodeNonceReused, CheckClockSkew} {
-					if f := r.Finding(c); f == nil || f.Severity != Pass {
-						t.Fatalf("want PASS %s:\n%s", c, r)
-					}
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -595,17 +605,40 @@ type checkFixtureFile struct {
 	AppKey    string `json:"app_key"`
 	Secret    string `json:"secret"`
 	Cases     []struct {
-		Name                string    `json:"name"`
-		Now                 time.Time `json:"now"`
-		Expect              string    `json:"expect"`       // what Check reports
-		Severity            Severity  `json:"severity"`     // with this severity
-		TokenExpect         string    `json:"token_expect"` // what Explain says of a lone token; default Expect
-		InstanceTTLExpected bool      `json:"instance_ttl_expected"`
-		Tokens              []struct {
-			User  string `json:"user"`
-			Token string `json:"token"`
-		} `json:"tokens"`
+		Name                string         `json:"name"`
+		Now                 time.Time      `json:"now"`
+		Expect              string         `json:"expect"`       // what Check reports
+		Severity            Severity       `json:"severity"`     // with this severity
+		TokenExpect         string         `json:"token_expect"` // what Explain says of a lone token; default Expect
+		InstanceTTLExpected bool           `json:"instance_ttl_expected"`
+		Tokens              []fixtureToken `json:"tokens"`
 	} `json:"cases"`
+}
+
+// fixtureToken is a token of a fixture and the user it was made for.
+type fixtureToken struct {
+	User  string `json:"user"`
+	Token string `json:"token"`
+}
+
+// replayServer is an auth server that answers with tokens, in order, each
+// to a request for its user.
+func replayServer(t *testing.T, tokens []fixtureToken) string {
+	t.Helper()
+	var mu sync.Mutex
+	next := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(tokens) || r.URL.Query().Get("user") != tokens[next].User {
+			http.Error(w, "unexpected request", http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, `{"token":"`+tokens[next].Token+`"}`)
+		next++
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/token?user={userId}"
 }
 
 // TestCheckFixtures checks tokens made outside this project, by Node's
@@ -661,21 +694,9 @@ func TestCheckFixtures(t *testing.T) {
 
 				// Replay: an auth server that answers with the generator's
 				// tokens, in order, checked at the time they were made.
-				var mu sync.Mutex
-				next := 0
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					mu.Lock()
-					defer mu.Unlock()
-					if next >= len(c.Tokens) || r.URL.Query().Get("user") != c.Tokens[next].User {
-						http.Error(w, "unexpected request", http.StatusBadRequest)
-						return
-					}
-					_, _ = io.WriteString(w, `{"token":"`+c.Tokens[next].Token+`"}`)
-					next++
-				}))
-				t.Cleanup(srv.Close)
+				url := replayServer(t, c.Tokens)
 				r, err := Check(context.Background(), CheckConfig{
-					URL: srv.URL + "/token?user={userId}", ApplicationKey: fx.AppKey, Secret: secret,
+					URL: url, ApplicationKey: fx.AppKey, Secret: secret,
 					InstanceTTLExpected: c.InstanceTTLExpected, Now: func() time.Time { return c.Now },
 				})
 				if err != nil {

@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"github.com/sinchsim/sinchsim/codes"
 	"os"
 	"strings"
 	"testing"
@@ -17,6 +18,20 @@ func TestErrorsDoc(t *testing.T) {
 	for _, code := range append(Codes(), DiagCodes()...) {
 		if !strings.Contains(doc, "| `"+code+"` |") {
 			t.Errorf("docs/ERRORS.md has no row for %s", code)
+		}
+	}
+}
+
+// TestCodesHaveOneHome: every code of this package is declared in package
+// codes, in the credentials or check group, and codes.Of reads it.
+func TestCodesHaveOneHome(t *testing.T) {
+	for _, code := range append(Codes(), DiagCodes()...) {
+		i, ok := codes.Lookup(code)
+		if !ok || (i.Group != codes.GroupCredentials && i.Group != codes.GroupCheck) {
+			t.Errorf("%s: not a credentials code of package codes (%+v)", code, i)
+		}
+		if got := codes.Of(&Error{Code: code}); got != code {
+			t.Errorf("codes.Of = %q, want %q", got, code)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package credentials
 
 import (
-	"errors"
+	"github.com/sinchsim/sinchsim/codes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -12,44 +12,44 @@ import (
 const (
 	// CodeTokenMalformed: not three base64url parts, or a header or payload
 	// that is not a strict JSON object (rule 1).
-	CodeTokenMalformed = "token_malformed"
+	CodeTokenMalformed = codes.TokenMalformed
 	// CodeTokenAlgorithm: the header's alg is not exactly HS256 (rule 2).
-	CodeTokenAlgorithm = "token_algorithm"
+	CodeTokenAlgorithm = codes.TokenAlgorithm
 	// CodeKidInvalid: kid is missing or not hkdfv1-YYYYMMDD with a real date (rule 3).
-	CodeKidInvalid = "kid_invalid"
+	CodeKidInvalid = codes.KidInvalid
 	// CodeKidDateMismatch: the kid date is neither the UTC date of the
 	// challenge nor today's UTC date (rule 3).
-	CodeKidDateMismatch = "kid_date_mismatch"
+	CodeKidDateMismatch = codes.KidDateMismatch
 	// CodeSignatureInvalid: the HS256 signature does not match the key
 	// derived from the application secret and the kid date (rule 4), or a
 	// legacy signature does not match (rule 12).
-	CodeSignatureInvalid = "signature_invalid"
+	CodeSignatureInvalid = codes.SignatureInvalid
 	// CodeUnknownApplication: iss names an application the verifier does not know (rule 5).
-	CodeUnknownApplication = "unknown_application"
+	CodeUnknownApplication = codes.UnknownApplication
 	// CodeSubjectMismatch: sub is not iss + "/users/" + user, or names
 	// another user than the one registering (rule 5).
-	CodeSubjectMismatch = "subject_mismatch"
+	CodeSubjectMismatch = codes.SubjectMismatch
 	// CodeUserIDInvalid: the user id is empty, longer than 255 bytes or
 	// holds a character outside A-Z a-z 0-9 - _ = (rule 5).
-	CodeUserIDInvalid = "user_id_invalid"
+	CodeUserIDInvalid = codes.UserIDInvalid
 	// CodeClaimMissing: a required claim (iss, sub, iat, exp, nonce) is absent (rules 5-7).
-	CodeClaimMissing = "claim_missing"
+	CodeClaimMissing = codes.ClaimMissing
 	// CodeClaimInvalid: a claim has the wrong JSON type or an impossible value.
-	CodeClaimInvalid = "claim_invalid"
+	CodeClaimInvalid = codes.ClaimInvalid
 	// CodeTokenExpired: exp has passed, beyond the leeway (rule 6).
-	CodeTokenExpired = "token_expired"
+	CodeTokenExpired = codes.TokenExpired
 	// CodeTokenNotYetValid: iat (or nbf) lies in the future, beyond the leeway (rule 6).
-	CodeTokenNotYetValid = "token_not_yet_valid"
+	CodeTokenNotYetValid = codes.TokenNotYetValid
 	// CodeTokenTTLTooShort: exp - iat is under 60 seconds (rule 6).
-	CodeTokenTTLTooShort = "token_ttl_too_short"
+	CodeTokenTTLTooShort = codes.TokenTTLTooShort
 	// CodeInstanceTTLTooShort: sinch:rtc:instance:exp is under iat + 48 h (rule 8).
-	CodeInstanceTTLTooShort = "instance_ttl_too_short"
+	CodeInstanceTTLTooShort = codes.InstanceTTLTooShort
 	// CodeNonceReused: the nonce was seen before for this application while
 	// the earlier token could still be valid (rule 7).
-	CodeNonceReused = "nonce_reused"
+	CodeNonceReused = codes.NonceReused
 	// CodeSequenceNotIncreasing: a legacy registration sequence is not
 	// greater than the last accepted one for the user (rule 12).
-	CodeSequenceNotIncreasing = "sequence_not_increasing"
+	CodeSequenceNotIncreasing = codes.SequenceNotIncreasing
 )
 
 // Codes lists every rejection code this package returns, in rule order.
@@ -70,6 +70,9 @@ type Error struct {
 	Code   string // a Code* constant
 	Reason string // one line for humans; empty in the sentinels
 }
+
+// ErrorCode returns the code (codes.Coder).
+func (e *Error) ErrorCode() string { return e.Code }
 
 // Error formats the error as "code: reason", the form the CLI prints.
 func (e *Error) Error() string {
@@ -106,14 +109,9 @@ var (
 	ErrSequenceNotIncreasing = &Error{Code: CodeSequenceNotIncreasing}
 )
 
-// CodeOf returns the rejection code carried by err, or "" when err holds no *Error.
-func CodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+// CodeOf returns the code carried by err (any sinchsim error), or "":
+// codes.Of.
+func CodeOf(err error) string { return codes.Of(err) }
 
 func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
 

@@ -67,6 +67,24 @@ func checkExplanation(tb testing.TB, x *Explanation) {
 // TestExplainMistakes: each classic mistake is diagnosed with its code, and
 // the only other FAILs are the rule codes it causes.
 func TestExplainMistakes(t *testing.T) {
+	for _, tt := range explainMistakeCases(t) {
+		t.Run(tt.name, func(t *testing.T) { checkMistake(t, tt) })
+	}
+}
+
+// explainMistake is a row of TestExplainMistakes.
+type explainMistake struct {
+	name     string
+	token    string
+	opt      ExplainOptions
+	diag     string   // the code that names the mistake
+	sev      Severity // its severity
+	alsoFail []string // the rule codes the mistake causes
+}
+
+// explainMistakeCases: one token per classic mistake.
+func explainMistakeCases(t *testing.T) []explainMistake {
+	t.Helper()
 	const iat = int64(1514862245)
 	sc := seedClaims()
 	textKey := func(date string) []byte { return signingKeyForDate([]byte(seedSecret), date) }
@@ -76,14 +94,7 @@ func TestExplainMistakes(t *testing.T) {
 	eveningClaims := sc.times(evening.Unix(), evening.Unix()+600)
 	localDate := func(tm time.Time, loc *time.Location) string { return tm.In(loc).Format(DateFormat) }
 
-	tests := []struct {
-		name     string
-		token    string
-		opt      ExplainOptions
-		diag     string   // the code that names the mistake
-		sev      Severity // its severity
-		alsoFail []string // the rule codes the mistake causes
-	}{
+	tests := []explainMistake{
 		{name: "key from the secret's text", token: signJWT(t, hdr(seedDate), sc.json(), textKey(seedDate)),
 			diag: DiagSecretNotBase64Decoded, sev: Fail, alsoFail: []string{CodeSignatureInvalid}},
 		{name: "key from the secret's text, SINClientRegistration reference style", token: signJWT(t, hdr(seedDate), sc.set(InstanceExpiryClaim, "1515035045").json(), textKey(seedDate)),
@@ -145,70 +156,66 @@ func TestExplainMistakes(t *testing.T) {
 			diag: DiagTokenTTLLong, sev: Warn},
 	}
 	for _, name := range []string{"iss", "sub", "iat", "exp", "nonce"} {
-		tests = append(tests, struct {
-			name     string
-			token    string
-			opt      ExplainOptions
-			diag     string
-			sev      Severity
-			alsoFail []string
-		}{name: "missing " + name, token: tok(t, seedDate, sc.del(name)), diag: CodeClaimMissing, sev: Fail})
+		tests = append(tests, explainMistake{name: "missing " + name, token: tok(t, seedDate, sc.del(name)), diag: CodeClaimMissing, sev: Fail})
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, withSecret := range []bool{true, false} {
-				opt := tt.opt
-				if opt.Now.IsZero() {
-					opt.Now = seedTime
-				}
-				opt.ApplicationKey = seedAppKey
-				if withSecret {
-					opt.Secret = seedSecretValue
-				}
-				x := Explain(tt.token, opt)
-				checkExplanation(t, x)
-				f := x.Finding(tt.diag)
-				signatureOnly := tt.diag == DiagSecretNotBase64Decoded || tt.diag == DiagKeyNotDerived || tt.name == "kid UTC, key for the local date"
-				if !withSecret && signatureOnly {
-					if x.Failed() {
-						t.Fatalf("without the secret, a signature mistake cannot show, but:\n%s", x)
-					}
-					continue
-				}
-				if f == nil || f.Severity != tt.sev {
-					t.Fatalf("secret=%v: want %s %s:\n%s", withSecret, tt.sev, tt.diag, x)
-				}
-				want := append([]string(nil), tt.alsoFail...)
-				if tt.sev == Fail {
-					want = append(want, tt.diag)
-				}
-				if !withSecret {
-					// Without the secret only what the static checks see.
-					want = slices.DeleteFunc(want, func(c string) bool {
-						return c == CodeSignatureInvalid || c == DiagSecretNotBase64Decoded || c == DiagKeyNotDerived
-					})
-				}
-				sort.Strings(want)
-				got := failCodes(x)
-				if withSecret && !slices.Equal(got, want) {
-					t.Fatalf("FAILs = %v, want %v:\n%s", got, want, x)
-				}
-				if !withSecret {
-					// The static checks may miss a consequence, never add one.
-					for _, c := range got {
-						if !slices.Contains(want, c) && !slices.Contains(tt.alsoFail, c) {
-							t.Fatalf("without secret, unrelated FAIL %s:\n%s", c, x)
-						}
-					}
-					if tt.sev == Fail && !slices.Contains(got, tt.diag) {
-						t.Fatalf("without secret, %s not FAIL:\n%s", tt.diag, x)
-					}
-				}
-				if withSecret && tt.sev != Fail && !x.Verified {
-					t.Fatalf("a WARN-only token did not verify:\n%s", x)
+	return tests
+}
+
+// checkMistake explains tt's token with and without the secret and checks
+// the diagnosis and the FAILs it brings.
+func checkMistake(t *testing.T, tt explainMistake) {
+	t.Helper()
+	for _, withSecret := range []bool{true, false} {
+		opt := tt.opt
+		if opt.Now.IsZero() {
+			opt.Now = seedTime
+		}
+		opt.ApplicationKey = seedAppKey
+		if withSecret {
+			opt.Secret = seedSecretValue
+		}
+		x := Explain(tt.token, opt)
+		checkExplanation(t, x)
+		f := x.Finding(tt.diag)
+		signatureOnly := tt.diag == DiagSecretNotBase64Decoded || tt.diag == DiagKeyNotDerived || tt.name == "kid UTC, key for the local date"
+		if !withSecret && signatureOnly {
+			if x.Failed() {
+				t.Fatalf("without the secret, a signature mistake cannot show, but:\n%s", x)
+			}
+			continue
+		}
+		if f == nil || f.Severity != tt.sev {
+			t.Fatalf("secret=%v: want %s %s:\n%s", withSecret, tt.sev, tt.diag, x)
+		}
+		want := append([]string(nil), tt.alsoFail...)
+		if tt.sev == Fail {
+			want = append(want, tt.diag)
+		}
+		if !withSecret {
+			// Without the secret only what the static checks see.
+			want = slices.DeleteFunc(want, func(c string) bool {
+				return c == CodeSignatureInvalid || c == DiagSecretNotBase64Decoded || c == DiagKeyNotDerived
+			})
+		}
+		sort.Strings(want)
+		got := failCodes(x)
+		if withSecret && !slices.Equal(got, want) {
+			t.Fatalf("FAILs = %v, want %v:\n%s", got, want, x)
+		}
+		if !withSecret {
+			// The static checks may miss a consequence, never add one.
+			for _, c := range got {
+				if !slices.Contains(want, c) && !slices.Contains(tt.alsoFail, c) {
+					t.Fatalf("without secret, unrelated FAIL %s:\n%s", c, x)
 				}
 			}
-		})
+			if tt.sev == Fail && !slices.Contains(got, tt.diag) {
+				t.Fatalf("without secret, %s not FAIL:\n%s", tt.diag, x)
+			}
+		}
+		if withSecret && tt.sev != Fail && !x.Verified {
+			t.Fatalf("a WARN-only token did not verify:\n%s", x)
+		}
 	}
 }
 

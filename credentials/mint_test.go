@@ -236,23 +236,27 @@ func TestLegacySignature(t *testing.T) {
 	}
 }
 
-// TestDayArithmetic checks the integer date arithmetic behind kid dates
-// against the time package, across leap years, centuries and negative
-// Unix times.
-func TestDayArithmetic(t *testing.T) {
+// TestKidDateAccepted checks the kid date rule's date test against the
+// time package, across leap years, centuries and negative Unix times: the
+// dates touched by now ± leeway, and the challenge's, are accepted, no
+// other.
+func TestKidDateAccepted(t *testing.T) {
 	start := time.Date(1899, 12, 25, 0, 0, 0, 0, time.UTC)
+	const lee = 30 * time.Second
 	for day := 0; day < 400*366; day += 7 {
 		tm := start.AddDate(0, 0, day)
-		want := tm.Unix() / 86400
-		if tm.Unix() < 0 && tm.Unix()%86400 != 0 {
-			want--
-		}
-		if got := civilDay(tm.Format(DateFormat)); got != want {
-			t.Fatalf("civilDay(%s) = %d, want %d", tm.Format(DateFormat), got, want)
-		}
-		for _, off := range []time.Duration{0, time.Second, 12 * time.Hour, 24*time.Hour - time.Second} {
-			if got := unixDay(tm.Add(off)); got != want {
-				t.Fatalf("unixDay(%v) = %d, want %d", tm.Add(off), got, want)
+		for _, off := range []time.Duration{-lee, 0, time.Second, 12 * time.Hour, 24*time.Hour - time.Second} {
+			now := tm.Add(off)
+			for _, d := range []int{-2, -1, 0, 1, 2} {
+				date := tm.AddDate(0, 0, d).Format(DateFormat)
+				want := date == now.Add(-lee).UTC().Format(DateFormat) || date == now.Add(lee).UTC().Format(DateFormat)
+				if got := kidDateAccepted(date, now, time.Time{}, lee); got != want {
+					t.Fatalf("kid date %s at %v: accepted = %v, want %v", date, now, got, want)
+				}
+				challenge := tm.AddDate(0, 0, d).Add(off + lee)
+				if !kidDateAccepted(challenge.UTC().Format(DateFormat), now, challenge, lee) {
+					t.Fatalf("the challenge's date %v is refused", challenge)
+				}
 			}
 		}
 	}

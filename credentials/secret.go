@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"time"
@@ -208,21 +207,6 @@ type appKeys struct {
 	order  []string // insertion order, for eviction
 }
 
-// dateKey is a derived signing key plus a pool of HMAC states keyed with it:
-// hmac.Reset on a used state restores the keyed state without rehashing the
-// key pads.
-type dateKey struct {
-	key  []byte
-	pool sync.Pool // of *macState
-}
-
-// macState is a keyed HMAC and a buffer for its sum, which lives with it so
-// that signing allocates nothing.
-type macState struct {
-	h   hash.Hash
-	sum [sha256.Size]byte
-}
-
 // maxDatesPerApp bounds the derived-key cache of one application. Three
 // dates are live at most (yesterday, today, tomorrow near midnight with
 // leeway); the rest is history kept for replays of old vectors.
@@ -288,21 +272,4 @@ func (a *appKeys) forDate(date string) *dateKey {
 	a.dates[date] = dk
 	a.order = append(a.order, date)
 	return dk
-}
-
-func newDateKey(key []byte) *dateKey {
-	dk := &dateKey{key: key}
-	dk.pool.New = func() any { return &macState{h: hmac.New(sha256.New, dk.key)} }
-	return dk
-}
-
-// sign returns HMAC-SHA256(key, input).
-func (dk *dateKey) sign(input []byte) [sha256.Size]byte {
-	st := dk.pool.Get().(*macState)
-	st.h.Reset()
-	st.h.Write(input)
-	st.h.Sum(st.sum[:0])
-	sum := st.sum
-	dk.pool.Put(st)
-	return sum
 }

@@ -1,18 +1,15 @@
 package credentials
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/benbjohnson/clock"
 	"github.com/golang-jwt/jwt/v5"
@@ -171,13 +168,17 @@ func (c *Claims) GetAudience() (jwt.ClaimStrings, error) { return nil, nil }
 // rules (use a Verifier for those). Errors are *Error values.
 func (c *Claims) UnmarshalJSON(b []byte) error {
 	var buf [16]jsonobj.Member
-	fields, reason := jsonobj.Parse(b, buf[:0], tokenJSON)
-	if reason != "" {
-		return reject(CodeTokenMalformed, "claims JSON: "+reason)
+	fields, err := jsonobj.Parse(b, buf[:0], tokenJSON)
+	if err != nil {
+		return reject(CodeTokenMalformed, "claims JSON: "+err.Error())
 	}
 	*c = Claims{}
-	if e := c.fromFields(fields); e != nil {
-		return e
+	for i := range fields {
+		if id, ok := claimOf(fields[i].Key); ok {
+			if reason := c.set(id, &field{fields[i].Kind, fields[i].Value}); reason != "" {
+				return reject(CodeClaimInvalid, reason)
+			}
+		}
 	}
 	if app, ok := strings.CutPrefix(c.Issuer, IssuerPrefix); ok && app != "" && !strings.Contains(app, "/") {
 		c.ApplicationKey = app
@@ -223,22 +224,12 @@ type Minter struct {
 	cfg  MinterConfig
 	keys *appKeys
 
-	// The claims up to the user id are the same in every token:
-	// {"iss":"//rtc.sinch.com/applications/KEY","sub":"...KEY/users/
-	// prefixEnc is the base64url of its longest multiple-of-3 head, which
-	// concatenates with the encoding of the rest; prefixTail is the rest.
+	// The claims up to the user id, encoded once (see splitPrefix).
 	prefixEnc  string
 	prefixTail []byte
-	// today caches the header and key of the last date minted for.
+	// today caches the header and key of the last date minted for (see
+	// forDate).
 	today atomic.Pointer[mintDate]
-}
-
-// mintDate is the per-date part of minting: the encoded header plus '.',
-// and the derived key.
-type mintDate struct {
-	day    int64 // unixDay
-	header string
-	key    *dateKey
 }
 
 // ErrConfig is wrapped by configuration errors (bad TTLs, missing key).
@@ -271,9 +262,7 @@ func NewMinter(cfg MinterConfig) (*Minter, error) {
 	prefix = append(prefix, `","sub":"`+IssuerPrefix...)
 	prefix = appendJSONBody(prefix, cfg.ApplicationKey)
 	prefix = append(prefix, "/users/"...)
-	head := len(prefix) - len(prefix)%3
-	m.prefixEnc = base64.RawURLEncoding.EncodeToString(prefix[:head])
-	m.prefixTail = prefix[head:]
+	m.prefixEnc, m.prefixTail = splitPrefix(prefix)
 	return m, nil
 }
 
@@ -384,32 +373,16 @@ func (m *Minter) MintWith(p MintParams) (string, error) {
 
 	md := m.forDate(now)
 	enc := base64.RawURLEncoding
-	out := make([]byte, 0, len(md.header)+len(m.prefixEnc)+enc.EncodedLen(len(rest))+1+enc.EncodedLen(sha256.Size))
-	out = append(out, md.header...)
-	out = append(out, m.prefixEnc...)
-	out = enc.AppendEncode(out, rest)
-	sig := md.key.sign(out)
-	out = append(out, '.')
-	out = enc.AppendEncode(out, sig[:])
-	// out is never written again: hand its bytes to the string as
-	// strings.Builder does, saving a copy.
-	return unsafe.String(unsafe.SliceData(out), len(out)), nil
-}
-
-// forDate returns the header and key for now's UTC date, from the one-entry
-// cache when the date has not changed (the common case: a lock-free hit).
-func (m *Minter) forDate(now time.Time) *mintDate {
-	day := unixDay(now)
-	if md := m.today.Load(); md != nil && md.day == day {
-		return md
-	}
-	var d [8]byte
-	appendDate(d[:0], now)
-	md := &mintDate{day: day, key: m.keys.forDate(string(d[:]))}
-	hdr := `{"alg":"HS256","kid":"` + KidPrefix + string(d[:]) + `"}`
-	md.header = base64.RawURLEncoding.EncodeToString([]byte(hdr)) + "."
-	m.today.Store(md)
-	return md
+	var b strings.Builder
+	b.Grow(len(md.header) + len(m.prefixEnc) + enc.EncodedLen(len(rest)) + 1 + enc.EncodedLen(sha256.Size))
+	b.WriteString(md.header)
+	b.WriteString(m.prefixEnc)
+	var encoded [704]byte
+	b.Write(enc.AppendEncode(encoded[:0], rest))
+	sig := md.key.sign(b.String())
+	b.WriteByte('.')
+	b.Write(enc.AppendEncode(encoded[:0], sig[:]))
+	return b.String(), nil
 }
 
 // appendJSONBody appends s JSON-escaped without the surrounding quotes.
@@ -436,46 +409,5 @@ func appendUUID(dst []byte) []byte {
 	return dst
 }
 
-// randBuf holds crypto/rand output read 512 bytes at a time, so that one
-// system call serves 32 nonces. Every byte is handed out once and cleared.
-type randBuf struct {
-	b [512]byte
-	n int
-}
-
-var randPool = sync.Pool{New: func() any { return &randBuf{n: 512} }}
-
-// random16 fills u from crypto/rand.
-func random16(u *[16]byte) {
-	rb := randPool.Get().(*randBuf)
-	if rb.n+len(u) > len(rb.b) {
-		if _, err := rand.Read(rb.b[:]); err != nil {
-			panic("credentials: crypto/rand failed: " + err.Error())
-		}
-		rb.n = 0
-	}
-	copy(u[:], rb.b[rb.n:])
-	clear(rb.b[rb.n : rb.n+len(u)])
-	rb.n += len(u)
-	randPool.Put(rb)
-}
-
 // NewNonce returns a fresh random nonce (a version 4 UUID from crypto/rand).
 func NewNonce() string { return string(appendUUID(make([]byte, 0, 36))) }
-
-// splitToken splits a compact JWS into its three parts.
-func splitToken(tok string) (h, c, s string, ok bool) {
-	i := strings.IndexByte(tok, '.')
-	if i < 0 {
-		return "", "", "", false
-	}
-	j := strings.IndexByte(tok[i+1:], '.')
-	if j < 0 {
-		return "", "", "", false
-	}
-	j += i + 1
-	if strings.IndexByte(tok[j+1:], '.') >= 0 {
-		return "", "", "", false
-	}
-	return tok[:i], tok[i+1 : j], tok[j+1:], true
-}

@@ -39,45 +39,75 @@ type rejectionCase struct {
 	code string
 }
 
-// rejectionCases builds the table: each case breaks exactly one rule of
-// docs/RULES.md. Tokens are signed by hand (signJWT) with the right key unless
-// the signature is the point.
+// rejectionCases builds the table: each case breaks exactly one rule.
+// Tokens are signed by hand (signJWT) with the right key unless the
+// signature is the point.
 func rejectionCases(t testing.TB) []rejectionCase {
 	t.Helper()
-	const iat = int64(1514862245) // seed time
-	at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339, s); return tm }
-	b64 := base64.RawURLEncoding.EncodeToString
-	seedParts := strings.Split(seedJWT, ".")
-	sc := seedClaims()
-	good := tok(t, seedDate, sc)
-	if good != seedJWT {
-		t.Fatalf("test helper does not reproduce the seed token:\n%s", good)
+	k := &caseKit{t: t, sc: seedClaims(), parts: strings.Split(seedJWT, ".")}
+	if k.good = tok(t, seedDate, k.sc); k.good != seedJWT {
+		t.Fatalf("test helper does not reproduce the seed token:\n%s", k.good)
 	}
-	// A header or payload text signed with the right key for seedDate.
-	withHeader := func(h string) string { return signJWT(t, h, sc.json(), keyFor(seedDate)) }
-	withClaims := func(c claimSet) string { return tok(t, seedDate, c) }
-	withSub := func(user string) string { return withClaims(sc.set("sub", js(subFor(user)))) }
 	// A nonce whose base64url encoding holds '-' or '_', to test the
 	// standard alphabet.
-	alphabetClaims := sc.set("nonce", js("???>>>~~~"))
-	alphabetTok := withClaims(alphabetClaims)
-	if p := strings.Split(alphabetTok, ".")[1]; !strings.ContainsAny(p, "-_") {
+	if p := strings.Split(k.alphabetToken(), ".")[1]; !strings.ContainsAny(p, "-_") {
 		t.Fatal("alphabet test payload has no - or _")
 	}
-	hugePad := strings.Repeat("x", 9<<10)
-	midnight := int64(1514851200) // 2018-01-02T00:00:00Z
-	legacySig := LegacySignature("alice", seedAppKey, 7, seedSecretValue)
+	k.malformedCases()
+	k.headerCases()
+	k.kidDateCases()
+	k.signatureCases()
+	k.subjectCases()
+	k.claimCases()
+	k.timeCases()
+	k.replayCases()
+	return k.cases
+}
 
-	type tcase = rejectionCase
-	var cases []tcase
-	add := func(code string, cs ...tcase) {
-		for _, c := range cs {
-			c.code = code
-			cases = append(cases, c)
-		}
+// tcase is a row of rejectionCases, short for the table literals.
+type tcase = rejectionCase
+
+// caseKit builds the rows of rejectionCases: the reference claims and token,
+// helpers that break one thing of it, and the rows so far.
+type caseKit struct {
+	t     testing.TB
+	sc    claimSet
+	good  string   // the seed token
+	parts []string // its parts
+	cases []rejectionCase
+}
+
+// withHeader signs a header text with the seed claims and the right key.
+func (k *caseKit) withHeader(h string) string { return signJWT(k.t, h, k.sc.json(), keyFor(seedDate)) }
+
+// withClaims signs claims under the reference header with the right key.
+func (k *caseKit) withClaims(c claimSet) string { return tok(k.t, seedDate, c) }
+
+// withSub is the seed token with sub naming user.
+func (k *caseKit) withSub(user string) string { return k.withClaims(k.sc.set("sub", js(subFor(user)))) }
+
+// alphabetToken has a nonce whose payload encoding holds '-' or '_'.
+func (k *caseKit) alphabetToken() string { return k.withClaims(k.sc.set("nonce", js("???>>>~~~"))) }
+
+// add appends rows with code.
+func (k *caseKit) add(code string, cs ...rejectionCase) {
+	for _, c := range cs {
+		c.code = code
+		k.cases = append(k.cases, c)
 	}
+}
 
-	// Rule 1: three base64url parts holding strict JSON objects.
+// rfc3339 parses a time for the table.
+func rfc3339(s string) time.Time {
+	tm, _ := time.Parse(time.RFC3339, s)
+	return tm
+}
+
+// Rule 1: three base64url parts holding strict JSON objects.
+func (k *caseKit) malformedCases() {
+	t, sc, seedParts, withHeader := k.t, k.sc, k.parts, k.withHeader
+	withClaims, withSub, add, b64 := k.withClaims, k.withSub, k.add, base64.RawURLEncoding.EncodeToString
+	hugePad, alphabetTok := strings.Repeat("x", 9<<10), k.alphabetToken()
 	stdHeader := base64.URLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"hkdfv1-20180102" }`)) // 40 bytes: "=="
 	if !strings.HasSuffix(stdHeader, "=") {
 		t.Fatal("padded header has no '='")
@@ -123,8 +153,23 @@ func rejectionCases(t testing.TB) []rejectionCase {
 		tcase{name: "payload NaN", token: withClaims(sc.set("iat", "NaN"))},
 		tcase{name: "payload empty object text", token: signJWT(t, hdr(seedDate), "", keyFor(seedDate))},
 	)
+	// The structure is judged before the content: a header that breaks a
+	// rule of its own does not hide a part that is not base64url or JSON.
+	noKid, algNone := b64([]byte(`{"alg":"HS256"}`)), b64([]byte(`{"alg":"none"}`))
+	add(CodeTokenMalformed,
+		tcase{name: "structure: payload not base64url, header without kid", token: "eyJhbGciOiJIUzI1NiJ9.%%%.x"},
+		tcase{name: "structure: payload not base64url, alg none", token: algNone + ".%%%." + seedParts[2]},
+		tcase{name: "structure: payload not JSON, header without kid", token: signInput(noKid+"."+b64([]byte("iss=x")), keyFor(seedDate))},
+		tcase{name: "structure: payload an array, alg none", token: algNone + "." + b64([]byte("[1]")) + "."},
+		tcase{name: "structure: signature not base64url, header without kid", token: noKid + "." + seedParts[1] + ".%%%"},
+		tcase{name: "structure: signature padded, kid invalid", token: withHeader(`{"alg":"HS256","kid":"x"}`) + "="},
+		tcase{name: "structure: signature not base64url, claims missing", token: seedParts[0] + "." + b64([]byte("{}")) + ".!"},
+	)
+}
 
-	// Rule 2: alg exactly HS256.
+// Rule 2: alg exactly HS256.
+func (k *caseKit) headerCases() {
+	seedParts, withHeader, add, b64 := k.parts, k.withHeader, k.add, base64.RawURLEncoding.EncodeToString
 	for name, h := range map[string]string{
 		"alg none":       `{"alg":"none","kid":"hkdfv1-20180102"}`,
 		"alg HS384":      `{"alg":"HS384","kid":"hkdfv1-20180102"}`,
@@ -169,8 +214,12 @@ func rejectionCases(t testing.TB) []rejectionCase {
 	}
 	add(CodeKidInvalid, tcase{name: "kid missing", token: withHeader(`{"alg":"HS256"}`)})
 	add(CodeKidInvalid, tcase{name: "kid misspelt Kid", token: withHeader(`{"alg":"HS256","Kid":"hkdfv1-20180102"}`)})
+}
 
-	// ...and its date is the challenge's UTC date or today's.
+// ...and its date is the challenge's UTC date or today's.
+func (k *caseKit) kidDateCases() {
+	t, sc, add, at := k.t, k.sc, k.add, rfc3339
+	iat, midnight := int64(1514862245), int64(1514851200)
 	yesterday := tok(t, "20180101", sc)
 	add(CodeKidDateMismatch,
 		tcase{name: "kid yesterday (local date west of UTC)", token: yesterday},
@@ -184,8 +233,12 @@ func rejectionCases(t testing.TB) []rejectionCase {
 			token: tok(t, "20180102", sc.times(iat-3*3600-600, iat-3*3600)),
 			opt:   VerifyOptions{Now: at("2018-01-01T23:59:29Z")}},
 	)
+}
 
-	// Rule 4: the signature, under the key derived for the kid date.
+// Rule 4: the signature, under the key derived for the kid date.
+func (k *caseKit) signatureCases() {
+	t, sc, seedParts, withSub := k.t, k.sc, k.parts, k.withSub
+	add, b64, legacySig := k.add, base64.RawURLEncoding.EncodeToString, LegacySignature("alice", seedAppKey, 7, seedSecretValue)
 	tampered := seedParts[0] + "." + b64([]byte(sc.set("sub", js(subFor("fop"))).json())) + "." + seedParts[2]
 	sigBytes, _ := base64.RawURLEncoding.DecodeString(seedParts[2])
 	flipped := append([]byte(nil), sigBytes...)
@@ -211,9 +264,13 @@ func rejectionCases(t testing.TB) []rejectionCase {
 			return VerifyLegacy("alice", seedAppKey, 7, "", seedSecretValue, 0)
 		}},
 	)
+}
 
-	// Rule 5: iss names a known application; sub matches iss and the user;
-	// user ids are 1-255 bytes of A-Z a-z 0-9 - _ =.
+// Rule 5: iss names a known application; sub matches iss and the user;
+// user ids are 1-255 bytes of A-Z a-z 0-9 - _ =.
+func (k *caseKit) subjectCases() {
+	sc, good, withClaims, withSub := k.sc, k.good, k.withClaims, k.withSub
+	add := k.add
 	unknownIss := IssuerPrefix + "b1c2d3e4-0000-4000-8000-000000000000"
 	add(CodeUnknownApplication,
 		tcase{name: "unknown application", token: withClaims(sc.set("iss", js(unknownIss)).set("sub", js(unknownIss+"/users/foo")))},
@@ -240,8 +297,11 @@ func rejectionCases(t testing.TB) []rejectionCase {
 			return VerifyLegacy("a b", seedAppKey, 1, LegacySignature("a b", seedAppKey, 1, seedSecretValue), seedSecretValue, 0)
 		}},
 	)
+}
 
-	// Rules 5-7: required claims and their types.
+// Rules 5-7: required claims and their types.
+func (k *caseKit) claimCases() {
+	sc, withClaims, add := k.sc, k.withClaims, k.add
 	for _, name := range []string{"iss", "sub", "iat", "exp", "nonce"} {
 		add(CodeClaimMissing, tcase{name: "missing " + name, token: withClaims(sc.del(name))})
 	}
@@ -271,8 +331,12 @@ func rejectionCases(t testing.TB) []rejectionCase {
 		tcase{name: "sub null", token: withClaims(sc.set("sub", "null"))},
 		tcase{name: "nbf as a string", token: withClaims(sc.set("nbf", `"1514862245"`))},
 	)
+}
 
-	// Rule 6: iat, exp and the token TTL.
+// Rule 6: iat, exp and the token TTL.
+func (k *caseKit) timeCases() {
+	sc, good, withClaims, add := k.sc, k.good, k.withClaims, k.add
+	iat := int64(1514862245)
 	add(CodeTokenExpired,
 		tcase{name: "exp plus leeway is now", token: good, opt: VerifyOptions{Now: time.Unix(iat+600+30, 0)}},
 		tcase{name: "exp an hour ago", token: good, opt: VerifyOptions{Now: time.Unix(iat+600+3600, 0)}},
@@ -297,8 +361,12 @@ func rejectionCases(t testing.TB) []rejectionCase {
 		tcase{name: "instance ttl 1 h", token: withClaims(sc.set(InstanceExpiryClaim, itoa64(iat+3600)))},
 		tcase{name: "instance exp before iat", token: withClaims(sc.set(InstanceExpiryClaim, itoa64(iat-1)))},
 	)
+}
 
-	// Rule 7: a nonce is single-use.
+// Rule 7: a nonce is single-use.
+func (k *caseKit) replayCases() {
+	sc, good, withClaims, add := k.sc, k.good, k.withClaims, k.add
+	iat, legacySig := int64(1514862245), LegacySignature("alice", seedAppKey, 7, seedSecretValue)
 	add(CodeNonceReused,
 		tcase{name: "same token twice", call: func(t *testing.T) error {
 			v, mc := seedVerifier(nil)
@@ -330,8 +398,6 @@ func rejectionCases(t testing.TB) []rejectionCase {
 			return VerifyLegacy("alice", seedAppKey, 7, legacySig, seedSecretValue, 100)
 		}},
 	)
-
-	return cases
 }
 
 // TestRejections is the one table of every rejection code: each case must

@@ -11,23 +11,24 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/fakebackend/console"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
 // Handler returns the server's HTTP handler: the WebSocket endpoint at
-// transport.Path, the admin API under /admin/ and metrics at /metrics. It
-// can be mounted in another server; Start uses it.
+// transport.Path, the admin API under /admin/, the console at /console and
+// metrics at /metrics. It can be mounted in another server; Start uses it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(transport.Path, s.serveWS)
 	mux.Handle("GET /metrics", s.metricsHandler())
+	page := s.consoleGate(console.Handler())
+	mux.Handle("GET "+console.Path, page)
+	mux.Handle("GET "+console.Path+"/", page)
 	admin := http.NewServeMux()
 	admin.HandleFunc("GET /admin/health", s.adminHealth)
 	admin.HandleFunc("GET /admin/applications", s.adminListApps)
@@ -39,6 +40,11 @@ func (s *Server) Handler() http.Handler {
 	admin.HandleFunc("POST /admin/clock", s.adminSetClock)
 	admin.HandleFunc("POST /admin/reset", s.adminReset)
 	admin.HandleFunc("GET /admin/events", s.adminEvents)
+	admin.HandleFunc("GET /admin/pushes", s.adminPushes)
+	admin.HandleFunc("GET /admin/events/stream", s.adminEventStream)
+	admin.HandleFunc("GET /admin/stats", s.adminStats)
+	admin.HandleFunc("GET /admin/codes", s.adminCodes)
+	admin.HandleFunc("POST /admin/explain", s.adminExplain)
 	admin.HandleFunc("GET /admin/faults", s.adminListFaults)
 	admin.HandleFunc("POST /admin/faults", s.adminAddFault)
 	admin.HandleFunc("DELETE /admin/faults", s.adminClearFaults)
@@ -61,28 +67,43 @@ func (s *Server) loopback() bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// adminAuth: a bearer token is required off loopback and checked whenever sent.
+// adminAuth guards the admin API. With an admin token set, every request
+// must carry it as a bearer token, from loopback too: a token that loopback
+// requests could skip would protect nothing from the other users of the
+// same machine. Without one, only a loopback listener serves the API, and
+// only to this machine's own tools (localRequest).
 func (s *Server) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		token, hasBearer := strings.CutPrefix(auth, "Bearer ")
-		switch {
-		case auth != "" && (!hasBearer || s.cfg.AdminToken == "" || !sameSecret(token, s.cfg.AdminToken)):
-			adminError(w, http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token")
-			return
-		case auth == "" && !s.loopback():
-			if s.cfg.AdminToken == "" {
-				adminError(w, http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set")
-			} else {
-				adminError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>")
+		if status, code, msg := s.adminRefusal(r); status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sinchsim admin"`)
 			}
-			return
-		case auth == "" && !localRequest(r):
-			adminError(w, http.StatusForbidden, "forbidden", "without the admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served")
+			adminError(w, status, code, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// adminRefusal says why r may not use the admin API (status 0: it may).
+func (s *Server) adminRefusal(r *http.Request) (status int, code, msg string) {
+	auth := r.Header.Get("Authorization")
+	token, hasBearer := strings.CutPrefix(auth, "Bearer ")
+	switch {
+	case s.cfg.AdminToken != "" && auth == "":
+		return http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <admin token>"
+	case s.cfg.AdminToken != "" && (!hasBearer || !sameSecret(token, s.cfg.AdminToken)):
+		return http.StatusUnauthorized, "unauthorized", "the bearer token is not the admin token"
+	case s.cfg.AdminToken != "":
+		return 0, "", ""
+	case auth != "":
+		return http.StatusUnauthorized, "unauthorized", "this server has no admin token; send no Authorization header"
+	case !s.loopback():
+		return http.StatusForbidden, "forbidden", "the admin API is off on a non-loopback address unless an admin token is set"
+	case !localRequest(r):
+		return http.StatusForbidden, "forbidden", "without an admin token, only requests to a loopback host (127.0.0.1, ::1, localhost) that do not come from another web origin are served"
+	}
+	return 0, "", ""
 }
 
 // localRequest reports whether a tokenless request comes from this
@@ -162,7 +183,7 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 		if errors.As(err, &mbe) {
 			return fmt.Errorf("body larger than %d bytes", mbe.Limit)
 		}
-		return fmt.Errorf("body could not be read: %s", clipReason(err.Error()))
+		return fmt.Errorf("body could not be read: %s", excerpt.Line(err.Error(), 160))
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -175,7 +196,7 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		// The decoder's message can quote a field name of any length.
-		return fmt.Errorf("body is not the expected JSON: %s", clipReason(err.Error()))
+		return fmt.Errorf("body is not the expected JSON: %s", excerpt.Line(err.Error(), 160))
 	}
 	if dec.More() {
 		return errors.New("body has data after the JSON object")
@@ -185,24 +206,6 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 		return errors.New("body has data after the JSON object")
 	}
 	return nil
-}
-
-// clipReason keeps an error detail to one printable line of at most 160
-// bytes.
-func clipReason(s string) string {
-	const max = 160
-	var b strings.Builder
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			r = ' '
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			b.WriteString("...")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
@@ -215,219 +218,4 @@ func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
 		"connectedClients": s.ConnectedClients(),
 		"url":              s.URL(),
 	})
-}
-
-type appView struct {
-	Key    string `json:"key"`
-	Secret string `json:"secret,omitempty"`
-}
-
-func (s *Server) adminListApps(w http.ResponseWriter, r *http.Request) {
-	out := []appView{}
-	for _, a := range s.Applications() {
-		out = append(out, appView{Key: a.Key})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"applications": out})
-}
-
-// adminAddApp creates an application; a missing key or secret is generated.
-// The answer carries the secret: it is the only place it is shown.
-func (s *Server) adminAddApp(w http.ResponseWriter, r *http.Request) {
-	var req appView
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	gen := NewApplication()
-	if req.Key == "" {
-		req.Key = gen.Key
-	}
-	secret := gen.Secret
-	if req.Secret != "" {
-		var err error
-		if secret, err = credentials.ParseSecret(req.Secret); err != nil {
-			adminError(w, http.StatusBadRequest, "bad_request", err.Error())
-			return
-		}
-	}
-	if len(req.Key) > 128 || strings.ContainsAny(req.Key, "/\x00") {
-		adminError(w, http.StatusBadRequest, "bad_request", "key must be at most 128 bytes without '/'")
-		return
-	}
-	if err := s.AddApplication(Application{Key: req.Key, Secret: secret}); err != nil {
-		adminError(w, http.StatusInternalServerError, "internal_error", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusCreated, appView{Key: req.Key, Secret: secret.Text()})
-}
-
-// InstanceView is an instance as the admin API shows it (no secret).
-type InstanceView struct {
-	Instance
-	Limited   bool `json:"limited"`
-	Expired   bool `json:"expired"`
-	Connected bool `json:"connected"`
-}
-
-func (s *Server) view(i Instance) InstanceView {
-	s.mu.Lock()
-	_, connected := s.byInst[i.ID]
-	s.mu.Unlock()
-	return InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(s.clock.Now()), Connected: connected}
-}
-
-func (s *Server) adminListInstances(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	out := []InstanceView{}
-	for _, i := range s.Instances() {
-		if (q.Get("userId") != "" && i.User != q.Get("userId")) || (q.Get("applicationKey") != "" && i.Application != q.Get("applicationKey")) {
-			continue
-		}
-		out = append(out, s.view(i))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"instances": out})
-}
-
-func (s *Server) adminGetInstance(w http.ResponseWriter, r *http.Request) {
-	i, ok := s.Instance(r.PathValue("id"))
-	if !ok {
-		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.view(i))
-}
-
-func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
-	if !s.RevokeInstance(r.PathValue("id")) {
-		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": r.PathValue("id")})
-}
-
-func (s *Server) adminGetClock(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"time": s.clock.Now().UTC().Format(time.RFC3339Nano), "mock": s.world != nil})
-}
-
-type clockRequest struct {
-	Advance string `json:"advance,omitempty"`
-	Set     string `json:"set,omitempty"`
-}
-
-func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request) {
-	var req clockRequest
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	if s.world == nil {
-		adminError(w, http.StatusConflict, "not_mock_clock", "the server runs on the real clock (start it with --clock mock)")
-		return
-	}
-	switch {
-	case (req.Advance == "") == (req.Set == ""):
-		adminError(w, http.StatusBadRequest, "bad_request", `give exactly one of {"advance":"24h"} or {"set":"RFC3339"}`)
-		return
-	case req.Advance != "":
-		d, err := time.ParseDuration(req.Advance)
-		if err != nil || d < 0 {
-			adminError(w, http.StatusBadRequest, "bad_request", "advance must be a non-negative Go duration such as 24h or 90m")
-			return
-		}
-		if err := s.Advance(d); err != nil {
-			adminError(w, http.StatusServiceUnavailable, "not_settled", err.Error())
-			return
-		}
-	default:
-		t, err := time.Parse(time.RFC3339, req.Set)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, "bad_request", "set must be an RFC 3339 time such as 2026-01-02T03:04:05Z")
-			return
-		}
-		if err := s.SetTime(t); err != nil {
-			adminError(w, http.StatusServiceUnavailable, "not_settled", err.Error())
-			return
-		}
-	}
-	s.adminGetClock(w, r)
-}
-
-func (s *Server) adminReset(w http.ResponseWriter, r *http.Request) {
-	if err := s.Reset(); err != nil {
-		adminError(w, http.StatusInternalServerError, "internal_error", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
-}
-
-func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) {
-	evs := s.Events()
-	if v := r.URL.Query().Get("since"); v != "" {
-		since, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, "bad_request", "since must be an event sequence number")
-			return
-		}
-		i := 0
-		for i < len(evs) && evs[i].Seq <= since {
-			i++
-		}
-		evs = evs[i:]
-	}
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			adminError(w, http.StatusBadRequest, "bad_request", "limit must be a non-negative integer")
-			return
-		}
-		if len(evs) > n {
-			evs = evs[len(evs)-n:]
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
-}
-
-type faultRequest struct {
-	Kind    string `json:"kind"`
-	Count   int    `json:"count"`
-	Code    string `json:"code,omitempty"`
-	Delay   string `json:"delay,omitempty"`
-	Drop    bool   `json:"drop,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-func (s *Server) adminListFaults(w http.ResponseWriter, r *http.Request) {
-	out := []faultRequest{}
-	for _, f := range s.Faults() {
-		fr := faultRequest{Kind: f.Kind, Count: f.Count, Code: f.Code, Drop: f.Drop, Message: f.Message}
-		if f.Delay > 0 {
-			fr.Delay = f.Delay.String()
-		}
-		out = append(out, fr)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"faults": out})
-}
-
-func (s *Server) adminAddFault(w http.ResponseWriter, r *http.Request) {
-	var req faultRequest
-	if !decodeAdmin(w, r, &req) {
-		return
-	}
-	f := Fault{Kind: req.Kind, Count: req.Count, Code: req.Code, Drop: req.Drop, Message: req.Message}
-	if req.Delay != "" {
-		d, err := time.ParseDuration(req.Delay)
-		if err != nil {
-			adminError(w, http.StatusBadRequest, "bad_request", "delay must be a Go duration such as 250ms")
-			return
-		}
-		f.Delay = d
-	}
-	if err := s.InjectFault(f); err != nil {
-		adminError(w, http.StatusBadRequest, "bad_request", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusCreated, req)
-}
-
-func (s *Server) adminClearFaults(w http.ResponseWriter, r *http.Request) {
-	s.ClearFaults()
-	writeJSON(w, http.StatusOK, map[string]any{"faults": []faultRequest{}})
 }

@@ -142,9 +142,10 @@ func TestAdminAPI(t *testing.T) {
 
 func TestAdminAuth(t *testing.T) {
 	s := RunT(t, Config{AdminToken: "s3cret"})
-	// Loopback: no token needed, the right token accepted, a wrong one refused.
-	if code, _ := adminDo(t, s, "GET", "/admin/health", "", ""); code != 200 {
-		t.Fatalf("no token on loopback = %d", code)
+	// Loopback: once a token is set it is needed there too; the right token
+	// is accepted, a wrong one refused.
+	if code, _ := adminDo(t, s, "GET", "/admin/health", "", ""); code != 401 {
+		t.Fatalf("no token on loopback = %d, want 401", code)
 	}
 	if code, _ := adminDo(t, s, "GET", "/admin/health", "", "s3cret"); code != 200 {
 		t.Fatalf("right token = %d", code)

@@ -13,8 +13,21 @@
 //	srv.Advance(72 * time.Hour)              // move the backend's clock
 //	for _, e := range srv.Events() { ... }   // every decision with its code and reason
 //
+// Outside a test, the constructors follow net/http/httptest: NewServer
+// returns a started server, NewUnstartedServer one to set up before
+// Start; Close stops either.
+//
+// Registered clients can call each other (signalling only, rule 15 in
+// docs/RULES.md): a call rings on the callee's connections, or sends a
+// push to its offline devices that have a push token (Pushes, GET
+// /admin/pushes, Config.PushWebhook), and ends on the backend's clock if
+// nobody answers.
+//
 // Besides the WebSocket endpoint (URL), the server offers a JSON admin API
-// under /admin/ (applications, instances, revocation, clock, reset, events,
-// faults) and Prometheus metrics at /metrics. State lives behind the Store
-// interface: in memory, or in a data directory that survives restarts.
+// under /admin/ (applications, instances, revocation, clock, reset, events
+// and their live stream, pushes, faults, the code table), a console page for the
+// browser at ConsoleURL, and Prometheus metrics at /metrics. With
+// Config.AdminToken set, every admin request needs the token. State lives
+// behind the Store interface: in memory, or in a data directory that
+// survives restarts.
 package fakebackend

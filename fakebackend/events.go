@@ -22,6 +22,8 @@ type Event struct {
 	User        string `json:"userId,omitempty"`
 	Device      string `json:"deviceId,omitempty"`
 	Instance    string `json:"instanceId,omitempty"`
+	// Call is the call a call request or a push is about.
+	Call string `json:"callId,omitempty"`
 }
 
 // Event codes and kinds besides the request types and rejection codes.
@@ -40,6 +42,12 @@ const (
 	KindReplace = "replace"
 	// KindMessage: a frame that was not a valid request (Code protocol_error).
 	KindMessage = "message"
+	// KindCallEnd: a call ended; Code is the reason (declined, hung_up,
+	// no_answer, canceled, callee_unavailable or instance_expired), User
+	// the caller.
+	KindCallEnd = "callEnd"
+	// KindPush: a push was sent for a call to an offline callee (Code ok).
+	KindPush = "push"
 )
 
 // eventLog is a bounded ring of events, newest last.
@@ -49,11 +57,13 @@ type eventLog struct {
 	seq   uint64
 	buf   []Event
 	start int
-	subs  map[chan Event]struct{}
+	// subs maps each subscriber to whether it is a stream (an HTTP
+	// response that must end when the server stops serving).
+	subs map[chan Event]bool
 }
 
 func newEventLog(limit int) *eventLog {
-	return &eventLog{limit: limit, subs: map[chan Event]struct{}{}}
+	return &eventLog{limit: limit, subs: map[chan Event]bool{}}
 }
 
 func (l *eventLog) add(e Event) Event {
@@ -91,15 +101,34 @@ func (l *eventLog) reset() {
 	l.mu.Unlock()
 }
 
-func (l *eventLog) subscribe(n int) (<-chan Event, func()) {
+func (l *eventLog) subscribe(n int, stream bool) (<-chan Event, func()) {
 	ch := make(chan Event, n)
 	l.mu.Lock()
-	l.subs[ch] = struct{}{}
+	l.subs[ch] = stream
 	l.mu.Unlock()
 	return ch, func() {
 		l.mu.Lock()
-		delete(l.subs, ch)
+		if stream, ok := l.subs[ch]; ok {
+			delete(l.subs, ch)
+			if stream {
+				close(ch) // the stream's reader treats it as the end
+			}
+		}
 		l.mu.Unlock()
+	}
+}
+
+// endStreams closes the channel of every stream subscriber, so that the
+// event streams being served end: http.Server.Shutdown waits for every
+// response to finish, and a stream never finishes on its own.
+func (l *eventLog) endStreams() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for ch, stream := range l.subs {
+		if stream {
+			delete(l.subs, ch)
+			close(ch)
+		}
 	}
 }
 
@@ -110,17 +139,19 @@ func (s *Server) Events() []Event { return s.events.list() }
 // called. A subscriber that falls more than n behind misses events; Events
 // still has them.
 func (s *Server) Subscribe(n int) (events <-chan Event, cancel func()) {
-	return s.events.subscribe(n)
+	return s.events.subscribe(n, false)
 }
 
 // record logs a decision in the event log, the metrics and the logger.
+// (Call rules record while holding the call table's lock: record takes no
+// lock of the server's.)
 func (s *Server) record(e Event) {
 	e.Time = s.clock.Now()
 	if e.Code == "" {
 		e.Code = CodeOK
 	}
 	s.events.add(e)
-	s.metrics.decision(e.Kind, e.Code)
+	s.metrics.decision(e.Time, e.Kind, e.Code)
 	level := slog.LevelInfo
 	if e.Code == CodeOK {
 		level = slog.LevelDebug

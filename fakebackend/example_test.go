@@ -3,6 +3,7 @@ package fakebackend_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
@@ -55,6 +56,30 @@ func ExampleNewServer() {
 	// replay: nonce_reused
 	// event: createInstance alice ok
 	// event: createInstance alice nonce_reused
+}
+
+// An unstarted server is set up before it listens, as with
+// httptest.NewUnstartedServer: here an application is added, then Start
+// opens the port.
+func ExampleNewUnstartedServer() {
+	srv, err := fakebackend.NewUnstartedServer(fakebackend.Config{Clock: fakebackend.RunTClock()})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	if err := srv.AddApplication(fakebackend.NewApplication()); err != nil {
+		panic(err)
+	}
+	fmt.Println("listening before Start:", strings.HasPrefix(srv.URL(), "ws://127.0.0.1:"))
+	if err := srv.Start(); err != nil {
+		panic(err)
+	}
+	fmt.Println("listening after Start:", strings.HasPrefix(srv.URL(), "ws://127.0.0.1:"))
+	fmt.Println("applications:", len(srv.Applications()))
+	// Output:
+	// listening before Start: false
+	// listening after Start: true
+	// applications: 1
 }
 
 // Time control: an instance with a 3-day TTL is gone after Advance.

@@ -2,6 +2,7 @@ package fakebackend
 
 import (
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,12 +15,18 @@ import (
 // answer with error Code instead of processing, wait Delay (wall time)
 // before processing, or Drop the connection without answering. Several
 // effects combine (delay, then fail or drop).
+//
+// With a Probability, the fault strikes each matching message with that
+// probability instead of every one; Count then bounds how many times it
+// strikes, and 0 means until it is cleared.
 type Fault struct {
-	Kind  string        `json:"kind"`
-	Count int           `json:"count"`
-	Code  string        `json:"code,omitempty"`
-	Delay time.Duration `json:"delay,omitempty"`
-	Drop  bool          `json:"drop,omitempty"`
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
+	// Probability, from 0 (off: every message) to 1.
+	Probability float64       `json:"probability,omitempty"`
+	Code        string        `json:"code,omitempty"`
+	Delay       time.Duration `json:"delay,omitempty"`
+	Drop        bool          `json:"drop,omitempty"`
 	// Message replaces the default message of Code.
 	Message string `json:"message,omitempty"`
 }
@@ -27,10 +34,11 @@ type Fault struct {
 type faultTable struct {
 	mu     sync.Mutex
 	faults []*Fault
-	armed  atomic.Int32 // len(faults), read without the lock on every request
+	armed  atomic.Int32   // len(faults), read without the lock on every request
+	draw   func() float64 // uniform in [0, 1): decides probabilistic faults
 }
 
-func newFaultTable() *faultTable { return &faultTable{} }
+func newFaultTable() *faultTable { return &faultTable{draw: rand.Float64} }
 
 func (t *faultTable) add(f Fault) {
 	t.mu.Lock()
@@ -56,7 +64,7 @@ func (t *faultTable) list() []Fault {
 	return out
 }
 
-// take consumes one use of the first fault matching kind.
+// take consumes one use of the first fault matching kind that strikes.
 func (t *faultTable) take(kind string) (Fault, bool) {
 	if t.armed.Load() == 0 {
 		return Fault{}, false // the usual case: no lock on the per-message path
@@ -64,15 +72,22 @@ func (t *faultTable) take(kind string) (Fault, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, f := range t.faults {
-		if f.Kind == kind || f.Kind == "*" {
-			got := *f
-			f.Count--
-			if f.Count <= 0 {
-				t.faults = append(t.faults[:i], t.faults[i+1:]...)
-				t.armed.Store(int32(len(t.faults)))
-			}
-			return got, true
+		if f.Kind != kind && f.Kind != "*" {
+			continue
 		}
+		if f.Probability > 0 && t.draw() >= f.Probability {
+			continue
+		}
+		got := *f
+		if f.Count == 0 {
+			return got, true // probabilistic and unbounded: until cleared
+		}
+		f.Count--
+		if f.Count <= 0 {
+			t.faults = append(t.faults[:i], t.faults[i+1:]...)
+			t.armed.Store(int32(len(t.faults)))
+		}
+		return got, true
 	}
 	return Fault{}, false
 }
@@ -80,11 +95,15 @@ func (t *faultTable) take(kind string) (Fault, bool) {
 // ErrBadFault reports an unusable Fault.
 var ErrBadFault = errors.New("fakebackend: invalid fault")
 
-// InjectFault arms f. Count must be positive; Code, when set, must be a
-// protocol error code; at least one effect is required.
+// InjectFault arms f. Count must be positive, or 0 with a Probability;
+// Probability is within [0, 1]; Code, when set, must be a protocol error
+// code; at least one effect is required.
 func (s *Server) InjectFault(f Fault) error {
-	if f.Kind == "" || f.Count <= 0 {
-		return errors.Join(ErrBadFault, errors.New("kind and a positive count are required"))
+	if !(f.Probability >= 0 && f.Probability <= 1) {
+		return errors.Join(ErrBadFault, errors.New("probability must be between 0 and 1"))
+	}
+	if f.Kind == "" || f.Count < 0 || (f.Count == 0 && f.Probability == 0) {
+		return errors.Join(ErrBadFault, errors.New("kind and a positive count (or a probability) are required"))
 	}
 	if f.Code == "" && f.Delay <= 0 && !f.Drop {
 		return errors.Join(ErrBadFault, errors.New("give a code, a delay or drop"))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/internal/atomicfile"
 )
 
 // fileStore is memStore plus a data directory, crash-safe:
@@ -282,36 +283,11 @@ func (fs *fileStore) compactLocked() error {
 	return nil
 }
 
-// writeFileAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the directory.
+// writeFileAtomic replaces path with data, crash-safe, with a temporary
+// name that removeLeftovers recognises.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".state-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(path, ".state-*.tmp", data); err != nil {
 		return fmt.Errorf("fakebackend: writing state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fakebackend: writing state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("fakebackend: syncing state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("fakebackend: replacing state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

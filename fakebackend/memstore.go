@@ -94,6 +94,20 @@ func (s *memStore) Instances() ([]Instance, error) {
 	return out, nil
 }
 
+// UserInstances implements userInstanceLister.
+func (s *memStore) UserInstances(app, user string) ([]Instance, error) {
+	s.mu.Lock()
+	var out []Instance
+	for _, i := range s.instances {
+		if i.User == user && i.Application == app {
+			out = append(out, cloneInstance(i))
+		}
+	}
+	s.mu.Unlock()
+	sortInstances(out)
+	return out, nil
+}
+
 func sortInstances(out []Instance) {
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {

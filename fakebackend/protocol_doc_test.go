@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/transport"
 )
 
 // The tests in this file check, over the wire, the behaviour that
@@ -378,6 +379,12 @@ func TestLimitsTable(t *testing.T) {
 			user := next()
 			return dialRaw(t, s).create(app.Key, user, v, mint(t, s, credentials.MintParams{UserID: user}))
 		},
+		"calleeUserId": func(v string) map[string]any {
+			c := dialRaw(t, s)
+			user := next()
+			instanceOf(t, c.create(app.Key, user, "d1", mint(t, s, credentials.MintParams{UserID: user})))
+			return c.request(map[string]any{"type": "callUser", "calleeUserId": v})
+		},
 		"pushToken": func(v string) map[string]any {
 			c := dialRaw(t, s)
 			user := next()
@@ -501,7 +508,9 @@ func TestLegacyExampleOverTheWire(t *testing.T) {
 // with a close 1009 that the client reads, every time, whether or not the
 // protocol_error answer came first.
 func TestOversizedMessageOverTheWire(t *testing.T) {
-	s := RunT(t)
+	// A long grace: the drain ends at the peer's close anyway, and a
+	// loaded machine must not turn a slow write into a reset.
+	s := RunT(t, Config{Conn: transport.Config{CloseGrace: wireTimeout}})
 	msg := []byte(`{"type":"updateInstanceTtl","id":"r1","jwt":"` + strings.Repeat("x", 2<<20) + `"}`)
 	for i := range 20 {
 		c := dialRaw(t, s)

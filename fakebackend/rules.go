@@ -40,7 +40,11 @@ func storeFailure(id string, err error, ev Event, log func(string, ...any)) (tra
 // checkIdentity validates the user and device of a registration request.
 func checkIdentity(app, user, device string) (code, reason string) {
 	if err := credentials.ValidateUserID(user); err != nil {
-		return credentials.CodeUserIDInvalid, err.(*credentials.Error).Reason
+		reason = err.Error()
+		if ce, ok := err.(*credentials.Error); ok {
+			reason = ce.Reason
+		}
+		return credentials.CodeUserIDInvalid, reason
 	}
 	if app == "" {
 		return transport.CodeProtocolError, "applicationKey is empty"

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -21,118 +22,6 @@ import (
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
 )
-
-// Policy holds the backend's configurable rules. The zero value is the
-// documented default for every field.
-type Policy struct {
-	// Leeway is the clock skew tolerated on iat and exp. Default 30 s; negative: none.
-	Leeway time.Duration
-	// RateLimit is how many instances one user may create within
-	// RateWindow (rule 11 in docs/RULES.md). Default 10; negative: unlimited.
-	RateLimit int
-	// RateWindow default 1 h.
-	RateWindow time.Duration
-	// DisableLegacy refuses legacy (signature + sequence) registrations with legacy_disabled.
-	DisableLegacy bool
-	// MaxNonces bounds the replay store (unexpired nonces held). Default 1,000,000.
-	MaxNonces int
-	// MaxConnectionsPerUser bounds simultaneous connections bound to one
-	// user of one application. Default 64; negative: unlimited.
-	MaxConnectionsPerUser int
-	// MaxConnections bounds all WebSocket connections. Default 100,000.
-	MaxConnections int
-}
-
-// Defaults of Policy.
-const (
-	DefaultRateLimit             = 10
-	DefaultRateWindow            = time.Hour
-	DefaultMaxNonces             = 1_000_000
-	DefaultMaxConnectionsPerUser = 64
-	DefaultMaxConnections        = 100_000
-)
-
-func (p Policy) withDefaults() Policy {
-	if p.Leeway == 0 {
-		p.Leeway = credentials.DefaultLeeway
-	} else if p.Leeway < 0 {
-		p.Leeway = 0
-	}
-	if p.RateLimit == 0 {
-		p.RateLimit = DefaultRateLimit
-	}
-	if p.RateWindow <= 0 {
-		p.RateWindow = DefaultRateWindow
-	}
-	if p.MaxNonces <= 0 {
-		p.MaxNonces = DefaultMaxNonces
-	}
-	if p.MaxConnectionsPerUser == 0 {
-		p.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
-	}
-	if p.MaxConnections <= 0 {
-		p.MaxConnections = DefaultMaxConnections
-	}
-	return p
-}
-
-// Config configures a Server. The zero value is usable: a loopback
-// listener on a random port, the real clock, no applications, memory only.
-type Config struct {
-	// Addr is the listen address; default "127.0.0.1:0".
-	Addr string
-	// Applications are added at start (and kept across Reset).
-	Applications []Application
-	// Clock is the backend's clock. A *vclock.Clock (a virtual clock)
-	// enables Advance and SetTime, and every client created with
-	// client.WithClock(srv.Clock()) joins its world, so that Advance
-	// returns only when every consequence has happened. A *clock.Mock is
-	// replaced by a virtual clock standing at the mock's time: move the
-	// server's clock with Advance and SetTime, not the mock. nil: the real
-	// clock (RunT: a virtual clock at DefaultMockTime).
-	Clock clock.Clock
-	// Seed seeds the random sources of a virtual clock that the server
-	// creates (RunT, or in place of a *clock.Mock): clients in its world
-	// draw their backoff jitter from it, so that a seeded run replays
-	// exactly. Zero means 1.
-	Seed uint64
-	// Policy holds the rules' knobs.
-	Policy Policy
-	// DataDir, when set, keeps state on disk across restarts, a virtual
-	// clock's time included: a server started again on it continues at the
-	// saved time when that is later than its clock's.
-	DataDir string
-	// Store replaces the built-in store (DataDir is then ignored).
-	Store Store
-	// AdminToken is the bearer token of the admin API. It is required for
-	// admin requests when Addr is not a loopback address; on loopback it is
-	// optional but, when sent, must match.
-	AdminToken string
-	// Conn configures every WebSocket connection (read limit, keepalive,
-	// send queue).
-	Conn transport.Config
-	// AllowedOrigins lists browser origins allowed besides the server's own
-	// host; AllowAnyOrigin switches the origin check off.
-	AllowedOrigins []string
-	AllowAnyOrigin bool
-	// TLSConfig, when set, serves wss:// and https://.
-	TLSConfig *tls.Config
-	// Logger receives decisions and lifecycle events; nil: discard. No
-	// secret is ever logged.
-	Logger *slog.Logger
-	// EventLimit bounds the decision log; default 10,000.
-	EventLimit int
-	// InMemory also serves the WebSocket endpoint in memory, under the
-	// server's address: a client created with client.WithInMemory (or
-	// transport.Dial with DialConfig.InMemory) and URL() connects over an
-	// in-memory pipe, with no socket and no file descriptor, through the
-	// same handshake, framing and protocol. The TCP listener stays, for
-	// other clients and the admin API. Ignored with TLSConfig.
-	InMemory bool
-}
-
-// DefaultMockTime is where RunT's mock clock starts.
-var DefaultMockTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Server is the fake Sinch registration backend: a WebSocket endpoint at
 // URL(), an admin API under /admin/ and Prometheus metrics at /metrics.
@@ -164,16 +53,17 @@ type Server struct {
 	events  *eventLog
 	faults  *faultTable
 	metrics *metrics
+	calls   *callTable
+	pushes  *pushOutbox
 }
-
-// ErrNotMockClock is returned by time control on a server with a real clock.
-var ErrNotMockClock = errors.New("fakebackend: the server does not run on a mock clock")
 
 // ErrClosed is returned by Start on a closed server.
 var ErrClosed = errors.New("fakebackend: server closed")
 
-// New returns an unstarted server (httptest.NewUnstartedServer's manner).
-func New(cfg Config) (*Server, error) {
+// NewUnstartedServer returns a server that does not listen yet, as
+// httptest.NewUnstartedServer does: set it up (AddApplication, faults),
+// then call Start. NewServer returns a started one.
+func NewUnstartedServer(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -189,6 +79,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EventLimit <= 0 {
 		cfg.EventLimit = 10000
 	}
+	if cfg.PushWebhook != "" {
+		// The message leaves the URL out: it may carry a token.
+		if u, err := url.Parse(cfg.PushWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("fakebackend: PushWebhook must be an http:// or https:// URL")
+		}
+	}
 	s := &Server{
 		cfg:      cfg,
 		policy:   cfg.Policy.withDefaults(),
@@ -203,6 +99,8 @@ func New(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 	}
 	s.world = vclock.Of(cfg.Clock)
+	s.calls = newCallTable(s)
+	s.pushes = newPushOutbox(s, cfg.EventLimit, cfg.PushWebhook)
 	s.metrics.setInstanceGauge(func() float64 {
 		insts, _ := s.store.Instances()
 		return float64(len(insts))
@@ -253,9 +151,10 @@ func (s *Server) openStore() error {
 	return nil
 }
 
-// NewServer returns a started server.
+// NewServer returns a started server, as httptest.NewServer does. Close
+// it when done; RunT does both for a test.
 func NewServer(cfg Config) (*Server, error) {
-	s, err := New(cfg)
+	s, err := NewUnstartedServer(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -328,12 +227,14 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.addr = ln.Addr().String()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
+	s.endOnShutdown(s.srv) // event streams and browsers' spare connections would hold Shutdown
 	s.started = true
 	lns := []net.Listener{ln}
 	if s.cfg.InMemory && s.cfg.TLSConfig == nil {
 		mem, err := transport.ListenMem(s.addr)
 		if err != nil {
 			ln.Close()
+			s.started = false
 			return fmt.Errorf("fakebackend: %w", err)
 		}
 		lns = append(lns, mem)
@@ -362,6 +263,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.stopServing()
+	if s.pushes.hook != nil {
+		s.pushes.hook.close()
+	}
 	return errors.Join(s.saveClock(), s.store.Close())
 }
 
@@ -484,144 +388,6 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Clock is the backend's clock.
-func (s *Server) Clock() clock.Clock { return s.clock }
-
-// Now is the backend's current time.
-func (s *Server) Now() time.Time { return s.clock.Now() }
-
-// Advance moves the virtual clock forward by d. Every timer of the world
-// due on the way fires at its deadline, in deadline order, the backend's
-// and its clients' alike, and before each one the world settles: when
-// Advance returns nil, every consequence up to the new time has happened
-// (Stats, Instances, Events and listener callbacks are final). It returns
-// ErrNotMockClock on a real clock, and a *vclock.SettleError (naming what
-// was still busy) if the world did not settle within its bounds.
-func (s *Server) Advance(d time.Duration) error {
-	if s.world == nil {
-		return ErrNotMockClock
-	}
-	if d < 0 {
-		return fmt.Errorf("fakebackend: cannot advance by a negative duration %v", d)
-	}
-	return errors.Join(s.world.Advance(d), s.saveClock())
-}
-
-// SetTime moves the virtual clock to t: forward as Advance does, backward
-// without firing anything.
-func (s *Server) SetTime(t time.Time) error {
-	if s.world == nil {
-		return ErrNotMockClock
-	}
-	return errors.Join(s.world.Set(t), s.saveClock())
-}
-
-// settle waits until the world is quiescent (on a virtual clock), so that
-// an action's consequences, such as a client told of a revocation, have
-// happened when the action returns.
-func (s *Server) settle() {
-	if s.world != nil {
-		if err := s.world.Settle(); err != nil {
-			s.log.Warn("the world did not settle", "err", err)
-		}
-	}
-}
-
-// newWorld returns the virtual clock a server creates.
-func newWorld(start time.Time, seed uint64) *vclock.Clock {
-	if seed == 0 {
-		seed = 1
-	}
-	return vclock.New(start, vclock.WithSeed(seed))
-}
-
-// AddApplication adds (or replaces) an application.
-func (s *Server) AddApplication(a Application) error {
-	if a.Key == "" || a.Secret.IsZero() {
-		return errors.New("fakebackend: an application needs a key and a secret")
-	}
-	if err := s.store.PutApplication(a); err != nil {
-		return err
-	}
-	s.keys.Add(a.Key, a.Secret)
-	return nil
-}
-
-// Applications returns the known applications, sorted by key.
-func (s *Server) Applications() []Application {
-	apps, _ := s.store.Applications()
-	return apps
-}
-
-// Application returns the first application of Config.Applications (with
-// RunT's default configuration, the one it created), or else the first
-// known one by key.
-func (s *Server) Application() Application {
-	if len(s.cfg.Applications) > 0 {
-		if sec, ok := s.keys.Secret(s.cfg.Applications[0].Key); ok {
-			return Application{Key: s.cfg.Applications[0].Key, Secret: sec}
-		}
-	}
-	apps := s.Applications()
-	if len(apps) == 0 {
-		return Application{}
-	}
-	return apps[0]
-}
-
-// Minter returns a Minter for the first application on the backend's clock:
-// what a test's auth server would use.
-func (s *Server) Minter() *credentials.Minter {
-	a := s.Application()
-	m, err := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: a.Key, Secret: a.Secret, Clock: s.clock})
-	if err != nil {
-		panic("fakebackend: no application to mint for: " + err.Error())
-	}
-	return m
-}
-
-// Instances returns every instance, oldest first.
-func (s *Server) Instances() []Instance {
-	insts, _ := s.store.Instances()
-	return insts
-}
-
-// Instance returns one instance.
-func (s *Server) Instance(id string) (Instance, bool) {
-	i, err := s.store.Instance(id)
-	return i, err == nil
-}
-
-// Reset drops every instance, device record, sequence, nonce, event and
-// fault, and closes client connections; applications stay.
-func (s *Server) Reset() error {
-	s.CloseClientConnections()
-	s.events.reset()
-	s.faults.reset()
-	return s.store.Reset()
-}
-
-// CloseClientConnections drops every client connection abruptly (no close
-// handshake), as a network failure would.
-func (s *Server) CloseClientConnections() {
-	s.mu.Lock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
-	for _, ss := range sessions {
-		ss.drop()
-	}
-}
-
-// ConnectedClients is the number of open WebSocket connections.
-func (s *Server) ConnectedClients() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
-
 // lockUser serialises rule sequences for one user.
 func (s *Server) lockUser(app, user string) func() {
 	h := uint32(2166136261)
@@ -648,7 +414,3 @@ func (h nonceHook) Use(app, nonce string, until time.Time) (bool, error) {
 func (s *Server) newVerifier() *credentials.Verifier {
 	return credentials.NewVerifier(s.keys, credentials.VerifierConfig{Clock: s.clock, Leeway: s.policy.Leeway, Nonces: nonceHook{s}})
 }
-
-// RunTClock returns a virtual clock set to DefaultMockTime, as RunT uses:
-// give it to a Config and to clients to build a world before the server.
-func RunTClock() *vclock.Clock { return newWorld(DefaultMockTime, 0) }

@@ -38,6 +38,10 @@ type session struct {
 	device  string
 	expiry  vclock.Stopper
 	counted bool // counted in Server.perUser
+	// lost is the instance this connection was unbound from by its
+	// expiry, until it binds again: a call from it is refused with
+	// instance_expired rather than not_authenticated.
+	lost string
 }
 
 type upgrader interface {
@@ -203,6 +207,14 @@ func (ss *session) handle(m transport.Message) {
 	var reply transport.Message
 	var ev Event
 	switch m := m.(type) {
+	case *transport.CallUser:
+		reply, ev = ss.callUser(m)
+	case *transport.AnswerCall:
+		reply, ev = ss.act(kind, m.ID, m.CallID)
+	case *transport.DeclineCall:
+		reply, ev = ss.act(kind, m.ID, m.CallID)
+	case *transport.HangupCall:
+		reply, ev = ss.act(kind, m.ID, m.CallID)
 	case *transport.CreateInstance:
 		reply, ev = ss.createInstance(m)
 	case *transport.LegacyRegister:
@@ -219,9 +231,24 @@ func (ss *session) handle(m transport.Message) {
 		reply = errorReply(req.RequestID(), transport.NewError(transport.CodeProtocolError, "unsupported request "+kind))
 		ev = Event{Code: transport.CodeProtocolError, Reason: "unsupported request"}
 	}
+	if reply == nil {
+		return // a call rule has answered and recorded by itself, in order
+	}
 	ev.Kind = kind
+	// The decision is published before the reply is queued, so that it is
+	// in the event log when the peer reads the reply. Whoever acts on the
+	// event at once (revoking the new instance, say) may get a notice onto
+	// the connection ahead of the reply: PROTOCOL.md says so, and the
+	// client keeps such a notice for the reply.
 	s.record(ev)
-	ss.send(reply)
+	switch reply.(type) {
+	case *transport.InstanceCreated, *transport.Authenticated:
+		// Told it is bound, the connection takes calls: the calls to its
+		// user that ring now ring here too, after this answer.
+		s.calls.bound(ss, reply)
+	default:
+		ss.send(reply)
+	}
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {
@@ -279,6 +306,7 @@ func (ss *session) bind(inst Instance) error {
 
 	ss.mu.Lock()
 	ss.inst, ss.app, ss.user, ss.device, ss.counted = inst.ID, inst.Application, inst.User, inst.Device, true
+	ss.lost = ""
 	ss.armExpiryLocked(inst)
 	ss.mu.Unlock()
 	return nil
@@ -306,10 +334,24 @@ func (ss *session) bound() (id, app, user, device string) {
 	return ss.inst, ss.app, ss.user, ss.device
 }
 
+// lostToExpiry returns the instance the session was unbound from by its
+// expiry ("" when it has bound since, or was never).
+func (ss *session) lostToExpiry() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.lost
+}
+
 func (ss *session) unbind() { ss.unbindIf("") }
 
-// unbindIf detaches the session from instance id ("" = whatever it is bound to).
-func (ss *session) unbindIf(id string) bool {
+// unbindIf detaches the session from instance id ("" = whatever it is
+// bound to); its calls end as if it had hung up.
+func (ss *session) unbindIf(id string) bool { return ss.unbindFor(id, false) }
+
+// unbindFor is unbindIf; expired says that the instance's TTL ran out: its
+// calls end with instance_expired, and a call from the session is refused
+// with instance_expired until it binds again.
+func (ss *session) unbindFor(id string, expired bool) bool {
 	ss.mu.Lock()
 	if ss.inst == "" || (id != "" && ss.inst != id) {
 		ss.mu.Unlock()
@@ -317,6 +359,9 @@ func (ss *session) unbindIf(id string) bool {
 	}
 	inst, key, counted := ss.inst, userKey(ss.app, ss.user), ss.counted
 	ss.inst, ss.app, ss.user, ss.device, ss.counted = "", "", "", "", false
+	if expired {
+		ss.lost = inst
+	}
 	if ss.expiry != nil {
 		ss.expiry.Stop()
 		ss.expiry = nil
@@ -333,6 +378,7 @@ func (ss *session) unbindIf(id string) bool {
 		}
 	}
 	s.mu.Unlock()
+	s.calls.left(ss, expired)
 	return true
 }
 
@@ -342,7 +388,7 @@ func (ss *session) expired(id string) {
 	if err == nil && !inst.ExpiredAt(ss.s.clock.Now()) {
 		return // extended in the meantime
 	}
-	if !ss.unbindIf(id) {
+	if !ss.unbindFor(id, true) {
 		return
 	}
 	ss.s.record(Event{Kind: KindExpire, Code: transport.CodeInstanceExpired, Reason: "instance TTL ran out", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
 
@@ -122,9 +124,9 @@ func Decode(data []byte) (Message, error) {
 	}
 	c := getCodec(true)
 	defer putCodec(c)
-	members, reason := jsonobj.Parse(data, c.top[:0], wireJSON)
-	if reason != "" {
-		return nil, &ProtocolError{Reason: "message " + reason}
+	members, err := jsonobj.Parse(data, c.top[:0], wireJSON)
+	if err != nil {
+		return nil, &ProtocolError{Reason: "message " + err.Error()}
 	}
 	c.members = members
 	t := c.take("type")
@@ -136,7 +138,7 @@ func Decode(data []byte) (Message, error) {
 	}
 	m := newMessage(t.Value)
 	if m == nil {
-		return nil, c.protocolError("unknown message type " + jsonobj.Excerpt(t.Value))
+		return nil, c.protocolError("unknown message type " + excerpt.Quote(t.Value, 24))
 	}
 	m.fields(c)
 	c.unknown()
@@ -205,7 +207,7 @@ func (c *codec) unknown() {
 	}
 	for i := range c.members {
 		if c.used&(1<<i) == 0 {
-			q := jsonobj.Excerpt(c.members[i].Key) // quoted
+			q := excerpt.Quote(c.members[i].Key, 24) // quoted
 			c.err = `unknown member "` + c.path + q[1:]
 			return
 		}
@@ -324,8 +326,8 @@ func (c *codec) strs(name string, p *[]string) {
 	if m == nil {
 		return
 	}
-	v, reason := jsonobj.ParseStrings(m.Value, wireJSON)
-	if reason != "" {
+	v, err := jsonobj.ParseStrings(m.Value, wireJSON)
+	if err != nil {
 		c.fail(name, "must be an array of strings")
 		return
 	}
@@ -507,9 +509,9 @@ func (c *codec) object(name string, v fielder) {
 	if m == nil || c.err != "" {
 		return
 	}
-	sub, reason := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
-	if reason != "" {
-		c.fail(name, reason)
+	sub, err := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
+	if err != nil {
+		c.fail(name, err.Error())
 		return
 	}
 	outer, outerUsed := c.members, c.used
@@ -517,6 +519,68 @@ func (c *codec) object(name string, v fielder) {
 	v.fields(c)
 	c.unknown()
 	c.members, c.used, c.path = outer, outerUsed, ""
+}
+
+// strMap handles an optional object of string members (call headers):
+// omitted on the wire when empty, and decoded to nil when absent or empty.
+// Keys go out sorted, so that a map always encodes the same way. It holds
+// at most maxMembers entries, as every object of protocol v1.
+func (c *codec) strMap(name string, p *map[string]string) {
+	if !c.decoding {
+		if len(*p) == 0 {
+			return
+		}
+		if len(*p) > maxMembers {
+			c.fail(name, "has more than "+strconv.Itoa(maxMembers)+" members")
+			return
+		}
+		keys := make([]string, 0, len(*p))
+		for k, v := range *p {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				c.fail(name, "holds a string that is not valid UTF-8")
+				return
+			}
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		c.key(name)
+		c.buf = append(c.buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = jsonobj.AppendString(c.buf, k)
+			c.buf = append(c.buf, ':')
+			c.buf = jsonobj.AppendString(c.buf, (*p)[k])
+		}
+		c.buf = append(c.buf, '}')
+		return
+	}
+	m := c.take(name)
+	if m == nil {
+		return
+	}
+	if m.Kind != jsonobj.Object {
+		c.fail(name, "must be an object, not "+m.Kind.String())
+		return
+	}
+	sub, err := jsonobj.Parse(m.Value, c.nested[:0], wireJSON)
+	if err != nil {
+		c.fail(name, err.Error())
+		return
+	}
+	if len(sub) == 0 {
+		return
+	}
+	out := make(map[string]string, len(sub))
+	for _, e := range sub {
+		if e.Kind != jsonobj.String {
+			c.fail(name, "must hold only strings, not "+e.Kind.String())
+			return
+		}
+		out[string(e.Key)] = string(e.Value)
+	}
+	*p = out
 }
 
 // findOnly looks a member up without claiming it.

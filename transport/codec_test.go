@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"github.com/sinchsim/sinchsim/codes"
 	"reflect"
 	"strings"
 	"testing"
@@ -45,6 +46,18 @@ func sampleMessages() []Message {
 			Message: "Instance creation rate exceeded", Retryable: true, RetryAfterMs: 1500}},
 		&ErrorMessage{Error: Error{Code: CodeProtocolError, Domain: DomainHTTP, Message: "bad \"json\"\n\x01 ✓"}},
 		&InstanceRevoked{InstanceID: "inst-1", Code: CodeInstanceExpired, Message: "TTL ran out"},
+		&CallUser{ID: "r8", CalleeUserID: "bob", Headers: map[string]string{"subject": "lunch ✓", "": "", "b": "\"q\""}},
+		&CallUser{ID: "r8", CalleeUserID: "bob"},
+		&CallProgressing{ID: "r8", CallID: "call-1"},
+		&IncomingCall{CallID: "call-1", CallerUserID: "alice", Headers: map[string]string{"subject": "lunch"}},
+		&IncomingCall{CallID: "call-1", CallerUserID: "alice"},
+		&AnswerCall{ID: "r9", CallID: "call-1"},
+		&DeclineCall{ID: "r9", CallID: "call-1"},
+		&HangupCall{ID: "r9", CallID: "call-1"},
+		&CallEstablished{ID: "r9", CallID: "call-1"},
+		&CallEstablished{CallID: "call-1"},
+		&CallEnded{ID: "r9", CallID: "call-1", Reason: EndDeclined},
+		&CallEnded{CallID: "call-1", Reason: EndNoAnswer},
 	}
 }
 
@@ -81,7 +94,8 @@ func knownTypes() map[string]bool {
 	for _, typ := range []string{TypeWelcome, TypeCreateInstance, TypeInstanceCreated, TypeAuthenticate,
 		TypeAuthenticated, TypeUpdateInstanceTTL, TypeInstanceTTLUpdated, TypeLegacyRegister,
 		TypeRegisterPushToken, TypePushTokenRegistered, TypeUnregisterPushToken,
-		TypePushTokenUnregistered, TypeError, TypeInstanceRevoked} {
+		TypePushTokenUnregistered, TypeError, TypeInstanceRevoked, TypeCallUser, TypeCallProgressing,
+		TypeIncomingCall, TypeAnswerCall, TypeDeclineCall, TypeHangupCall, TypeCallEstablished, TypeCallEnded} {
 		m[typ] = true
 	}
 	return m
@@ -92,11 +106,12 @@ func TestMessageInterfaces(t *testing.T) {
 		_, isReq := m.(Request)
 		_, isRep := m.(Reply)
 		switch m.(type) {
-		case *Welcome, *InstanceRevoked:
+		case *Welcome, *InstanceRevoked, *IncomingCall:
 			if isReq || isRep {
 				t.Errorf("%s is unsolicited, yet Request=%v Reply=%v", m.MessageType(), isReq, isRep)
 			}
-		case *CreateInstance, *Authenticate, *UpdateInstanceTTL, *LegacyRegister, *RegisterPushToken, *UnregisterPushToken:
+		case *CreateInstance, *Authenticate, *UpdateInstanceTTL, *LegacyRegister, *RegisterPushToken, *UnregisterPushToken,
+			*CallUser, *AnswerCall, *DeclineCall, *HangupCall:
 			if !isReq || isRep {
 				t.Errorf("%s: Request=%v Reply=%v", m.MessageType(), isReq, isRep)
 			}
@@ -147,6 +162,11 @@ func TestEncodeRefuses(t *testing.T) {
 		{"protocol 0", &Welcome{ServerTime: testTime}},
 		{"year 10000", &InstanceTTLUpdated{ID: "r", InstanceID: "i", ExpireAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{"empty revoke code", &InstanceRevoked{InstanceID: "i"}},
+		{"empty call id", &CallProgressing{ID: "r"}},
+		{"empty end reason", &CallEnded{CallID: "c"}},
+		{"invalid UTF-8 header value", &CallUser{ID: "r", CalleeUserID: "b", Headers: map[string]string{"k": "\xff"}}},
+		{"invalid UTF-8 header name", &IncomingCall{CallID: "c", Headers: map[string]string{"\xff": "v"}}},
+		{"17 headers", &CallUser{ID: "r", CalleeUserID: "b", Headers: manyHeaders(17)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +235,12 @@ func TestDecodeMalformed(t *testing.T) {
 		{"leading zero", `{"type":"welcome","protocol":01}`, "expected ',' or '}'", ""},
 		{"bare minus", `{"type":"welcome","protocol":-}`, "invalid number", ""},
 		{"bad literal", `{"type":"welcome","protocol":nul}`, "invalid literal", ""},
+		{"headers not an object", `{"type":"callUser","id":"r","calleeUserId":"b","headers":["a"]}`, `"headers" must be an object, not an array`, "r"},
+		{"null headers", `{"type":"callUser","id":"r","calleeUserId":"b","headers":null}`, `"headers" must be an object, not null`, "r"},
+		{"header not a string", `{"type":"callUser","id":"r","calleeUserId":"b","headers":{"a":1}}`, `"headers" must hold only strings, not a number`, "r"},
+		{"duplicate header", `{"type":"callUser","id":"r","calleeUserId":"b","headers":{"a":"1","a":"2"}}`, `"a" twice`, "r"},
+		{"17 headers", `{"type":"callUser","id":"r","calleeUserId":"b","headers":{"a":"","b":"","c":"","d":"","e":"","f":"","g":"","h":"","i":"","j":"","k":"","l":"","m":"","n":"","o":"","p":"","q":""}}`, "more than 16 members", "r"},
+		{"empty call id", `{"type":"callEnded","callId":"","reason":"declined"}`, `"callId" must not be empty`, ""},
 		{"too many members", `{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1,"k":1,"l":1,"m":1,"n":1,"o":1,"p":1,"q":1}`, "more than 16 members", ""},
 	}
 	for _, tt := range tests {
@@ -250,6 +276,44 @@ func TestDecodeMalformed(t *testing.T) {
 				t.Errorf("the reply does not encode: %v", err)
 			}
 		})
+	}
+}
+
+// manyHeaders returns n distinct headers.
+func manyHeaders(n int) map[string]string {
+	h := map[string]string{}
+	for i := range n {
+		h[string(rune('a'+i))] = "v"
+	}
+	return h
+}
+
+// TestHeadersEncodeSorted: a header map encodes in key order, whatever the
+// map's iteration order, and an empty map is omitted like a nil one.
+func TestHeadersEncodeSorted(t *testing.T) {
+	for range 20 {
+		got, err := Encode(&CallUser{ID: "r", CalleeUserID: "bob", Headers: manyHeaders(16)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"type":"callUser","id":"r","calleeUserId":"bob","headers":{"a":"v","b":"v","c":"v","d":"v","e":"v","f":"v","g":"v","h":"v","i":"v","j":"v","k":"v","l":"v","m":"v","n":"v","o":"v","p":"v"}}`
+		if string(got) != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	got, err := Encode(&IncomingCall{CallID: "c", CallerUserID: "a", Headers: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"incomingCall","callId":"c","callerUserId":"a"}`; string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	m, err := Decode([]byte(`{"type":"incomingCall","callId":"c","callerUserId":"a","headers":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := m.(*IncomingCall).Headers; h != nil {
+		t.Fatalf("empty headers decode to %#v, want nil", h)
 	}
 }
 
@@ -296,12 +360,9 @@ func TestErrorType(t *testing.T) {
 	if (&Error{Code: "x"}).Error() != "x" {
 		t.Error("an Error without message should print its code")
 	}
-	if len(Codes()) != len(codeTable) {
-		t.Errorf("Codes() has %d codes, the table %d", len(Codes()), len(codeTable))
-	}
 	for _, code := range Codes() {
-		if _, ok := codeTable[code]; !ok {
-			t.Errorf("code %q has no table row", code)
+		if i, ok := codes.Lookup(code); !ok || !i.Wire {
+			t.Errorf("code %q is no wire code of package codes", code)
 		}
 	}
 	if u := NewError("no_such_code", "m"); u.Domain != DomainAPI || u.Retryable {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
 )
 
@@ -27,13 +28,13 @@ func TestProtocolDoc(t *testing.T) {
 	if begin < 0 || end < begin {
 		t.Fatal("no codes:begin/codes:end markers")
 	}
-	row := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (\\w+) \\| (yes|no) \\| (.+) \\|$")
+	row := regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| (\\w+) \\| (yes|no) \\| (.+) \\|$")
 	var listed []string
 	for _, m := range row.FindAllStringSubmatch(doc[begin:end], -1) {
 		code, domain, retryable := m[1], m[2], m[3] == "yes"
 		listed = append(listed, code)
 		e := NewError(code, "")
-		if _, known := codeTable[code]; !known {
+		if _, known := codes.Lookup(code); !known {
 			t.Errorf("doc lists unknown code %q", code)
 			continue
 		}
@@ -135,7 +136,7 @@ func TestProtocolDocRevokedCodes(t *testing.T) {
 			continue
 		}
 		listed[m[1]] = true
-		if _, ok := codeTable[m[1]]; !ok {
+		if i, ok := codes.Lookup(m[1]); !ok || !i.Wire {
 			t.Errorf("instanceRevoked table lists unknown code %s", m[1])
 		}
 	}
@@ -149,5 +150,37 @@ func TestProtocolDocRevokedCodes(t *testing.T) {
 	}
 	if code := msg.(*InstanceRevoked).Code; !listed[code] {
 		t.Errorf("instanceRevoked example uses code %s, which the table does not list", code)
+	}
+}
+
+// TestProtocolDocEndReasons: the callEnded reasons table of docs/PROTOCOL.md
+// lists exactly EndReasons(), in order, and the callEnded example uses one.
+func TestProtocolDocEndReasons(t *testing.T) {
+	raw, err := os.ReadFile("../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	begin := strings.Index(doc, "<!-- reasons:begin")
+	end := strings.Index(doc, "<!-- reasons:end -->")
+	if begin < 0 || end < begin {
+		t.Fatal("no reasons:begin/reasons:end markers")
+	}
+	var listed []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(doc[begin:end], -1) {
+		if m[1] != "reason" {
+			listed = append(listed, m[1])
+		}
+	}
+	if got, want := strings.Join(listed, ","), strings.Join(EndReasons(), ","); got != want {
+		t.Errorf("callEnded reasons in docs/PROTOCOL.md: %s, want %s", got, want)
+	}
+	ex := regexp.MustCompile(`\{"type":"callEnded"[^\n]*\}`).FindString(doc)
+	msg, err := Decode([]byte(ex))
+	if err != nil {
+		t.Fatalf("callEnded example: %v", err)
+	}
+	if r := msg.(*CallEnded).Reason; !strings.Contains(","+strings.Join(EndReasons(), ",")+",", ","+r+",") {
+		t.Errorf("callEnded example uses reason %s, which is not one of EndReasons()", r)
 	}
 }

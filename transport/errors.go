@@ -2,114 +2,80 @@ package transport
 
 import (
 	"errors"
+
+	"github.com/sinchsim/sinchsim/codes"
 )
 
-// Error codes carried in [Error.Code]. They are stable: a code never changes
-// meaning. docs/PROTOCOL.md has the table with domain, retryability and a
-// one-line meaning of each; [NewError] fills domain and retryability from
-// that table.
+// Error codes carried in [Error.Code], under the names this package has
+// always used. Each is declared once, in package codes, with its domain,
+// retryability, meaning and fix; [NewError] fills domain and retryability
+// from there, and docs/PROTOCOL.md's table is generated from it.
 const (
 	// Token rules (rules 1-8 in docs/RULES.md): the JWT of createInstance or
 	// updateInstanceTtl was rejected.
 
-	CodeTokenMalformed      = "token_malformed"        // not three base64url parts with JSON header and payload
-	CodeTokenAlgorithm      = "token_algorithm"        // alg is not exactly HS256
-	CodeKidInvalid          = "kid_invalid"            // kid missing or not hkdfv1-YYYYMMDD with a real date
-	CodeKidDateMismatch     = "kid_date_mismatch"      // kid date neither the challenge's UTC date nor today's
-	CodeSignatureInvalid    = "signature_invalid"      // JWT signature, legacy signature or authenticate proof does not match
-	CodeUnknownApplication  = "unknown_application"    // the application key or iss names no known application
-	CodeSubjectMismatch     = "subject_mismatch"       // sub is not iss + "/users/" + the connecting user
-	CodeUserIDInvalid       = "user_id_invalid"        // empty, over 255 bytes, or outside A-Z a-z 0-9 - _ =
-	CodeClaimMissing        = "claim_missing"          // a required claim is absent
-	CodeClaimInvalid        = "claim_invalid"          // a claim has the wrong type or an impossible value
-	CodeTokenExpired        = "token_expired"          // exp has passed
-	CodeTokenNotYetValid    = "token_not_yet_valid"    // iat lies in the future
-	CodeTokenTTLTooShort    = "token_ttl_too_short"    // exp - iat under 60 s
-	CodeInstanceTTLTooShort = "instance_ttl_too_short" // sinch:rtc:instance:exp under iat + 48 h
-	CodeNonceReused         = "nonce_reused"           // the nonce was used before
+	CodeTokenMalformed      = codes.TokenMalformed      // not three base64url parts with JSON header and payload
+	CodeTokenAlgorithm      = codes.TokenAlgorithm      // alg is not exactly HS256
+	CodeKidInvalid          = codes.KidInvalid          // kid missing or not hkdfv1-YYYYMMDD with a real date
+	CodeKidDateMismatch     = codes.KidDateMismatch     // kid date neither the challenge's UTC date nor today's
+	CodeSignatureInvalid    = codes.SignatureInvalid    // JWT signature, legacy signature or authenticate proof does not match
+	CodeUnknownApplication  = codes.UnknownApplication  // the application key or iss names no known application
+	CodeSubjectMismatch     = codes.SubjectMismatch     // sub is not iss + "/users/" + the connecting user
+	CodeUserIDInvalid       = codes.UserIDInvalid       // empty, over 255 bytes, or outside A-Z a-z 0-9 - _ =
+	CodeClaimMissing        = codes.ClaimMissing        // a required claim is absent
+	CodeClaimInvalid        = codes.ClaimInvalid        // a claim has the wrong type or an impossible value
+	CodeTokenExpired        = codes.TokenExpired        // exp has passed
+	CodeTokenNotYetValid    = codes.TokenNotYetValid    // iat lies in the future
+	CodeTokenTTLTooShort    = codes.TokenTTLTooShort    // exp - iat under 60 s
+	CodeInstanceTTLTooShort = codes.InstanceTTLTooShort // sinch:rtc:instance:exp under iat + 48 h
+	CodeNonceReused         = codes.NonceReused         // the nonce was used before
 
-	// Instance rules (rules 9-11 in docs/RULES.md).
+	// Instance rules (rules 9-11, 13 and 14 in docs/RULES.md).
 
-	CodeInstanceTTLRequired          = "instance_ttl_required"           // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
-	CodeInstanceDeviceMismatch       = "instance_device_mismatch"        // the instance is bound to another device
-	CodeInstanceExpired              = "instance_expired"                // the instance's TTL ran out: register anew
-	CodeInstanceNotFound             = "instance_not_found"              // no such instance, or revoked: register anew
-	CodeInstanceReplaced             = "instance_replaced"               // another connection or registration of this user and device took over: do not fight back
-	CodeInstanceTTLShortened         = "instance_ttl_shortened"          // updateInstanceTtl asked for an earlier expiry than the current one
-	CodeInstanceCreationRateExceeded = "instance_creation_rate_exceeded" // too many creations for the user; retryable
+	CodeInstanceTTLRequired          = codes.InstanceTTLRequired          // the instance has a limited TTL: the JWT must carry sinch:rtc:instance:exp
+	CodeInstanceDeviceMismatch       = codes.InstanceDeviceMismatch       // the instance is bound to another device
+	CodeInstanceExpired              = codes.InstanceExpired              // the instance's TTL ran out: register anew
+	CodeInstanceNotFound             = codes.InstanceNotFound             // no such instance, or revoked: register anew
+	CodeInstanceReplaced             = codes.InstanceReplaced             // another connection or registration of this user and device took over: do not fight back
+	CodeInstanceTTLShortened         = codes.InstanceTTLShortened         // updateInstanceTtl asked for an earlier expiry than the current one
+	CodeInstanceCreationRateExceeded = codes.InstanceCreationRateExceeded // too many creations for the user; retryable
 
 	// Legacy rule (rule 12 in docs/RULES.md).
 
-	CodeSequenceNotIncreasing = "sequence_not_increasing" // legacy sequence not above the last accepted
+	CodeSequenceNotIncreasing = codes.SequenceNotIncreasing // legacy sequence not above the last accepted
+
+	// Calls (rule 15 in docs/RULES.md).
+
+	CodeCallNotFound            = codes.CallNotFound            // no such call that this connection can answer, decline or hang up
+	CodeCallRateExceeded        = codes.CallRateExceeded        // too many calls placed by the user in the last minute; retryable
+	CodeConcurrentCallsExceeded = codes.ConcurrentCallsExceeded // the user takes part in too many calls at once; retryable
 
 	// Protocol and server conditions.
 
-	CodeProtocolError    = "protocol_error"    // malformed message, see ProtocolError
-	CodeNotAuthenticated = "not_authenticated" // the request needs a connection bound to an instance
-	CodeLegacyDisabled   = "legacy_disabled"   // legacyRegister is switched off
-	CodeInternalError    = "internal_error"    // the server failed unexpectedly; retryable
-	CodeUnavailable      = "unavailable"       // shutting down, or an injected fault; retryable
+	CodeProtocolError    = codes.ProtocolError    // malformed message, see ProtocolError
+	CodeNotAuthenticated = codes.NotAuthenticated // the request needs a connection bound to an instance
+	CodeLegacyDisabled   = codes.LegacyDisabled   // legacyRegister is switched off
+	CodeInternalError    = codes.InternalError    // the server failed unexpectedly; retryable
+	CodeUnavailable      = codes.Unavailable      // shutting down, or an injected fault; retryable
 )
 
 // Error domains carried in [Error.Domain].
 const (
-	DomainAPI     = "api"     // a rule rejected the request
-	DomainNetwork = "network" // transient: server busy or shutting down
-	DomainHTTP    = "http"    // the request was malformed (protocol_error)
+	DomainAPI     = string(codes.DomainAPI)     // a rule rejected the request
+	DomainNetwork = string(codes.DomainNetwork) // transient: server busy or shutting down
+	DomainHTTP    = string(codes.DomainHTTP)    // the request was malformed (protocol_error)
 )
 
-type codeInfo struct {
-	domain    string
-	retryable bool
-}
-
-// codeTable is the single source for NewError and for Codes; docs/PROTOCOL.md
-// lists the same rows (a test keeps the two in step).
-var codeTable = map[string]codeInfo{
-	CodeTokenMalformed:               {DomainAPI, false},
-	CodeTokenAlgorithm:               {DomainAPI, false},
-	CodeKidInvalid:                   {DomainAPI, false},
-	CodeKidDateMismatch:              {DomainAPI, false},
-	CodeSignatureInvalid:             {DomainAPI, false},
-	CodeUnknownApplication:           {DomainAPI, false},
-	CodeSubjectMismatch:              {DomainAPI, false},
-	CodeUserIDInvalid:                {DomainAPI, false},
-	CodeClaimMissing:                 {DomainAPI, false},
-	CodeClaimInvalid:                 {DomainAPI, false},
-	CodeTokenExpired:                 {DomainAPI, false},
-	CodeTokenNotYetValid:             {DomainAPI, false},
-	CodeTokenTTLTooShort:             {DomainAPI, false},
-	CodeInstanceTTLTooShort:          {DomainAPI, false},
-	CodeNonceReused:                  {DomainAPI, false},
-	CodeInstanceTTLRequired:          {DomainAPI, false},
-	CodeInstanceDeviceMismatch:       {DomainAPI, false},
-	CodeInstanceExpired:              {DomainAPI, false},
-	CodeInstanceNotFound:             {DomainAPI, false},
-	CodeInstanceReplaced:             {DomainAPI, false},
-	CodeInstanceTTLShortened:         {DomainAPI, false},
-	CodeInstanceCreationRateExceeded: {DomainAPI, true},
-	CodeSequenceNotIncreasing:        {DomainAPI, false},
-	CodeProtocolError:                {DomainHTTP, false},
-	CodeNotAuthenticated:             {DomainAPI, false},
-	CodeLegacyDisabled:               {DomainAPI, false},
-	CodeInternalError:                {DomainNetwork, true},
-	CodeUnavailable:                  {DomainNetwork, true},
-}
-
-// Codes returns every error code of protocol v1, in the order of the table in
-// docs/PROTOCOL.md.
+// Codes returns every error code of protocol v1, in the order of the table
+// in docs/PROTOCOL.md (package codes' wire codes).
 func Codes() []string {
-	return []string{
-		CodeTokenMalformed, CodeTokenAlgorithm, CodeKidInvalid, CodeKidDateMismatch,
-		CodeSignatureInvalid, CodeUnknownApplication, CodeSubjectMismatch,
-		CodeUserIDInvalid, CodeClaimMissing, CodeClaimInvalid, CodeTokenExpired,
-		CodeTokenNotYetValid, CodeTokenTTLTooShort, CodeInstanceTTLTooShort,
-		CodeNonceReused, CodeInstanceTTLRequired, CodeInstanceDeviceMismatch,
-		CodeInstanceExpired, CodeInstanceNotFound, CodeInstanceReplaced,
-		CodeInstanceTTLShortened, CodeInstanceCreationRateExceeded,
-		CodeSequenceNotIncreasing, CodeProtocolError, CodeNotAuthenticated,
-		CodeLegacyDisabled, CodeInternalError, CodeUnavailable,
+	var out []string
+	for _, i := range codes.All() {
+		if i.Wire {
+			out = append(out, i.Code)
+		}
 	}
+	return out
 }
 
 // Error is the body of an [ErrorMessage]: why the server refused a request.
@@ -125,12 +91,11 @@ type Error struct {
 // NewError returns an Error for code with the domain and retryability that
 // docs/PROTOCOL.md gives it. An unknown code gets DomainAPI, not retryable.
 func NewError(code, message string) *Error {
-	info, ok := codeTable[code]
-	if !ok {
-		info = codeInfo{DomainAPI, false}
-	}
-	return &Error{Code: code, Domain: info.domain, Message: message, Retryable: info.retryable}
+	return &Error{Code: code, Domain: string(codes.DomainOf(code)), Message: message, Retryable: codes.Retryable(code)}
 }
+
+// ErrorCode returns the code (codes.Coder).
+func (e *Error) ErrorCode() string { return e.Code }
 
 // Error formats the error as "code: message".
 func (e *Error) Error() string {
@@ -164,6 +129,9 @@ type ProtocolError struct {
 	// than Config.ReadLimit. Reply, then Close with CloseMessageTooBig.
 	Fatal bool
 }
+
+// ErrorCode returns protocol_error (codes.Coder).
+func (e *ProtocolError) ErrorCode() string { return CodeProtocolError }
 
 // Error formats the error as "protocol_error: reason".
 func (e *ProtocolError) Error() string { return CodeProtocolError + ": " + e.Reason }

@@ -22,6 +22,14 @@ const (
 	TypePushTokenUnregistered = "pushTokenUnregistered" // answer to unregisterPushToken
 	TypeError                 = "error"                 // answer refusing a request
 	TypeInstanceRevoked       = "instanceRevoked"       // unsolicited: the bound instance is gone
+	TypeCallUser              = "callUser"              // request: call another user
+	TypeCallProgressing       = "callProgressing"       // answer to callUser: the call exists
+	TypeIncomingCall          = "incomingCall"          // unsolicited: a call rings on this connection
+	TypeAnswerCall            = "answerCall"            // request: answer a ringing call
+	TypeDeclineCall           = "declineCall"           // request: decline a ringing call
+	TypeHangupCall            = "hangupCall"            // request: end a call
+	TypeCallEstablished       = "callEstablished"       // the call was answered (answer to answerCall, or unsolicited)
+	TypeCallEnded             = "callEnded"             // the call ended (answer to declineCall or hangupCall, or unsolicited)
 )
 
 // MaxIDLen is the longest request id; an id is 1..MaxIDLen bytes of
@@ -422,6 +430,22 @@ func newMessage(typ []byte) Message {
 		return new(ErrorMessage)
 	case TypeInstanceRevoked:
 		return new(InstanceRevoked)
+	case TypeCallUser:
+		return new(CallUser)
+	case TypeCallProgressing:
+		return new(CallProgressing)
+	case TypeIncomingCall:
+		return new(IncomingCall)
+	case TypeAnswerCall:
+		return new(AnswerCall)
+	case TypeDeclineCall:
+		return new(DeclineCall)
+	case TypeHangupCall:
+		return new(HangupCall)
+	case TypeCallEstablished:
+		return new(CallEstablished)
+	case TypeCallEnded:
+		return new(CallEnded)
 	}
 	return nil
 }

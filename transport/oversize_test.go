@@ -16,7 +16,9 @@ import (
 func TestOverHardLimitPeerSeesClose(t *testing.T) {
 	// The owner loop Read documents: answer a fatal ProtocolError, close
 	// with 1009, read on until the end.
-	url := serve(t, UpgradeConfig{}, func(c *Conn) {
+	// A long grace: the drain ends at the peer's close anyway, and a
+	// loaded machine must not turn a slow write into a reset.
+	url := serve(t, UpgradeConfig{Config: Config{CloseGrace: failAfter}}, func(c *Conn) {
 		_ = c.Send(welcome())
 		for {
 			_, err := c.Read()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 // Exit statuses shared by every command.
@@ -99,7 +101,7 @@ func dispatch(ctx context.Context, e *env, about string, cmds []command, args []
 	if strings.HasPrefix(args[0], "-") {
 		e.errorf("unknown flag %s; flags go after the command", flagName(args[0]))
 	} else {
-		e.errorf("unknown command %s", quoteArg(args[0]))
+		e.errorf("unknown command %s", excerpt.Quote(args[0], 40))
 	}
 	e.usageHint()
 	return exitUsage
@@ -242,17 +244,50 @@ func (fs *flagSet) invalid(format string, args ...any) int {
 	return exitUsage
 }
 
-// require checks that the named string flags are set and not empty.
-func (fs *flagSet) require(names ...string) (code int, ok bool) {
+// A usageErr is a usage error found by a command's validate or config
+// step: the command exits 2 with one line and a pointer to --help.
+type usageErr string
+
+func (u usageErr) Error() string { return string(u) }
+
+// usagef returns a usageErr.
+func usagef(format string, args ...any) error {
+	return usageErr(fmt.Sprintf(format, args...))
+}
+
+// fail reports err from a command's validate or config step and returns
+// the exit status: exitUsage for a usageErr (one line and a pointer to
+// --help), exitFail for anything else (one line).
+func (fs *flagSet) fail(err error) int {
+	var u usageErr
+	if errors.As(err, &u) {
+		return fs.invalid("%s", string(u))
+	}
+	fs.e.errorf("%v", err)
+	return exitFail
+}
+
+// parseAll parses args, then refuses more than maxArgs positional
+// arguments; ok is false when the command must stop and return code.
+func (fs *flagSet) parseAll(args []string, maxArgs int) (code int, ok bool) {
+	if code, ok := fs.parse(args); !ok {
+		return code, false
+	}
+	return fs.maxArgs(maxArgs)
+}
+
+// require checks that the named string flags are set and not empty; the
+// error is a usageErr.
+func (fs *flagSet) require(names ...string) error {
 	for _, n := range names {
 		if fs.Lookup(n).Value.String() == "" {
 			if n == "app-secret" {
-				return fs.usageError("missing required flag --app-secret (or set %s)", envAppSecret), false
+				return usagef("missing required flag --app-secret (or set %s)", envAppSecret)
 			}
-			return fs.usageError("missing required flag --%s", n), false
+			return usagef("missing required flag --%s", n)
 		}
 	}
-	return exitOK, true
+	return nil
 }
 
 // maxArgs refuses more than n positional arguments. It never echoes them:
@@ -278,16 +313,6 @@ func flagName(arg string) string {
 	name := strings.TrimLeft(arg, "-")
 	name, _, _ = strings.Cut(name, "=")
 	return "--" + name
-}
-
-// quoteArg quotes an unknown command name for an error, cut short.
-func quoteArg(s string) string {
-	const limit = 40
-	r := []rune(s)
-	if len(r) > limit {
-		return fmt.Sprintf("%q...", string(r[:limit]))
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // timeFlag is an RFC 3339 time flag; the zero value means "not given".

@@ -46,115 +46,193 @@ template has no {instanceTtl}, the auth server decides the TTL and bots
 warn so. With --store each bot keeps its device record in DIR/<user>, so
 a second run re-authenticates instead of registering.
 
-Exit status: 0 when every client started and none failed or lost its
-instance while online, 1 otherwise, 2 usage.`
+With --calls-per-minute N the bots call each other while online: the
+fleet places N calls a minute in all, each from a random online bot to a
+random other bot; the callee answers after a random delay of up to
+--answer-delay, the caller hangs up after --hold. The summary adds the
+calls placed, answered and failed by cause (the backend's refusal code, or
+why an unanswered call ended) and the call setup latency p50/p95/p99
+(callUser until the backend's callProgressing).
 
-func runBots(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("[flags]", botsAbout)
-	url := fs.String("url", "", "backend WebSocket URL, ws://HOST:PORT (default: an in-process backend)")
-	appKey := fs.String("app-key", "", "application key (default with the in-process backend: a generated one)")
-	appSecret := fs.String("app-secret", "", "application secret: bots sign their own tokens (test use only); with\n--url and without --auth-url, when the flag is absent, it is read from the\nenvironment variable SINCHSIM_APP_SECRET, which keeps it out of ps")
-	authURL := fs.String("auth-url", "", "auth server URL template with {userId} (and {applicationKey},\n{instanceTtl}): bots fetch tokens there")
-	authField := fs.String("auth-field", "token", "with --auth-url: the JSON member holding the token")
-	authMethod := fs.String("auth-method", "GET", "with --auth-url: GET or POST")
-	n := fs.Int("n", 10, "number of clients")
-	concurrency := fs.Int("concurrency", 32, "clients registering at the same time")
-	duration := fs.Duration("duration", 0, "how long started clients stay online (0: register and leave); the\nrun ends early when none is left online")
-	store := fs.String("store", "", "directory of device stores, one per bot (default: in memory)")
-	prefix := fs.String("user-prefix", "bot-", "user ids are this prefix plus the bot's number")
-	instanceTTL := fs.Duration("instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h; with\n--auth-url, {instanceTtl} carries it in seconds")
-	asJSON := fs.Bool("json", false, "print exactly one JSON object with the summary")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
-	}
-	if fs.secretFromEnv && (*authURL != "" || *url == "") {
+Exit status: 0 when every client started and none failed or lost its
+instance while online, and no call failed; 1 otherwise, 2 usage.`
+
+// botsFlags holds bots' flags. define registers them, validate checks
+// them, and the run steps below build the token provider, the backend
+// and the fleet's configuration from them.
+type botsFlags struct {
+	url, appKey, appSecret         string
+	authURL, authField, authMethod string
+	n, concurrency                 int
+	duration, instanceTTL          time.Duration
+	store, prefix                  string
+	asJSON                         bool
+	callsPerMinute                 float64
+	answerDelay, hold              time.Duration
+	secret                         credentials.Secret // set by validate, or by backend
+}
+
+func (f *botsFlags) define(fs *flagSet) {
+	fs.StringVar(&f.url, "url", "", "backend WebSocket URL, ws://HOST:PORT (default: an in-process backend)")
+	fs.StringVar(&f.appKey, "app-key", "", "application key (default with the in-process backend: a generated one)")
+	fs.StringVar(&f.appSecret, "app-secret", "", "application secret: bots sign their own tokens (test use only); with\n--url and without --auth-url, when the flag is absent, it is read from the\nenvironment variable SINCHSIM_APP_SECRET, which keeps it out of ps")
+	fs.StringVar(&f.authURL, "auth-url", "", "auth server URL template with {userId} (and {applicationKey},\n{instanceTtl}): bots fetch tokens there")
+	fs.StringVar(&f.authField, "auth-field", "token", "with --auth-url: the JSON member holding the token")
+	fs.StringVar(&f.authMethod, "auth-method", "GET", "with --auth-url: GET or POST")
+	fs.IntVar(&f.n, "n", 10, "number of clients")
+	fs.IntVar(&f.concurrency, "concurrency", 32, "clients registering at the same time")
+	fs.DurationVar(&f.duration, "duration", 0, "how long started clients stay online (0: register and leave); the\nrun ends early when none is left online")
+	fs.StringVar(&f.store, "store", "", "directory of device stores, one per bot (default: in memory)")
+	fs.StringVar(&f.prefix, "user-prefix", "bot-", "user ids are this prefix plus the bot's number")
+	fs.DurationVar(&f.instanceTTL, "instance-ttl", 0, "limit each instance's TTL (sinch:rtc:instance:exp), at least 48h; with\n--auth-url, {instanceTtl} carries it in seconds")
+	fs.Float64Var(&f.callsPerMinute, "calls-per-minute", 0, "calls the fleet places per minute in all while online (needs --duration)")
+	fs.DurationVar(&f.answerDelay, "answer-delay", fleet.DefaultAnswerDelay, "with --calls-per-minute: a callee answers after a random delay up to this")
+	fs.DurationVar(&f.hold, "hold", fleet.DefaultHoldTime, "with --calls-per-minute: a caller hangs up this long after the answer")
+	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the summary")
+}
+
+// validate checks the flags and parses the secret; every error is a
+// usageErr.
+func (f *botsFlags) validate(fs *flagSet) error {
+	if fs.secretFromEnv && (f.authURL != "" || f.url == "") {
 		// The environment's secret serves only where a flag would be
 		// needed: for tokens signed against a backend at --url.
-		*appSecret, fs.secretFromEnv = "", false
+		f.appSecret, fs.secretFromEnv = "", false
 	}
 	switch {
-	case *n < 1:
-		return fs.invalid("-n must be at least 1")
-	case *concurrency < 1:
-		return fs.invalid("--concurrency must be at least 1")
-	case *duration < 0:
-		return fs.invalid("--duration must not be negative")
-	case *instanceTTL != 0 && *instanceTTL < credentials.MinInstanceTTL:
-		return fs.invalid("--instance-ttl must be at least 48h (Sinch's minimum)")
-	case *appSecret != "" && *authURL != "":
-		return fs.invalid("give --app-secret or --auth-url, not both")
-	case *url != "" && *appSecret == "" && *authURL == "":
-		return fs.usageError("with --url, give --app-secret (or set %s) or --auth-url for the tokens", envAppSecret)
-	case (*url != "" || *appSecret != "") && *appKey == "":
-		return fs.usageError("missing required flag --app-key")
+	case f.n < 1:
+		return usagef("-n must be at least 1")
+	case f.concurrency < 1:
+		return usagef("--concurrency must be at least 1")
+	case f.duration < 0:
+		return usagef("--duration must not be negative")
+	case f.callsPerMinute < 0:
+		return usagef("--calls-per-minute must not be negative")
+	case f.callsPerMinute > 0 && f.duration == 0:
+		return usagef("--calls-per-minute needs --duration: bots call while they stay online")
+	case f.answerDelay < 0 || f.hold < 0:
+		return usagef("--answer-delay and --hold must not be negative")
+	case f.instanceTTL != 0 && f.instanceTTL < credentials.MinInstanceTTL:
+		return usagef("--instance-ttl must be at least 48h (Sinch's minimum)")
+	case f.appSecret != "" && f.authURL != "":
+		return usagef("give --app-secret or --auth-url, not both")
+	case f.url != "" && f.appSecret == "" && f.authURL == "":
+		return usagef("with --url, give --app-secret (or set %s) or --auth-url for the tokens", envAppSecret)
+	case (f.url != "" || f.appSecret != "") && f.appKey == "":
+		return usagef("missing required flag --app-key")
 	}
-	if *authURL != "" && *appKey == "" && *url == "" {
-		return fs.usageError("with --auth-url, give the --app-key the auth server signs for")
+	if f.authURL != "" && f.appKey == "" && f.url == "" {
+		return usagef("with --auth-url, give the --app-key the auth server signs for")
 	}
-	err := checkPrefix(*prefix, *n)
+	if err := checkPrefix(f.prefix, f.n); err != nil {
+		return usagef("%v", err)
+	}
+	if f.appSecret != "" {
+		var err error
+		if f.secret, err = credentials.ParseSecret(f.appSecret); err != nil {
+			return usagef("%s is not valid base64", fs.secretName())
+		}
+	}
+	return nil
+}
+
+// authProvider returns the provider that fetches tokens from --auth-url,
+// or nil without one. It warns on e when the auth server cannot learn
+// --instance-ttl. The error is a usageErr.
+func (f *botsFlags) authProvider(e *env) (credentials.Provider, error) {
+	if f.authURL == "" {
+		return nil, nil
+	}
+	p, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: f.authURL, Field: f.authField, Method: f.authMethod, InstanceTTL: f.instanceTTL})
 	if err != nil {
-		return fs.invalid("%v", err)
+		return nil, usagef("%s", strings.TrimPrefix(err.Error(), credentials.ErrConfig.Error()+": "))
 	}
+	if f.instanceTTL > 0 && !strings.Contains(f.authURL, "{instanceTtl}") && !strings.EqualFold(f.authMethod, http.MethodPost) {
+		e.errorf("warning: --auth-url has no {instanceTtl}, so the auth server is not told --instance-ttl and decides the TTL itself (the summary shows the TTLs granted)")
+	}
+	return p, nil
+}
 
-	var secret credentials.Secret
-	if *appSecret != "" {
-		if secret, err = credentials.ParseSecret(*appSecret); err != nil {
-			return fs.invalid("%s is not valid base64", fs.secretName())
-		}
+// backend returns the URL the fleet registers against and how to name it.
+// Without --url it starts an in-process backend, whose application takes
+// --app-key and --app-secret when given (else generated ones, which the
+// flags then take); stop closes it.
+func (f *botsFlags) backend() (target, where string, stop func(), err error) {
+	if f.url != "" {
+		return f.url, f.url, func() {}, nil
 	}
-	var provider credentials.Provider
-	if *authURL != "" {
-		p, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: *authURL, Field: *authField, Method: *authMethod, InstanceTTL: *instanceTTL})
-		if err != nil {
-			return fs.invalid("%s", strings.TrimPrefix(err.Error(), credentials.ErrConfig.Error()+": "))
-		}
-		provider = p
-		if *instanceTTL > 0 && !strings.Contains(*authURL, "{instanceTtl}") && !strings.EqualFold(*authMethod, http.MethodPost) {
-			e.errorf("warning: --auth-url has no {instanceTtl}, so the auth server is not told --instance-ttl and decides the TTL itself (the summary shows the TTLs granted)")
-		}
+	app := fakebackend.NewApplication()
+	if f.appKey != "" {
+		app.Key = f.appKey
 	}
-	target := *url
-	where := target
-	if target == "" {
-		app := fakebackend.NewApplication()
-		if *appKey != "" {
-			app.Key = *appKey
-		}
-		if !secret.IsZero() {
-			app.Secret = secret
-		}
-		srv, err := fakebackend.NewServer(fakebackend.Config{Applications: []fakebackend.Application{app}})
-		if err != nil {
-			e.errorf("starting the in-process backend: %v", err)
-			return exitFail
-		}
-		defer srv.Close()
-		target, where = srv.URL(), srv.URL()+" (in-process backend)"
-		*appKey = app.Key
-		if *authURL == "" {
-			secret = app.Secret
-		}
+	if !f.secret.IsZero() {
+		app.Secret = f.secret
 	}
+	srv, err := fakebackend.NewServer(fakebackend.Config{Applications: []fakebackend.Application{app}})
+	if err != nil {
+		return "", "", nil, err
+	}
+	f.appKey = app.Key
+	if f.authURL == "" {
+		f.secret = app.Secret
+	}
+	return srv.URL(), srv.URL() + " (in-process backend)", func() { srv.Close() }, nil
+}
+
+// selfSigned returns the provider that signs tokens with the secret; the
+// error is a usageErr.
+func (f *botsFlags) selfSigned() (credentials.Provider, error) {
+	p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: f.appKey, Secret: f.secret, InstanceTTL: f.instanceTTL})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return p, nil
+}
+
+// config returns the fleet's configuration.
+func (f *botsFlags) config(target string, provider credentials.Provider) fleet.Config {
+	return fleet.Config{
+		URL: target, ApplicationKey: f.appKey, Provider: provider, N: f.n, Concurrency: f.concurrency,
+		Duration: f.duration, StoreDir: f.store, UserPrefix: f.prefix, InstanceTTL: f.instanceTTL > 0,
+		CallsPerMinute: f.callsPerMinute, AnswerDelay: f.answerDelay, HoldTime: f.hold,
+	}
+}
+
+func runBots(ctx context.Context, e *env, args []string) int {
+	var f botsFlags
+	fs := e.newFlags("[flags]", botsAbout)
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
+		return code
+	}
+	if err := f.validate(fs); err != nil {
+		return fs.fail(err)
+	}
+	provider, err := f.authProvider(e)
+	if err != nil {
+		return fs.fail(err)
+	}
+	target, where, stop, err := f.backend()
+	if err != nil {
+		e.errorf("starting the in-process backend: %v", err)
+		return exitFail
+	}
+	defer stop()
 	if provider == nil {
-		p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: *appKey, Secret: secret, InstanceTTL: *instanceTTL})
-		if err != nil {
-			return fs.invalid("%v", err)
+		if provider, err = f.selfSigned(); err != nil {
+			return fs.fail(err)
 		}
-		provider = p
 	}
+	return f.run(ctx, e, f.config(target, provider), where)
+}
 
-	cfg := fleet.Config{
-		URL: target, ApplicationKey: *appKey, Provider: provider, N: *n, Concurrency: *concurrency,
-		Duration: *duration, StoreDir: *store, UserPrefix: *prefix, InstanceTTL: *instanceTTL > 0,
-	}
-	bar := newProgressBar(e, *asJSON)
+// run runs the fleet, prints the summary and returns the exit status.
+func (f *botsFlags) run(ctx context.Context, e *env, cfg fleet.Config, where string) int {
+	bar := newProgressBar(e, f.asJSON)
 	cfg.Progress = bar.update
 	res, runErr := fleet.Run(ctx, cfg)
 	bar.finish()
-	if *asJSON {
+	if f.asJSON {
 		enc := json.NewEncoder(e.stdout)
 		if err := enc.Encode(res); err != nil {
 			e.errorf("%v", err)
@@ -199,6 +277,17 @@ func printFleet(e *env, where string, r fleet.Result) {
 		fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
 	}
 	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+	if c := r.Calls; c != nil {
+		fmt.Fprintf(w, "  calls placed         %d\n", c.Placed)
+		fmt.Fprintf(w, "  calls answered       %d\n", c.Answered)
+		fmt.Fprintf(w, "  calls failed         %d\n", c.Failed)
+		printCodes(w, c.FailedByCause, nil)
+		if c.SetupLatencyMs == (fleet.Latency{}) {
+			fmt.Fprintf(w, "  call setup p50/p95/p99 n/a\n")
+		} else {
+			fmt.Fprintf(w, "  call setup p50/p95/p99 %.1f / %.1f / %.1f ms\n", c.SetupLatencyMs.P50, c.SetupLatencyMs.P95, c.SetupLatencyMs.P99)
+		}
+	}
 }
 
 // printCodes prints failure counts by code, each with its example.

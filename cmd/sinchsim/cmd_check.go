@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/internal/excerpt"
 )
 
 var checkCommand = command{
@@ -42,68 +42,93 @@ an answer that holds no token).`
 // default (10 s). Tests shorten it.
 var checkTimeout time.Duration
 
-func runCheck(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("--url TEMPLATE --app-key KEY --app-secret SECRET [flags]", checkAbout)
-	url := fs.String("url", "", "the auth server's token URL `TEMPLATE`; {userId}, {applicationKey} and\n{instanceTtl} (true or false) are substituted (required)")
-	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
-	var users, headers listFlag
-	fs.Var(&users, "user", "a `USER` id to ask tokens for (repeatable); default "+strings.Join(credentials.DefaultCheckUsers(), ", "))
-	method := fs.String("method", http.MethodGet, "the HTTP `METHOD`: GET or POST")
-	body := fs.String("body", "", "the POST body `TEMPLATE`, with the URL's placeholders (JSON-escaped); default\n{\"userId\":\"{userId}\",\"applicationKey\":\"{applicationKey}\",\"instanceTtl\":{instanceTtl}}")
-	field := fs.String("field", "token", "the `NAME` of the JSON member that holds the token; an answer that is not\nJSON is the token itself")
-	fs.Var(&headers, "header", "a request header as `'Name: value'` (repeatable), e.g. an Authorization\nheader; never printed")
-	requests := fs.Int("requests", credentials.DefaultCheckRequests, "fetch `N` tokens, asking for the users in turn")
-	instanceTTL := fs.Bool("instance-ttl-expected", false, "ask for a limited instance TTL ({instanceTtl} is true) and fail tokens\nwithout sinch:rtc:instance:exp")
-	asJSON := fs.Bool("json", false, "print one JSON object {findings, summary} instead of lines")
-	if code, ok := fs.parse(args); !ok {
-		return code
+// checkFlags holds check's flags; define registers them, validate checks
+// them and config turns them into the checker's configuration.
+type checkFlags struct {
+	url, appKey, secretText string
+	method, body, field     string
+	users, headers          listFlag
+	requests                int
+	instanceTTL, asJSON     bool
+	secret                  credentials.Secret // set by validate
+	header                  http.Header        // set by validate
+}
+
+func (f *checkFlags) define(fs *flagSet) {
+	fs.StringVar(&f.url, "url", "", "the auth server's token URL `TEMPLATE`; {userId}, {applicationKey} and\n{instanceTtl} (true or false) are substituted (required)")
+	fs.StringVar(&f.appKey, "app-key", "", usageAppKey+" (required)")
+	fs.StringVar(&f.secretText, "app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
+	fs.Var(&f.users, "user", "a `USER` id to ask tokens for (repeatable); default "+strings.Join(credentials.DefaultCheckUsers(), ", "))
+	fs.StringVar(&f.method, "method", http.MethodGet, "the HTTP `METHOD`: GET or POST")
+	fs.StringVar(&f.body, "body", "", "the POST body `TEMPLATE`, with the URL's placeholders (JSON-escaped); default\n{\"userId\":\"{userId}\",\"applicationKey\":\"{applicationKey}\",\"instanceTtl\":{instanceTtl}}")
+	fs.StringVar(&f.field, "field", "token", "the `NAME` of the JSON member that holds the token; an answer that is not\nJSON is the token itself")
+	fs.Var(&f.headers, "header", "a request header as `'Name: value'` (repeatable), e.g. an Authorization\nheader; never printed")
+	fs.IntVar(&f.requests, "requests", credentials.DefaultCheckRequests, "fetch `N` tokens, asking for the users in turn")
+	fs.BoolVar(&f.instanceTTL, "instance-ttl-expected", false, "ask for a limited instance TTL ({instanceTtl} is true) and fail tokens\nwithout sinch:rtc:instance:exp")
+	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object {findings, summary} instead of lines")
+}
+
+// validate checks the flags and parses the secret and the headers; every
+// error is a usageErr.
+func (f *checkFlags) validate(fs *flagSet) error {
+	if err := fs.require("url", "app-key", "app-secret"); err != nil {
+		return err
 	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
+	var err error
+	if f.secret, err = parseSecret(fs, f.secretText); err != nil {
+		return err
 	}
-	if code, ok := fs.require("url", "app-key", "app-secret"); !ok {
-		return code
-	}
-	secret, code, ok := parseSecret(fs, *secretText)
-	if !ok {
-		return code
-	}
-	m := strings.ToUpper(*method)
+	m := strings.ToUpper(f.method)
 	switch {
 	case m != http.MethodGet && m != http.MethodPost:
-		return fs.invalid("--method %s: use GET or POST", quoteArg(*method))
-	case *body != "" && m != http.MethodPost:
-		return fs.invalid("--body is sent only with --method POST")
-	case *field == "":
-		return fs.invalid("--field is empty: name the JSON member that holds the token")
-	case *requests < 1 || *requests > credentials.MaxCheckRequests:
-		return fs.invalid("--requests %d: ask for 1 to %d tokens", *requests, credentials.MaxCheckRequests)
+		return usagef("--method %s: use GET or POST", excerpt.Quote(f.method, 40))
+	case f.body != "" && m != http.MethodPost:
+		return usagef("--body is sent only with --method POST")
+	case f.field == "":
+		return usagef("--field is empty: name the JSON member that holds the token")
+	case f.requests < 1 || f.requests > credentials.MaxCheckRequests:
+		return usagef("--requests %d: ask for 1 to %d tokens", f.requests, credentials.MaxCheckRequests)
 	}
-	for _, u := range users {
+	for _, u := range f.users {
 		if u == "" {
-			return fs.invalid("--user is empty")
+			return usagef("--user is empty")
 		}
 	}
-	h, err := parseHeaders(headers)
-	if err != nil {
-		return fs.invalid("%v", err)
+	if f.header, err = parseHeaders(f.headers); err != nil {
+		return usagef("%v", err)
 	}
+	return nil
+}
 
-	report, err := credentials.Check(ctx, credentials.CheckConfig{
-		URL:                 *url,
-		Method:              m,
-		Body:                *body,
-		Field:               *field,
-		Header:              h,
+// config returns the checker's configuration; call it after validate.
+func (f *checkFlags) config(now func() time.Time) credentials.CheckConfig {
+	return credentials.CheckConfig{
+		URL:                 f.url,
+		Method:              strings.ToUpper(f.method),
+		Body:                f.body,
+		Field:               f.field,
+		Header:              f.header,
 		Timeout:             checkTimeout,
-		ApplicationKey:      *appKey,
-		Secret:              secret,
-		Users:               users,
-		Requests:            *requests,
-		InstanceTTLExpected: *instanceTTL,
-		Now:                 e.now,
-	})
+		ApplicationKey:      f.appKey,
+		Secret:              f.secret,
+		Users:               f.users,
+		Requests:            f.requests,
+		InstanceTTLExpected: f.instanceTTL,
+		Now:                 now,
+	}
+}
+
+func runCheck(ctx context.Context, e *env, args []string) int {
+	var f checkFlags
+	fs := e.newFlags("--url TEMPLATE --app-key KEY --app-secret SECRET [flags]", checkAbout)
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
+		return code
+	}
+	if err := f.validate(fs); err != nil {
+		return fs.fail(err)
+	}
+	report, err := credentials.Check(ctx, f.config(e.now))
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -115,17 +140,8 @@ func runCheck(ctx context.Context, e *env, args []string) int {
 		e.errorf("%s%s", strings.TrimPrefix(err.Error(), "credentials: "), fetchHint(err))
 		return exitUsage
 	}
-
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			e.errorf("cannot encode the report: %v", err)
-			return exitFail
-		}
-	} else {
-		fmt.Fprint(e.stdout, printable(report.String()))
+	if code := printJSONOr(e, report, f.asJSON, "cannot encode the report"); code != exitOK {
+		return code
 	}
 	if report.Failed() {
 		return exitFail

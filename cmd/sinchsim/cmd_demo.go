@@ -16,6 +16,7 @@ import (
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 var demoCommand = command{
@@ -111,16 +112,39 @@ func (p *demoPrinter) step(n int, title string) {
 	fmt.Fprintf(p.e.stdout, "\n%d. %s\n", n, title)
 }
 
+// demoFlags holds demo's flags.
+type demoFlags struct {
+	quietBackend bool
+}
+
+func (f *demoFlags) define(fs *flagSet) {
+	fs.BoolVar(&f.quietBackend, "quiet-backend", false, "leave the backend's decisions out of the timeline")
+}
+
+// validate checks the flags: demo has none that can be wrong.
+func (f *demoFlags) validate() error { return nil }
+
+// config returns the demo's configuration.
+func (f *demoFlags) config() demoConfig {
+	return demoConfig{showBackend: !f.quietBackend}
+}
+
+// demoConfig says how the demo runs.
+type demoConfig struct {
+	showBackend bool // print the backend's decisions in the timeline
+}
+
 func runDemo(ctx context.Context, e *env, args []string) int {
+	var f demoFlags
 	fs := e.newFlags("[flags]", demoAbout)
-	quiet := fs.Bool("quiet-backend", false, "leave the backend's decisions out of the timeline")
-	if code, ok := fs.parse(args); !ok {
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
 		return code
 	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
+	if err := f.validate(); err != nil {
+		return fs.fail(err)
 	}
-	if err := demo(ctx, e, !*quiet); err != nil {
+	if err := demo(ctx, e, f.config()); err != nil {
 		e.errorf("%v", err)
 		if ctx.Err() != nil {
 			return exitInterrupted
@@ -130,26 +154,78 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func demo(ctx context.Context, e *env, showBackend bool) error {
+// demoWorld is what the demo runs: one virtual clock, the backend, the
+// auth server and the bots, and what to undo at the end (in reverse).
+type demoWorld struct {
+	ctx      context.Context
+	e        *env
+	mock     *vclock.Clock
+	p        *demoPrinter
+	app      fakebackend.Application
+	srv      *fakebackend.Server
+	provider credentials.Provider
+	stores   map[string]*client.MemoryDeviceStore
+	undo     []func()
+}
+
+func demo(ctx context.Context, e *env, cfg demoConfig) error {
 	mock := fakebackend.RunTClock() // one virtual clock for the backend and every bot
-	p := &demoPrinter{e: e, clock: mock}
-	app := fakebackend.NewApplication()
-	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: mock, Applications: []fakebackend.Application{app}})
+	w := &demoWorld{ctx: ctx, e: e, mock: mock, p: &demoPrinter{e: e, clock: mock}, stores: map[string]*client.MemoryDeviceStore{}}
+	defer w.close()
+	if err := w.setup(cfg); err != nil {
+		return err
+	}
+	bots, err := w.registerThree()
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	fmt.Fprintf(e.stdout, "sinchsim demo: fake backend at %s, mock clock at %s\n", srv.URL(), mock.Now().UTC().Format(time.RFC3339))
+	bob, err := w.restartBob(bots[1])
+	if err != nil {
+		return err
+	}
+	dave, err := w.renewDave(append(bots, bob))
+	if err != nil {
+		return err
+	}
+	eve, err := w.badToken()
+	if err != nil {
+		return err
+	}
+	if err := idleAll(ctx, []*client.SinchClient{bob, dave, eve}); err != nil {
+		return err
+	}
+	w.p.flush()
+	fmt.Fprintf(e.stdout, "\nDone: %d instances on the backend, %d decisions logged. Run \"sinchsim --help\" for more.\n", len(w.srv.Instances()), len(w.srv.Events()))
+	return nil
+}
 
-	if showBackend {
+// close undoes what the demo set up, last first.
+func (w *demoWorld) close() {
+	for i := len(w.undo) - 1; i >= 0; i-- {
+		w.undo[i]()
+	}
+}
+
+// setup starts the backend and the auth server.
+func (w *demoWorld) setup(cfg demoConfig) error {
+	w.app = fakebackend.NewApplication()
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: w.mock, Applications: []fakebackend.Application{w.app}})
+	if err != nil {
+		return err
+	}
+	w.srv = srv
+	w.undo = append(w.undo, func() { srv.Close() })
+	fmt.Fprintf(w.e.stdout, "sinchsim demo: fake backend at %s, mock clock at %s\n", srv.URL(), w.mock.Now().UTC().Format(time.RFC3339))
+
+	if cfg.showBackend {
 		events, cancel := srv.Subscribe(4096)
-		defer cancel()
-		p.events = events
+		w.undo = append(w.undo, cancel)
+		w.p.events = events
 	}
 
 	// The auth server a team would write: it holds the secret and signs
 	// tokens for its users, here for 30-day instances when asked.
-	minter, err := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: app.Key, Secret: app.Secret, Clock: mock})
+	minter, err := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: w.app.Key, Secret: w.app.Secret, Clock: w.mock})
 	if err != nil {
 		return err
 	}
@@ -157,139 +233,153 @@ func demo(ctx context.Context, e *env, showBackend bool) error {
 	if err != nil {
 		return err
 	}
-	defer stopAuth()
-	fmt.Fprintf(e.stdout, "auth server at %s (holds the application secret)\n", authURL)
-	provider, err := credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: authURL + "/token?userId={userId}&ttl={instanceTtl}"})
+	w.undo = append(w.undo, stopAuth)
+	fmt.Fprintf(w.e.stdout, "auth server at %s (holds the application secret)\n", authURL)
+	w.provider, err = credentials.NewHTTPProvider(credentials.HTTPProviderConfig{URL: authURL + "/token?userId={userId}&ttl={instanceTtl}"})
+	return err
+}
+
+// newBot makes a client for user on the demo's clock, with the user's
+// device store (kept across restarts) and the timeline's listeners.
+func (w *demoWorld) newBot(user string, opts ...client.Option) (*client.SinchClient, error) {
+	st := w.stores[user]
+	if st == nil {
+		st = client.NewMemoryDeviceStore()
+		w.stores[user] = st
+	}
+	p := w.p
+	l := &client.ListenerFuncs{
+		ClientStarted: func(c *client.SinchClient) { p.line(user, "OnClientStarted") },
+		ClientFailed:  func(c *client.SinchClient, err error) { p.line(user, "OnClientFailed: %v", err) },
+	}
+	opts = append([]client.Option{client.WithClock(w.mock), client.WithDeviceStore(st), client.WithListener(l),
+		client.WithCredentialsProvider(countingProvider(p, user, w.provider))}, opts...)
+	c, err := client.New(w.app.Key, w.srv.URL(), user, opts...)
 	if err != nil {
+		return nil, err
+	}
+	p.watch(user, c)
+	return c, nil
+}
+
+// startBot makes and starts a client for user; it is terminated when the
+// demo ends. The error of the start itself is returned as is.
+func (w *demoWorld) startBot(user string, opts ...client.Option) (*client.SinchClient, error) {
+	c, err := w.newBot(user, opts...)
+	if err != nil {
+		return nil, err
+	}
+	w.undo = append(w.undo, c.TerminateGracefully)
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// wait waits until c has started and is idle.
+func (w *demoWorld) wait(c *client.SinchClient) error {
+	wctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	if err := c.WaitStarted(wctx); err != nil {
 		return err
 	}
+	return c.WaitIdle(wctx)
+}
 
-	stores := map[string]*client.MemoryDeviceStore{}
-	newBot := func(user string, opts ...client.Option) (*client.SinchClient, error) {
-		st := stores[user]
-		if st == nil {
-			st = client.NewMemoryDeviceStore()
-			stores[user] = st
-		}
-		l := &client.ListenerFuncs{
-			ClientStarted: func(c *client.SinchClient) { p.line(user, "OnClientStarted") },
-			ClientFailed:  func(c *client.SinchClient, err error) { p.line(user, "OnClientFailed: %v", err) },
-		}
-		opts = append([]client.Option{client.WithClock(mock), client.WithDeviceStore(st), client.WithListener(l),
-			client.WithCredentialsProvider(countingProvider(p, user, provider))}, opts...)
-		c, err := client.New(app.Key, srv.URL(), user, opts...)
+// registerThree is step 1: alice, bob and carol register with tokens.
+func (w *demoWorld) registerThree() ([]*client.SinchClient, error) {
+	w.p.step(1, "Three bots register: each asks the auth server for a token")
+	var bots []*client.SinchClient
+	for _, user := range []string{"alice", "bob", "carol"} {
+		c, err := w.startBot(user)
 		if err != nil {
 			return nil, err
 		}
-		p.watch(user, c)
-		return c, nil
-	}
-	wait := func(c *client.SinchClient) error {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := c.WaitStarted(wctx); err != nil {
-			return err
-		}
-		return c.WaitIdle(wctx)
-	}
-
-	p.step(1, "Three bots register: each asks the auth server for a token")
-	var bots []*client.SinchClient
-	for _, user := range []string{"alice", "bob", "carol"} {
-		c, err := newBot(user)
-		if err != nil {
-			return err
-		}
-		defer c.TerminateGracefully()
-		if err := c.Start(); err != nil {
-			return err
-		}
-		if err := wait(c); err != nil {
-			return fmt.Errorf("%s did not start: %w", user, err)
+		if err := w.wait(c); err != nil {
+			return nil, fmt.Errorf("%s did not start: %w", user, err)
 		}
 		bots = append(bots, c)
 	}
-	p.line("backend", "%d instances", len(srv.Instances()))
+	w.p.line("backend", "%d instances", len(w.srv.Instances()))
+	return bots, nil
+}
 
-	p.step(2, "bob restarts: his device store has the instance, no token is needed")
-	bots[1].TerminateGracefully()
-	bob, err := newBot("bob")
+// restartBob is step 2: bob restarts and re-authenticates without a token.
+func (w *demoWorld) restartBob(old *client.SinchClient) (*client.SinchClient, error) {
+	w.p.step(2, "bob restarts: his device store has the instance, no token is needed")
+	old.TerminateGracefully()
+	bob, err := w.startBot("bob")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer bob.TerminateGracefully()
-	if err := bob.Start(); err != nil {
-		return err
-	}
-	if err := wait(bob); err != nil {
-		return fmt.Errorf("bob did not start again: %w", err)
+	if err := w.wait(bob); err != nil {
+		return nil, fmt.Errorf("bob did not start again: %w", err)
 	}
 	if st := bob.Stats(); st.CredentialsRequests != 0 || st.Authentications != 1 {
-		return fmt.Errorf("bob should have re-authenticated without a token, got %+v", st)
+		return nil, fmt.Errorf("bob should have re-authenticated without a token, got %+v", st)
 	}
-	p.line("bob", "re-authenticated with the stored instance: 0 tokens asked, still %d instances", len(srv.Instances()))
+	w.p.line("bob", "re-authenticated with the stored instance: 0 tokens asked, still %d instances", len(w.srv.Instances()))
+	return bob, nil
+}
 
-	p.step(3, "dave registers with a 10-day instance TTL; the clock moves 4 days")
-	dave, err := newBot("dave", client.WithInstanceTTL(true))
+// renewDave is step 3: dave registers with a 10-day instance TTL and,
+// as the clock moves 4 days (others idle first), renews it.
+func (w *demoWorld) renewDave(others []*client.SinchClient) (*client.SinchClient, error) {
+	w.p.step(3, "dave registers with a 10-day instance TTL; the clock moves 4 days")
+	dave, err := w.startBot("dave", client.WithInstanceTTL(true))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer dave.TerminateGracefully()
-	if err := dave.Start(); err != nil {
-		return err
+	if err := w.wait(dave); err != nil {
+		return nil, fmt.Errorf("dave did not start: %w", err)
 	}
-	if err := wait(dave); err != nil {
-		return fmt.Errorf("dave did not start: %w", err)
-	}
-	inst := instanceOf(srv, "dave")
-	p.line("dave", "instance expires %s; renewal is due when 7 days remain", inst.ExpireAt.UTC().Format(time.RFC3339))
+	inst := instanceOf(w.srv, "dave")
+	w.p.line("dave", "instance expires %s; renewal is due when 7 days remain", inst.ExpireAt.UTC().Format(time.RFC3339))
+	all := append(others, dave)
 	for day := 1; day <= 4; day++ {
-		if err := idleAll(ctx, append(bots, bob, dave)); err != nil {
-			return err
+		if err := idleAll(w.ctx, all); err != nil {
+			return nil, err
 		}
-		srv.Advance(24 * time.Hour)
-		p.line("clock", "day %d", day)
+		w.srv.Advance(24 * time.Hour)
+		w.p.line("clock", "day %d", day)
 	}
-	if err := idleAll(ctx, append(bots, bob, dave)); err != nil {
-		return err
+	if err := idleAll(w.ctx, all); err != nil {
+		return nil, err
 	}
-	after := instanceOf(srv, "dave")
+	after := instanceOf(w.srv, "dave")
 	if !after.ExpireAt.After(inst.ExpireAt) || dave.Stats().Renewals != 1 {
-		return fmt.Errorf("dave's TTL was not renewed (expiry %v -> %v)", inst.ExpireAt, after.ExpireAt)
+		return nil, fmt.Errorf("dave's TTL was not renewed (expiry %v -> %v)", inst.ExpireAt, after.ExpireAt)
 	}
-	p.line("dave", "renewed: instance now expires %s", after.ExpireAt.UTC().Format(time.RFC3339))
+	w.p.line("dave", "renewed: instance now expires %s", after.ExpireAt.UTC().Format(time.RFC3339))
+	return dave, nil
+}
 
-	p.step(4, "eve's auth server keys the HMAC with the secret's text, not its base64 decoding")
+// badToken is step 4: eve's auth server keys the HMAC with the secret's
+// text; the backend rejects her and explain names the mistake.
+func (w *demoWorld) badToken() (*client.SinchClient, error) {
+	w.p.step(4, "eve's auth server keys the HMAC with the secret's text, not its base64 decoding")
+	app, mock := w.app, w.mock
 	bad := credentials.ProviderFunc(func(ctx context.Context, req credentials.Request) (string, error) {
 		return textKeyedToken(app, req.UserID, mock.Now()), nil
 	})
-	eve, err := newBot("eve", client.WithCredentialsProvider(bad))
+	eve, err := w.startBot("eve", client.WithCredentialsProvider(bad))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer eve.TerminateGracefully()
-	if err := eve.Start(); err != nil {
-		return err
-	}
-	werr := wait(eve)
+	werr := w.wait(eve)
 	if !errors.Is(werr, credentials.ErrSignatureInvalid) {
-		return fmt.Errorf("eve should have failed with signature_invalid, got %v", werr)
+		return nil, fmt.Errorf("eve should have failed with signature_invalid, got %v", werr)
 	}
 	x := credentials.Explain(textKeyedToken(app, "eve", mock.Now()), credentials.ExplainOptions{Secret: app.Secret, Now: mock.Now()})
 	for _, f := range x.Findings {
 		if f.Code == credentials.DiagSecretNotBase64Decoded {
-			p.line("explain", "%s: %s", f.Code, f.Message)
+			w.p.line("explain", "%s: %s", f.Code, f.Message)
 		}
 	}
 	if !x.Has(credentials.DiagSecretNotBase64Decoded) {
-		return errors.New("explain did not name the mistake")
+		return nil, errors.New("explain did not name the mistake")
 	}
-	if err := idleAll(ctx, []*client.SinchClient{bob, dave, eve}); err != nil {
-		return err
-	}
-	p.flush()
-	fmt.Fprintf(e.stdout, "\nDone: %d instances on the backend, %d decisions logged. Run \"sinchsim --help\" for more.\n", len(srv.Instances()), len(srv.Events()))
-	return nil
+	return eve, nil
 }
 
 func idleAll(ctx context.Context, cs []*client.SinchClient) error {

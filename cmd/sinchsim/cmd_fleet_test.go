@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/internal/fleet"
 	"github.com/sinchsim/sinchsim/internal/sim"
+	"github.com/sinchsim/sinchsim/internal/syncbuf"
 )
 
 func TestDemoRuns(t *testing.T) {
@@ -80,29 +80,18 @@ func TestBotsInProcess(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs "sinchsim serve" in-process and returns its WebSocket URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startServeOut(t, args...)
+	return url
+}
+
+// startServeOut is startServe that also returns what serve printed.
+func startServeOut(t *testing.T, args ...string) (string, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runEnv(ctx, &env{name: "sinchsim", stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, now: time.Now},
@@ -118,7 +107,7 @@ func startServe(t *testing.T, args ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Serving") {
-			return m[1]
+			return m[1], out.String()
 		}
 		select {
 		case code := <-done:
@@ -127,7 +116,7 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	}
 	t.Fatalf("serve did not start:\n%s\n%s", out.String(), errOut.String())
-	return ""
+	return "", ""
 }
 
 func TestBotsAgainstServeAndStore(t *testing.T) {
@@ -184,7 +173,7 @@ func TestSimulateExactCounts(t *testing.T) {
 	// TTL 10 days: renewal when 7 days remain, i.e. every 3 days; over
 	// 30 days that is days 3, 6, ..., 30: 10 renewals per bot.
 	res := simulateJSON(t, "--bots", "4", "--period", "720h", "--instance-ttl", "240h")
-	if res.Renewals != 40 || res.RenewalFailures != 0 || res.Expiries != 0 || res.ReRegistrations != 0 || res.Failed != 0 || len(res.RejectionsByCode) != 0 {
+	if res.Renewals != 40 || res.RenewalCyclesFailed != 0 || res.Expiries != 0 || res.ReRegistrations != 0 || res.Failed != 0 || len(res.RejectionsByCode) != 0 {
 		t.Fatalf("no failures: %+v, want exactly 40 renewals", res)
 	}
 	// With failures: seed 42 fails 19 renewal requests (bot 0: 7 of its
@@ -199,10 +188,10 @@ func TestSimulateExactCounts(t *testing.T) {
 	// must give the same counts.
 	args := []string{"--bots", "4", "--period", "720h", "--instance-ttl", "240h", "--renewal-failure-rate", "0.25", "--seed", "42"}
 	a, b := simulateJSON(t, args...), simulateJSON(t, args...)
-	if a.Renewals != 37 || a.RenewalFailures != 19 || a.Expiries != 0 || a.ReRegistrations != 0 {
+	if a.Renewals != 37 || a.RenewalCyclesFailed != 19 || a.Expiries != 0 || a.ReRegistrations != 0 {
 		t.Fatalf("seed 42: %+v, want 37 renewals and 19 failures", a)
 	}
-	if a.Renewals != b.Renewals || a.RenewalFailures != b.RenewalFailures {
+	if a.Renewals != b.Renewals || a.RenewalCyclesFailed != b.RenewalCyclesFailed {
 		t.Fatalf("not reproducible: %+v vs %+v", a, b)
 	}
 }
@@ -446,6 +435,42 @@ func TestPrintFleetAfterStart(t *testing.T) {
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestBotsCall: bots that call each other report the calls, in JSON and
+// as text; the flags are checked.
+func TestBotsCall(t *testing.T) {
+	args := []string{"bots", "-n", "4", "--duration", "1s", "--calls-per-minute", "300", "--answer-delay", "10ms", "--hold", "20ms"}
+	r := cli(t, "", append(args, "--json")...)
+	if r.code != exitOK {
+		t.Fatalf("bots: %v", r)
+	}
+	res := botsJSON(t, r)
+	c := res.Calls
+	if c == nil || c.Placed == 0 || c.Answered != c.Placed || c.Failed != 0 || c.SetupLatencyMs.P50 <= 0 {
+		t.Fatalf("calls %+v", c)
+	}
+	for _, f := range []string{`"calls"`, `"placed"`, `"answered"`, `"failedByCause"`, `"setupLatencyMs"`} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("JSON lacks %s: %s", f, r.stdout)
+		}
+	}
+	text := cli(t, "", args...)
+	if text.code != exitOK || !strings.Contains(text.stdout, "calls answered") || !strings.Contains(text.stdout, "call setup p50/p95/p99") {
+		t.Fatalf("text summary: %v", text)
+	}
+	if plain := cli(t, "", "bots", "-n", "2", "--json"); strings.Contains(plain.stdout, `"calls"`) {
+		t.Fatalf("calls in a run without calls: %s", plain.stdout)
+	}
+	for _, bad := range [][]string{
+		{"bots", "--calls-per-minute", "10"},
+		{"bots", "--calls-per-minute", "-1", "--duration", "1s"},
+		{"bots", "--calls-per-minute", "10", "--duration", "1s", "--hold", "-1s"},
+	} {
+		if r := cli(t, "", bad...); r.code != exitUsage {
+			t.Errorf("%q: %v, want exit %d", bad, r, exitUsage)
 		}
 	}
 }

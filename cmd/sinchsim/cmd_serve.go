@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -26,9 +28,17 @@ const serveAbout = `Runs the fake backend until SIGINT or SIGTERM, then shuts do
 (clients get a close frame; with --data the state is saved).
 
 With no flags it listens on 127.0.0.1:7443, creates one application and
-prints its key and secret, the WebSocket URL and the admin URL. Every
-rule's policy has a flag; the defaults are the documented ones. The admin
-API needs --admin-token when --addr is not a loopback address.`
+prints its key and secret, the WebSocket URL, the admin URL and the
+console's URL (a live page of instances, decisions, clock and faults).
+Every rule's policy has a flag; the defaults are the documented ones.
+
+The admin API and the console need --admin-token when --addr is not a
+loopback address. Once a token is set, every admin request needs it, from
+loopback too; the console asks for it.`
+
+// adminTokenEnv names the environment variable that gives serve its admin
+// token when --admin-token does not.
+const adminTokenEnv = "SINCHSIM_ADMIN_TOKEN"
 
 // appsFlag collects --app KEY:SECRET values.
 type appsFlag []fakebackend.Application
@@ -54,129 +64,154 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func runServe(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("[flags]", serveAbout)
-	var (
-		apps      appsFlag
-		origins   listFlag
-		startTime timeFlag
-	)
-	addr := fs.String("addr", "127.0.0.1:7443", "listen address (host:port; port 0 picks a free one)")
-	fs.Var(&apps, "app", "an application as KEY:SECRET (repeatable; default: one generated)")
-	clockKind := fs.String("clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
-	fs.Var(&startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
-	dataDir := fs.String("data", "", "data directory: state survives restarts (default: memory only)")
-	adminToken := fs.String("admin-token", "", "bearer token for /admin/ (required off loopback)")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate file (serves wss:// and https://)")
-	tlsKey := fs.String("tls-key", "", "TLS key file")
-	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "clock skew tolerated on iat and exp")
-	rateLimit := fs.Int("rate-limit", fakebackend.DefaultRateLimit, "instance creations allowed per user per --rate-window (-1: unlimited)")
-	rateWindow := fs.Duration("rate-window", fakebackend.DefaultRateWindow, "the rate limit's window")
-	legacy := fs.Bool("legacy", true, "accept legacy (signature + sequence) registrations")
-	maxNonces := fs.Int("max-nonces", fakebackend.DefaultMaxNonces, "unexpired nonces remembered for replay protection")
-	maxConns := fs.Int("max-connections", fakebackend.DefaultMaxConnections, "simultaneous WebSocket connections")
-	maxPerUser := fs.Int("max-connections-per-user", fakebackend.DefaultMaxConnectionsPerUser, "simultaneous registered connections per user (-1: unlimited)")
-	readLimit := fs.Int64("read-limit", transport.DefaultReadLimit, "largest message accepted, in bytes")
-	fs.Var(&origins, "allow-origin", "a browser origin allowed to connect, e.g. https://app.example (repeatable)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
-	}
+// serveFlags holds serve's flags. define registers them (in the order of
+// the help), validate checks them without side effects, and config turns
+// them into the backend's Config.
+type serveFlags struct {
+	addr, clock, dataDir, adminToken string
+	tlsCert, tlsKey                  string
+	logLevel                         string
+	logJSON, legacy                  bool
+	apps                             appsFlag
+	origins                          listFlag
+	startTime                        timeFlag
+	leeway, rateWindow               time.Duration
+	rateLimit, maxNonces             int
+	maxConns, maxPerUser             int
+	readLimit                        int64
+	callsPerMinute, maxCalls         int
+	callTimeout                      time.Duration
+	pushWebhook                      string
+	level                            slog.Level // set by validate from logLevel
+}
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fs.invalid("--log-level must be debug, info, warn or error")
-	}
-	var handler slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
-	if *logJSON {
-		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
-	}
-	logger := slog.New(handler)
+func (f *serveFlags) define(fs *flagSet) {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:7443", "listen address (host:port; port 0 picks a free one)")
+	fs.Var(&f.apps, "app", "an application as KEY:SECRET (repeatable; default: one generated)")
+	fs.StringVar(&f.clock, "clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
+	fs.Var(&f.startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
+	fs.StringVar(&f.dataDir, "data", "", "data directory: state survives restarts (default: memory only)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback). Default $"+adminTokenEnv+",\nbetter than the flag: other users of the machine can read a command line")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves wss:// and https://)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
+	fs.DurationVar(&f.leeway, "leeway", credentials.DefaultLeeway, "clock skew tolerated on iat and exp")
+	fs.IntVar(&f.rateLimit, "rate-limit", fakebackend.DefaultRateLimit, "instance creations allowed per user per --rate-window (-1: unlimited)")
+	fs.DurationVar(&f.rateWindow, "rate-window", fakebackend.DefaultRateWindow, "the rate limit's window")
+	fs.BoolVar(&f.legacy, "legacy", true, "accept legacy (signature + sequence) registrations")
+	fs.IntVar(&f.maxNonces, "max-nonces", fakebackend.DefaultMaxNonces, "unexpired nonces remembered for replay protection")
+	fs.IntVar(&f.maxConns, "max-connections", fakebackend.DefaultMaxConnections, "simultaneous WebSocket connections")
+	fs.IntVar(&f.maxPerUser, "max-connections-per-user", fakebackend.DefaultMaxConnectionsPerUser, "simultaneous registered connections per user (-1: unlimited)")
+	fs.Int64Var(&f.readLimit, "read-limit", transport.DefaultReadLimit, "largest message accepted, in bytes")
+	fs.IntVar(&f.callsPerMinute, "calls-per-minute", fakebackend.DefaultMaxCallsPerMinute, "calls one user may place within a minute (-1: unlimited)")
+	fs.IntVar(&f.maxCalls, "max-concurrent-calls", fakebackend.DefaultMaxConcurrentCalls, "calls one user takes part in at once, as caller or callee (-1: unlimited)")
+	fs.DurationVar(&f.callTimeout, "call-answer-timeout", fakebackend.DefaultCallAnswerTimeout, "how long a call rings before it ends with no_answer")
+	fs.StringVar(&f.pushWebhook, "push-webhook", "", "http(s) URL to POST each push to, as JSON (a call to an offline callee\nwith a push token); the backend never waits for it")
+	fs.Var(&f.origins, "allow-origin", "a browser origin allowed to connect, e.g. https://app.example (repeatable)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.logJSON, "log-json", false, "log as JSON lines instead of text")
+}
 
-	cfg := fakebackend.Config{
-		Addr:           *addr,
-		Applications:   apps,
-		DataDir:        *dataDir,
-		AdminToken:     *adminToken,
-		AllowedOrigins: origins,
-		Logger:         logger,
-		Conn:           transport.Config{ReadLimit: *readLimit},
-		Policy: fakebackend.Policy{
-			Leeway: *leeway, RateLimit: *rateLimit, RateWindow: *rateWindow, DisableLegacy: !*legacy,
-			MaxNonces: *maxNonces, MaxConnections: *maxConns, MaxConnectionsPerUser: *maxPerUser,
-		},
+// validate checks the flags; every error is a usageErr. An absent
+// --admin-token is taken from adminTokenEnv.
+func (f *serveFlags) validate() error {
+	if f.adminToken == "" {
+		f.adminToken = os.Getenv(adminTokenEnv)
 	}
-	if *leeway == 0 {
-		cfg.Policy.Leeway = -1 // the flag's 0 means none; Policy's 0 means default
+	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return usagef("--log-level must be debug, info, warn or error")
 	}
-	switch *clockKind {
+	switch f.clock {
 	case "real":
-		if !startTime.t.IsZero() {
-			return fs.invalid("--start-time needs --clock mock")
+		if !f.startTime.t.IsZero() {
+			return usagef("--start-time needs --clock mock")
 		}
 	case "mock":
+	default:
+		return usagef("--clock must be real or mock")
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	if f.callTimeout <= 0 {
+		return usagef("--call-answer-timeout must be positive")
+	}
+	if f.callsPerMinute == 0 || f.maxCalls == 0 {
+		return usagef("--calls-per-minute and --max-concurrent-calls must be positive, or -1 for unlimited")
+	}
+	if f.pushWebhook != "" {
+		if u, err := url.Parse(f.pushWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--push-webhook must be an http:// or https:// URL")
+		}
+	}
+	return nil
+}
+
+// logger returns the logger the flags ask for, writing to w.
+func (f *serveFlags) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: f.level}
+	if f.logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// config returns the backend's configuration. It reads the TLS key pair;
+// now is the mock clock's start when --start-time is absent.
+func (f *serveFlags) config(now func() time.Time, logger *slog.Logger) (fakebackend.Config, error) {
+	cfg := fakebackend.Config{
+		Addr:           f.addr,
+		Applications:   f.apps,
+		DataDir:        f.dataDir,
+		AdminToken:     f.adminToken,
+		AllowedOrigins: f.origins,
+		Logger:         logger,
+		Conn:           transport.Config{ReadLimit: f.readLimit},
+		PushWebhook:    f.pushWebhook,
+		Policy: fakebackend.Policy{
+			Leeway: f.leeway, RateLimit: f.rateLimit, RateWindow: f.rateWindow, DisableLegacy: !f.legacy,
+			MaxNonces: f.maxNonces, MaxConnections: f.maxConns, MaxConnectionsPerUser: f.maxPerUser,
+			MaxCallsPerMinute: f.callsPerMinute, MaxConcurrentCalls: f.maxCalls, CallAnswerTimeout: f.callTimeout,
+		},
+	}
+	if f.leeway == 0 {
+		cfg.Policy.Leeway = -1 // the flag's 0 means none; Policy's 0 means default
+	}
+	if f.clock == "mock" {
 		// With --data, a later time saved there wins: a restart continues
 		// where the last run stopped.
-		cfg.Clock = vclock.New(startTime.or(e.now).UTC())
-	default:
-		return fs.invalid("--clock must be real or mock")
+		cfg.Clock = vclock.New(f.startTime.or(now).UTC())
 	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return fs.invalid("--tls-cert and --tls-key go together")
-	}
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			e.errorf("loading the TLS key pair: %v", err)
-			return exitFail
+			return cfg, fmt.Errorf("loading the TLS key pair: %w", err)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	return cfg, nil
+}
 
-	srv, err := fakebackend.New(cfg)
+func runServe(ctx context.Context, e *env, args []string) int {
+	var f serveFlags
+	fs := e.newFlags("[flags]", serveAbout)
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
+		return code
+	}
+	if err := f.validate(); err != nil {
+		return fs.fail(err)
+	}
+	logger := f.logger(e.stderr)
+	cfg, err := f.config(e.now, logger)
+	if err != nil {
+		return fs.fail(err)
+	}
+	srv, generated, err := startBackend(cfg)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFail
 	}
-	var generated *fakebackend.Application
-	if len(srv.Applications()) == 0 {
-		a := fakebackend.NewApplication()
-		if err := srv.AddApplication(a); err != nil {
-			e.errorf("%v", err)
-			srv.Close()
-			return exitFail
-		}
-		generated = &a
-	}
-	if err := srv.Start(); err != nil {
-		e.errorf("%v", err)
-		srv.Close()
-		return exitFail
-	}
-
-	out := e.stdout
-	fmt.Fprintf(out, "sinchsim fake backend\n")
-	fmt.Fprintf(out, "  websocket  %s\n", srv.URL())
-	fmt.Fprintf(out, "  admin      %s\n", srv.AdminURL())
-	fmt.Fprintf(out, "  metrics    %smetrics\n", strings.TrimSuffix(srv.AdminURL(), "admin/"))
-	fmt.Fprintf(out, "  clock      %s (%s)\n", *clockKind, srv.Now().UTC().Format(time.RFC3339))
-	if *dataDir != "" {
-		fmt.Fprintf(out, "  data       %s\n", *dataDir)
-	}
-	for _, a := range srv.Applications() {
-		fmt.Fprintf(out, "  application %s\n", a.Key)
-	}
-	if generated != nil {
-		fmt.Fprintf(out, "  secret      %s  (generated for %s; give it to your auth server)\n", generated.Secret.Text(), generated.Key)
-	}
-	fmt.Fprintf(out, "Serving; press Ctrl-C to stop.\n")
-	if f, ok := out.(*os.File); ok {
-		f.Sync()
-	}
+	f.printBanner(e.stdout, srv, generated)
 
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -186,4 +221,50 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	logger.Info("stopped")
 	return exitOK
+}
+
+// startBackend creates the backend, adds a generated application when cfg
+// has none, and starts it. generated is that application, or nil.
+func startBackend(cfg fakebackend.Config) (srv *fakebackend.Server, generated *fakebackend.Application, err error) {
+	srv, err = fakebackend.NewUnstartedServer(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(srv.Applications()) == 0 {
+		a := fakebackend.NewApplication()
+		if err := srv.AddApplication(a); err != nil {
+			srv.Close()
+			return nil, nil, err
+		}
+		generated = &a
+	}
+	if err := srv.Start(); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return srv, generated, nil
+}
+
+// printBanner prints where the backend serves, its applications and a
+// generated secret.
+func (f *serveFlags) printBanner(out io.Writer, srv *fakebackend.Server, generated *fakebackend.Application) {
+	fmt.Fprintf(out, "sinchsim fake backend\n")
+	fmt.Fprintf(out, "  websocket  %s\n", srv.URL())
+	fmt.Fprintf(out, "  admin      %s\n", srv.AdminURL())
+	fmt.Fprintf(out, "  console    %s\n", srv.ConsoleURL())
+	fmt.Fprintf(out, "  metrics    %smetrics\n", strings.TrimSuffix(srv.AdminURL(), "admin/"))
+	fmt.Fprintf(out, "  clock      %s (%s)\n", f.clock, srv.Now().UTC().Format(time.RFC3339))
+	if f.dataDir != "" {
+		fmt.Fprintf(out, "  data       %s\n", f.dataDir)
+	}
+	for _, a := range srv.Applications() {
+		fmt.Fprintf(out, "  application %s\n", a.Key)
+	}
+	if generated != nil {
+		fmt.Fprintf(out, "  secret      %s  (generated for %s; give it to your auth server)\n", generated.Secret.Text(), generated.Key)
+	}
+	fmt.Fprintf(out, "Serving; press Ctrl-C to stop.\n")
+	if file, ok := out.(*os.File); ok {
+		file.Sync()
+	}
 }

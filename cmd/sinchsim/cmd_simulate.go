@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
@@ -28,31 +29,55 @@ timer, so a year takes seconds. The same --seed gives the same counts.
 Reports renewals, renewal failures, expiries, re-registrations, rejections
 by code, and the wall time.`
 
-func runSimulate(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("[flags]", simulateAbout)
-	bots := fs.Int("bots", 100, "number of clients")
-	period := fs.Duration("period", 8760*time.Hour, "simulated time")
-	instanceTTL := fs.Duration("instance-ttl", 720*time.Hour, "instance TTL of every registration and renewal (at least 48h)")
-	failRate := fs.Float64("renewal-failure-rate", 0, "share of renewal requests the application fails, 0 to 1")
-	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same counts")
-	asJSON := fs.Bool("json", false, "print exactly one JSON object with the result")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
-	}
+// simulateFlags holds simulate's flags.
+type simulateFlags struct {
+	bots                int
+	period, instanceTTL time.Duration
+	failRate            float64
+	seed                uint64
+	asJSON              bool
+}
+
+func (f *simulateFlags) define(fs *flagSet) {
+	fs.IntVar(&f.bots, "bots", 100, "number of clients")
+	fs.DurationVar(&f.period, "period", 8760*time.Hour, "simulated time")
+	fs.DurationVar(&f.instanceTTL, "instance-ttl", 720*time.Hour, "instance TTL of every registration and renewal (at least 48h)")
+	fs.Float64Var(&f.failRate, "renewal-failure-rate", 0, "share of renewal requests the application fails, 0 to 1")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed; the same seed gives the same counts")
+	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the result")
+}
+
+// validate checks the flags; every error is a usageErr.
+func (f *simulateFlags) validate() error {
 	switch {
-	case *bots < 1:
-		return fs.invalid("--bots must be at least 1")
-	case *period <= 0:
-		return fs.invalid("--period must be positive")
-	case *instanceTTL < credentials.MinInstanceTTL:
-		return fs.invalid("--instance-ttl must be at least 48h (Sinch's minimum)")
-	case *failRate < 0 || *failRate > 1 || *failRate != *failRate:
-		return fs.invalid("--renewal-failure-rate must be between 0 and 1")
+	case f.bots < 1:
+		return usagef("--bots must be at least 1")
+	case f.period <= 0:
+		return usagef("--period must be positive")
+	case f.instanceTTL < credentials.MinInstanceTTL:
+		return usagef("--instance-ttl must be at least 48h (Sinch's minimum)")
+	case f.failRate < 0 || f.failRate > 1 || f.failRate != f.failRate:
+		return usagef("--renewal-failure-rate must be between 0 and 1")
 	}
-	res, err := sim.Run(ctx, sim.Config{Bots: *bots, Period: *period, InstanceTTL: *instanceTTL, RenewalFailureRate: *failRate, Seed: *seed})
+	return nil
+}
+
+// config returns the simulation's configuration.
+func (f *simulateFlags) config() sim.Config {
+	return sim.Config{Bots: f.bots, Period: f.period, InstanceTTL: f.instanceTTL, RenewalFailureRate: f.failRate, Seed: f.seed}
+}
+
+func runSimulate(ctx context.Context, e *env, args []string) int {
+	var f simulateFlags
+	fs := e.newFlags("[flags]", simulateAbout)
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
+		return code
+	}
+	if err := f.validate(); err != nil {
+		return fs.fail(err)
+	}
+	res, err := sim.Run(ctx, f.config())
 	if err != nil {
 		if ctx.Err() != nil {
 			e.errorf("interrupted")
@@ -61,33 +86,37 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 		e.errorf("%v", err)
 		return exitFail
 	}
-	if *asJSON {
+	if f.asJSON {
 		if err := json.NewEncoder(e.stdout).Encode(res); err != nil {
 			e.errorf("%v", err)
 			return exitFail
 		}
 	} else {
-		w := e.stdout
-		fmt.Fprintf(w, "simulate: %d bots, %v of mock time, instance TTL %v, renewal failure rate %g, seed %d\n",
-			res.Bots, *period, *instanceTTL, res.RenewalFailureRate, res.Seed)
-		fmt.Fprintf(w, "  renewals            %d\n", res.Renewals)
-		fmt.Fprintf(w, "  renewal failures    %d\n", res.Retries)
-		fmt.Fprintf(w, "  expiries            %d\n", res.Expiries)
-		fmt.Fprintf(w, "  re-registrations    %d\n", res.ReRegistrations)
-		if len(res.RejectionsByCode) == 0 {
-			fmt.Fprintf(w, "  rejections          none\n")
-		} else {
-			fmt.Fprintf(w, "  rejections\n")
-			for _, c := range sim.SortedCodes(res.RejectionsByCode) {
-				fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
-			}
-		}
-		fmt.Fprintf(w, "  failed clients      %d\n", res.Failed)
-		fmt.Fprintf(w, "  clock steps         %d\n", res.Steps)
-		fmt.Fprintf(w, "  wall time           %v\n", res.WallSeconds)
+		f.print(e.stdout, res)
 	}
 	if res.Failed > 0 {
 		return exitFail
 	}
 	return exitOK
+}
+
+// print writes the result as text.
+func (f *simulateFlags) print(w io.Writer, res sim.Result) {
+	fmt.Fprintf(w, "simulate: %d bots, %v of mock time, instance TTL %v, renewal failure rate %g, seed %d\n",
+		res.Bots, f.period, f.instanceTTL, res.RenewalFailureRate, res.Seed)
+	fmt.Fprintf(w, "  renewals            %d\n", res.Renewals)
+	fmt.Fprintf(w, "  renewal failures    %d\n", res.Retries)
+	fmt.Fprintf(w, "  expiries            %d\n", res.Expiries)
+	fmt.Fprintf(w, "  re-registrations    %d\n", res.ReRegistrations)
+	if len(res.RejectionsByCode) == 0 {
+		fmt.Fprintf(w, "  rejections          none\n")
+	} else {
+		fmt.Fprintf(w, "  rejections\n")
+		for _, c := range sim.SortedCodes(res.RejectionsByCode) {
+			fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
+		}
+	}
+	fmt.Fprintf(w, "  failed clients      %d\n", res.Failed)
+	fmt.Fprintf(w, "  clock steps         %d\n", res.Steps)
+	fmt.Fprintf(w, "  wall time           %v\n", res.WallSeconds)
 }

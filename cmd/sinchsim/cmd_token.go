@@ -43,52 +43,75 @@ const mintAbout = `Mints a registration token for one user, exactly as Sinch's d
 specifies (the example of Sinch's "Application authentication" page comes out
 byte for byte), and prints it and a newline on stdout.`
 
-func runTokenMint(ctx context.Context, e *env, args []string) int {
-	fs := e.newFlags("--app-key KEY --app-secret SECRET --user USER [flags]", mintAbout)
-	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
-	user := fs.String("user", "", "the `USER` id the token registers: 1-255 bytes of A-Z a-z 0-9 - _ = (required)")
-	ttl := fs.Duration("ttl", credentials.DefaultTokenTTL, "token lifetime (exp - iat) as a `DURATION`; at least 1m")
-	instanceTTL := fs.Duration("instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (Sinch recommends 8760h); 0 leaves the claim out")
-	nonce := fs.String("nonce", "", "the `NONCE` claim; default a random UUID (never reuse one)")
-	var now timeFlag
-	fs.Var(&now, "now", "iat as a `TIME` (RFC 3339); default the current time")
-	if code, ok := fs.parse(args); !ok {
-		return code
+// mintFlags holds token mint's flags.
+type mintFlags struct {
+	appKey, secretText, user, nonce string
+	ttl, instanceTTL                time.Duration
+	now                             timeFlag
+	secret                          credentials.Secret // set by validate
+}
+
+func (f *mintFlags) define(fs *flagSet) {
+	fs.StringVar(&f.appKey, "app-key", "", usageAppKey+" (required)")
+	fs.StringVar(&f.secretText, "app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
+	fs.StringVar(&f.user, "user", "", "the `USER` id the token registers: 1-255 bytes of A-Z a-z 0-9 - _ = (required)")
+	fs.DurationVar(&f.ttl, "ttl", credentials.DefaultTokenTTL, "token lifetime (exp - iat) as a `DURATION`; at least 1m")
+	fs.DurationVar(&f.instanceTTL, "instance-ttl", 0, "adds sinch:rtc:instance:exp = iat + this `DURATION`;\nat least 48h (Sinch recommends 8760h); 0 leaves the claim out")
+	fs.StringVar(&f.nonce, "nonce", "", "the `NONCE` claim; default a random UUID (never reuse one)")
+	fs.Var(&f.now, "now", "iat as a `TIME` (RFC 3339); default the current time")
+}
+
+// validate checks the flags and parses the secret; every error is a
+// usageErr.
+func (f *mintFlags) validate(fs *flagSet) error {
+	if err := fs.require("app-key", "app-secret", "user"); err != nil {
+		return err
 	}
-	if code, ok := fs.maxArgs(0); !ok {
-		return code
+	var err error
+	if f.secret, err = parseSecret(fs, f.secretText); err != nil {
+		return err
 	}
-	if code, ok := fs.require("app-key", "app-secret", "user"); !ok {
-		return code
-	}
-	secret, code, ok := parseSecret(fs, *secretText)
-	if !ok {
-		return code
-	}
-	if err := credentials.ValidateUserID(*user); err != nil {
-		return fs.invalid("--user is not a valid user id: %s", reasonOf(err))
+	if err := credentials.ValidateUserID(f.user); err != nil {
+		return usagef("--user is not a valid user id: %s", reasonOf(err))
 	}
 	switch {
-	case *ttl < credentials.MinTokenTTL:
-		return fs.invalid("--ttl %v is under the %v Sinch requires", *ttl, credentials.MinTokenTTL)
-	case *ttl%time.Second != 0:
-		return fs.invalid("--ttl %v is not whole seconds", *ttl)
-	case *instanceTTL != 0 && *instanceTTL < credentials.MinInstanceTTL:
-		return fs.invalid("--instance-ttl %v is under the %v Sinch requires (0 leaves the claim out)", *instanceTTL, credentials.MinInstanceTTL)
-	case *instanceTTL%time.Second != 0:
-		return fs.invalid("--instance-ttl %v is not whole seconds", *instanceTTL)
+	case f.ttl < credentials.MinTokenTTL:
+		return usagef("--ttl %v is under the %v Sinch requires", f.ttl, credentials.MinTokenTTL)
+	case f.ttl%time.Second != 0:
+		return usagef("--ttl %v is not whole seconds", f.ttl)
+	case f.instanceTTL != 0 && f.instanceTTL < credentials.MinInstanceTTL:
+		return usagef("--instance-ttl %v is under the %v Sinch requires (0 leaves the claim out)", f.instanceTTL, credentials.MinInstanceTTL)
+	case f.instanceTTL%time.Second != 0:
+		return usagef("--instance-ttl %v is not whole seconds", f.instanceTTL)
 	}
-	m, err := credentials.NewMinter(credentials.MinterConfig{
-		ApplicationKey: *appKey,
-		Secret:         secret,
-		TTL:            *ttl,
-		InstanceTTL:    *instanceTTL,
-	})
+	return nil
+}
+
+// config returns the minter's configuration; call it after validate.
+func (f *mintFlags) config() credentials.MinterConfig {
+	return credentials.MinterConfig{
+		ApplicationKey: f.appKey,
+		Secret:         f.secret,
+		TTL:            f.ttl,
+		InstanceTTL:    f.instanceTTL,
+	}
+}
+
+func runTokenMint(ctx context.Context, e *env, args []string) int {
+	var f mintFlags
+	fs := e.newFlags("--app-key KEY --app-secret SECRET --user USER [flags]", mintAbout)
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 0); !ok {
+		return code
+	}
+	if err := f.validate(fs); err != nil {
+		return fs.fail(err)
+	}
+	m, err := credentials.NewMinter(f.config())
 	if err != nil {
 		return fs.invalid("%v", err)
 	}
-	tok, err := m.MintWith(credentials.MintParams{UserID: *user, Nonce: *nonce, Now: now.or(e.now)})
+	tok, err := m.MintWith(credentials.MintParams{UserID: f.user, Nonce: f.nonce, Now: f.now.or(e.now)})
 	if err != nil {
 		if errors.Is(err, credentials.ErrConfig) || credentials.CodeOf(err) != "" {
 			return fs.invalid("%v", err)
@@ -112,57 +135,88 @@ usual mistake (the secret's text used as the HMAC key, a key not derived, a
 kid date in local time, milliseconds), a second line names it:
 "diagnosis: code: what and the fix" (token explain lists every finding).`
 
+// verifyFlags holds token verify's flags.
+type verifyFlags struct {
+	appKey, secretText, user string
+	leeway                   time.Duration
+	now, challenge           timeFlag
+	secret                   credentials.Secret // set by validate
+}
+
+func (f *verifyFlags) define(fs *flagSet) {
+	fs.StringVar(&f.appKey, "app-key", "", usageAppKey+" (required)")
+	fs.StringVar(&f.secretText, "app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
+	fs.StringVar(&f.user, "user", "", "the `USER` registering: sub must name this user")
+	fs.DurationVar(&f.leeway, "leeway", credentials.DefaultLeeway, "tolerated clock skew as a `DURATION`, on iat, nbf, exp and the kid date;\n0 for none")
+	fs.Var(&f.now, "now", usageNow)
+	fs.Var(&f.challenge, "challenge-time", "when the client was asked for credentials, as a `TIME` (RFC 3339):\nits UTC date is accepted as the kid date besides today's\n(rule 3 in docs/RULES.md)")
+}
+
+// validate checks the flags and parses the secret; every error is a
+// usageErr.
+func (f *verifyFlags) validate(fs *flagSet) error {
+	if err := fs.require("app-key", "app-secret"); err != nil {
+		return err
+	}
+	var err error
+	if f.secret, err = parseSecret(fs, f.secretText); err != nil {
+		return err
+	}
+	if f.leeway < 0 {
+		return usagef("--leeway %v is negative", f.leeway)
+	}
+	return nil
+}
+
+// verifierLeeway is --leeway in VerifierConfig's terms: there 0 is the
+// default and a negative leeway is none.
+func (f *verifyFlags) verifierLeeway() time.Duration {
+	if f.leeway == 0 {
+		return -1
+	}
+	return f.leeway
+}
+
+// config returns the verifier and the options to verify with at now.
+func (f *verifyFlags) config(now time.Time) (*credentials.Verifier, credentials.VerifyOptions) {
+	keys := credentials.NewKeyring()
+	keys.Add(f.appKey, f.secret)
+	v := credentials.NewVerifier(keys, credentials.VerifierConfig{Leeway: f.verifierLeeway()})
+	return v, credentials.VerifyOptions{User: f.user, ChallengeTime: f.challenge.t, Now: now}
+}
+
+// explainOptions are the options of the diagnosis after a rejection.
+func (f *verifyFlags) explainOptions(now time.Time) credentials.ExplainOptions {
+	return credentials.ExplainOptions{
+		ApplicationKey: f.appKey,
+		Secret:         f.secret,
+		User:           f.user,
+		Now:            now,
+		ChallengeTime:  f.challenge.t,
+		Leeway:         f.verifierLeeway(),
+	}
+}
+
 func runTokenVerify(ctx context.Context, e *env, args []string) int {
+	var f verifyFlags
 	fs := e.newFlags("--app-key KEY --app-secret SECRET [flags] [TOKEN | -]", verifyAbout)
-	appKey := fs.String("app-key", "", usageAppKey+" (required)")
-	secretText := fs.String("app-secret", "", usageAppSecret+" (required);\n"+usageSecretEnv)
-	user := fs.String("user", "", "the `USER` registering: sub must name this user")
-	leeway := fs.Duration("leeway", credentials.DefaultLeeway, "tolerated clock skew as a `DURATION`, on iat, nbf, exp and the kid date;\n0 for none")
-	var now, challenge timeFlag
-	fs.Var(&now, "now", usageNow)
-	fs.Var(&challenge, "challenge-time", "when the client was asked for credentials, as a `TIME` (RFC 3339):\nits UTC date is accepted as the kid date besides today's\n(rule 3 in docs/RULES.md)")
-	if code, ok := fs.parse(args); !ok {
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 1); !ok {
 		return code
 	}
-	if code, ok := fs.maxArgs(1); !ok {
-		return code
-	}
-	if code, ok := fs.require("app-key", "app-secret"); !ok {
-		return code
-	}
-	secret, code, ok := parseSecret(fs, *secretText)
-	if !ok {
-		return code
-	}
-	if *leeway < 0 {
-		return fs.invalid("--leeway %v is negative", *leeway)
-	}
-	lw := *leeway
-	if lw == 0 {
-		lw = -1 // VerifierConfig: 0 is the default, negative is none
+	if err := f.validate(fs); err != nil {
+		return fs.fail(err)
 	}
 	token, code, ok := readToken(ctx, fs)
 	if !ok {
 		return code
 	}
-	keys := credentials.NewKeyring()
-	keys.Add(*appKey, secret)
-	v := credentials.NewVerifier(keys, credentials.VerifierConfig{Leeway: lw})
-	tok, err := v.Verify(token, credentials.VerifyOptions{
-		User:          *user,
-		ChallengeTime: challenge.t,
-		Now:           now.or(e.now),
-	})
+	now := f.now.or(e.now)
+	v, opts := f.config(now)
+	tok, err := v.Verify(token, opts)
 	if err != nil {
 		printRejection(e, err)
-		if d := diagnose(token, credentials.ExplainOptions{
-			ApplicationKey: *appKey,
-			Secret:         secret,
-			User:           *user,
-			Now:            now.or(e.now),
-			ChallengeTime:  challenge.t,
-			Leeway:         lw,
-		}); d != "" {
+		if d := diagnose(token, f.explainOptions(now)); d != "" {
 			fmt.Fprintln(e.stderr, d)
 		}
 		return exitFail
@@ -233,48 +287,54 @@ the signature and says which wrong key produced it. TOKEN is the token, or -
 
 Exit 0 when no finding is a FAIL, 1 otherwise.`
 
+// explainFlags holds token explain's flags.
+type explainFlags struct {
+	appKey, secretText, user string
+	asJSON                   bool
+	now                      timeFlag
+	secret                   credentials.Secret // set by validate; zero without --app-secret
+}
+
+func (f *explainFlags) define(fs *flagSet) {
+	fs.StringVar(&f.appKey, "app-key", "", usageAppKey+"; default the one named by iss")
+	fs.StringVar(&f.secretText, "app-secret", "", usageAppSecret+";\n"+usageSecretEnv+";\nwith neither, the signature is not checked")
+	fs.StringVar(&f.user, "user", "", "the `USER` registering: sub must name this user")
+	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object {header, claims, verified, findings}")
+	fs.Var(&f.now, "now", usageNow)
+}
+
+// validate parses the secret, when one is given; the error is a usageErr.
+func (f *explainFlags) validate(fs *flagSet) error {
+	if f.secretText == "" {
+		return nil
+	}
+	var err error
+	f.secret, err = parseSecret(fs, f.secretText)
+	return err
+}
+
+// config returns the options to explain with at now.
+func (f *explainFlags) config(now time.Time) credentials.ExplainOptions {
+	return credentials.ExplainOptions{ApplicationKey: f.appKey, Secret: f.secret, User: f.user, Now: now}
+}
+
 func runTokenExplain(ctx context.Context, e *env, args []string) int {
+	var f explainFlags
 	fs := e.newFlags("[flags] [TOKEN | -]", explainAbout)
-	appKey := fs.String("app-key", "", usageAppKey+"; default the one named by iss")
-	secretText := fs.String("app-secret", "", usageAppSecret+";\n"+usageSecretEnv+";\nwith neither, the signature is not checked")
-	user := fs.String("user", "", "the `USER` registering: sub must name this user")
-	asJSON := fs.Bool("json", false, "print one JSON object {header, claims, verified, findings}")
-	var now timeFlag
-	fs.Var(&now, "now", usageNow)
-	if code, ok := fs.parse(args); !ok {
+	f.define(fs)
+	if code, ok := fs.parseAll(args, 1); !ok {
 		return code
 	}
-	if code, ok := fs.maxArgs(1); !ok {
-		return code
-	}
-	var secret credentials.Secret
-	if *secretText != "" {
-		s, code, ok := parseSecret(fs, *secretText)
-		if !ok {
-			return code
-		}
-		secret = s
+	if err := f.validate(fs); err != nil {
+		return fs.fail(err)
 	}
 	token, code, ok := readToken(ctx, fs)
 	if !ok {
 		return code
 	}
-	x := credentials.Explain(token, credentials.ExplainOptions{
-		ApplicationKey: *appKey,
-		Secret:         secret,
-		User:           *user,
-		Now:            now.or(e.now),
-	})
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(x); err != nil {
-			e.errorf("cannot encode the explanation: %v", err)
-			return exitFail
-		}
-	} else {
-		fmt.Fprint(e.stdout, printable(x.String()))
+	x := credentials.Explain(token, f.config(f.now.or(e.now)))
+	if code := printJSONOr(e, x, f.asJSON, "cannot encode the explanation"); code != exitOK {
+		return code
 	}
 	if x.Failed() {
 		return exitFail
@@ -282,16 +342,33 @@ func runTokenExplain(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// parseSecret parses --app-secret (or SINCHSIM_APP_SECRET). The error names
-// the problem and where the secret came from, never the secret
-// (credentials' errors are secret-free).
-func parseSecret(fs *flagSet, text string) (credentials.Secret, int, bool) {
+// printJSONOr prints v as indented JSON when asJSON is set, else as its
+// String() made printable. what starts the error line when encoding fails.
+func printJSONOr(e *env, v fmt.Stringer, asJSON bool, what string) int {
+	if !asJSON {
+		fmt.Fprint(e.stdout, printable(v.String()))
+		return exitOK
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		e.errorf("%s: %v", what, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseSecret parses --app-secret (or SINCHSIM_APP_SECRET). The error, a
+// usageErr, names the problem and where the secret came from, never the
+// secret (credentials' errors are secret-free).
+func parseSecret(fs *flagSet, text string) (credentials.Secret, error) {
 	s, err := credentials.ParseSecret(text)
 	if err != nil {
 		detail := strings.TrimPrefix(err.Error(), credentials.ErrSecretInvalid.Error()+": ")
-		return s, fs.invalid("%s is not valid base64: %s", fs.secretName(), detail), false
+		return s, usagef("%s is not valid base64: %s", fs.secretName(), detail)
 	}
-	return s, exitOK, true
+	return s, nil
 }
 
 // readToken reads TOKEN (or stdin) for verify and explain. On failure it

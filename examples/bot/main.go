@@ -114,20 +114,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	env := cfg.url
 	if env == "" {
-		// No backend given: run the fake one in this process, with a fresh
-		// application (or the one given by --app-key/--app-secret).
-		app := fakebackend.NewApplication()
-		if cfg.appKey != "" && !secret.IsZero() {
-			app = fakebackend.Application{Key: cfg.appKey, Secret: secret}
-		}
-		srv, err := fakebackend.NewServer(fakebackend.Config{Applications: []fakebackend.Application{app}})
+		srv, err := startBackend(&cfg, &secret)
 		if err != nil {
 			fmt.Fprintf(stderr, "bot: starting the fake backend: %v\n", err)
 			return exitFailed
 		}
 		defer srv.Close()
-		cfg.appKey, secret, env = app.Key, app.Secret, srv.URL()
-		out.printf("backend: %s (in-process fake, application %s)", env, app.Key)
+		env = srv.URL()
+		out.printf("backend: %s (in-process fake, application %s)", env, cfg.appKey)
 	}
 
 	provider, err := newProvider(cfg, secret)
@@ -144,6 +138,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	listener := newListener(ctx, out, provider, cfg.verbose)
+	c, err := client.New(cfg.appKey, env, cfg.user, client.WithListener(listener), client.WithDeviceStore(store))
+	if err != nil {
+		fmt.Fprintf(stderr, "bot: %v\n", err)
+		return exitUsage
+	}
+
+	sub := c.Subscribe()
+	printed := printTransitions(sub, out)
+	code := stayOnline(ctx, c, cfg, store, out)
+	c.TerminateGracefully()
+	<-printed
+	sub.Close()
+	out.printf("terminated gracefully")
+	return code
+}
+
+// startBackend runs the fake backend in this process, for when no backend
+// is given, with a fresh application (or the one given by --app-key and
+// --app-secret), whose key and secret it writes back into cfg and secret.
+func startBackend(cfg *config, secret *credentials.Secret) (*fakebackend.Server, error) {
+	app := fakebackend.NewApplication()
+	if cfg.appKey != "" && !secret.IsZero() {
+		app = fakebackend.Application{Key: cfg.appKey, Secret: *secret}
+	}
+	srv, err := fakebackend.NewServer(fakebackend.Config{Applications: []fakebackend.Application{app}})
+	if err != nil {
+		return nil, err
+	}
+	cfg.appKey, *secret = app.Key, app.Secret
+	return srv, nil
+}
+
+// newListener returns the bot's callbacks: it prints them and answers
+// credential requests with a token from provider.
+func newListener(ctx context.Context, out *printer, provider credentials.Provider, verbose bool) *client.ListenerFuncs {
 	listener := &client.ListenerFuncs{
 		ClientStarted: func(c *client.SinchClient) { out.printf("callback: client started") },
 		ClientFailed:  func(c *client.SinchClient, err error) { out.printf("callback: client failed: %v", err) },
@@ -169,18 +199,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			reg.Register(jwt)
 		},
 	}
-	if cfg.verbose {
+	if verbose {
 		listener.LogMessage = func(c *client.SinchClient, level slog.Level, msg string) { out.printf("log: %s %s", level, msg) }
 	}
+	return listener
+}
 
-	c, err := client.New(cfg.appKey, env, cfg.user, client.WithListener(listener), client.WithDeviceStore(store))
-	if err != nil {
-		fmt.Fprintf(stderr, "bot: %v\n", err)
-		return exitUsage
-	}
-
-	// Every transition, in order, until the client is terminated.
-	sub := c.Subscribe()
+// printTransitions prints every transition, in order, until the client is
+// terminated; the channel is closed then.
+func printTransitions(sub *client.Subscription, out *printer) <-chan struct{} {
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
@@ -195,12 +222,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	code := stayOnline(ctx, c, cfg, store, out)
-	c.TerminateGracefully()
-	<-printed
-	sub.Close()
-	out.printf("terminated gracefully")
-	return code
+	return printed
 }
 
 // newProvider returns where tokens come from: the auth server (--auth-url),

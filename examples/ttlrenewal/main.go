@@ -25,6 +25,7 @@ import (
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/vclock"
 )
 
 const day = 24 * time.Hour
@@ -82,27 +83,14 @@ func simulate(out io.Writer, days int, ttl, step time.Duration) (summary, error)
 	// One mock clock for the backend, the client's timers and the minter:
 	// nothing moves unless Advance is called.
 	clk := fakebackend.RunTClock()
-	app := fakebackend.NewApplication()
-	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: clk, Applications: []fakebackend.Application{app}})
+	// The simulation computes renewal times with the client's own policy.
+	policy := registration.DefaultRenewal{}
+	store := client.NewMemoryDeviceStore()
+	srv, c, err := startRenewer(clk, ttl, policy, store)
 	if err != nil {
 		return summary{}, err
 	}
 	defer srv.Close()
-
-	// Self-signed tokens (tests and simulations only: never ship the
-	// secret in a client), each with sinch:rtc:instance:exp = iat + ttl.
-	provider, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: app.Key, Secret: app.Secret, Clock: clk, InstanceTTL: ttl})
-	if err != nil {
-		return summary{}, err
-	}
-	// The simulation computes renewal times with the client's own policy.
-	policy := registration.DefaultRenewal{}
-	store := client.NewMemoryDeviceStore()
-	c, err := client.New(app.Key, srv.URL(), "renewer", client.WithClock(clk), client.WithCredentialsProvider(provider),
-		client.WithInstanceTTL(true), client.WithDeviceStore(store), client.WithRenewalPolicy(policy))
-	if err != nil {
-		return summary{}, err
-	}
 	defer c.TerminateGracefully()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -133,13 +121,7 @@ func simulate(out io.Writer, days int, ttl, step time.Duration) (summary, error)
 		if due.Before(now) {
 			return summary{}, fmt.Errorf("at %s the renewal due at %s has not happened", stamp(now), stamp(due))
 		}
-		next, renewing := now.Add(step), false
-		if next.After(end) {
-			next = end
-		}
-		if !due.After(next) {
-			next, renewing = due, true
-		}
+		next, renewing := nextStop(now, end, due, step)
 		if err := srv.Advance(next.Sub(now)); err != nil {
 			return summary{}, err
 		}
@@ -164,6 +146,43 @@ func simulate(out io.Writer, days int, ttl, step time.Duration) (summary, error)
 		err = fmt.Errorf("the client saw %d renewals, the backend %d", renewals, sum.renewals)
 	}
 	return sum, err
+}
+
+// startRenewer starts a backend and one client on clk. The client asks
+// for instances with a TTL and gets self-signed tokens (tests and
+// simulations only: never ship the secret in a client), each with
+// sinch:rtc:instance:exp = iat + ttl.
+func startRenewer(clk *vclock.Clock, ttl time.Duration, policy registration.DefaultRenewal, store client.DeviceStore) (*fakebackend.Server, *client.SinchClient, error) {
+	app := fakebackend.NewApplication()
+	srv, err := fakebackend.NewServer(fakebackend.Config{Clock: clk, Applications: []fakebackend.Application{app}})
+	if err != nil {
+		return nil, nil, err
+	}
+	provider, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{ApplicationKey: app.Key, Secret: app.Secret, Clock: clk, InstanceTTL: ttl})
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	c, err := client.New(app.Key, srv.URL(), "renewer", client.WithClock(clk), client.WithCredentialsProvider(provider),
+		client.WithInstanceTTL(true), client.WithDeviceStore(store), client.WithRenewalPolicy(policy))
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	return srv, c, nil
+}
+
+// nextStop is where the clock moves next: the renewal when it is due
+// within one step (renewing is then true), else one step, never past end.
+func nextStop(now, end, due time.Time, step time.Duration) (next time.Time, renewing bool) {
+	next = now.Add(step)
+	if next.After(end) {
+		next = end
+	}
+	if !due.After(next) {
+		return due, true
+	}
+	return next, false
 }
 
 // record waits until the client is idle (every timer armed, the device

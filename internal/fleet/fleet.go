@@ -42,6 +42,15 @@ type Config struct {
 	StartTimeout time.Duration
 	// Progress, when set, is called as clients finish starting.
 	Progress func(p Progress)
+	// CallsPerMinute, when positive, makes the started bots call each
+	// other while they stay online (Duration): the fleet places this many
+	// calls a minute in all, each from a random online bot to a random
+	// other bot. The callee answers after a random delay of up to
+	// AnswerDelay (default 2 s); the caller hangs up after HoldTime
+	// (default 5 s). Result.Calls summarizes them.
+	CallsPerMinute float64
+	AnswerDelay    time.Duration
+	HoldTime       time.Duration
 }
 
 // Progress is a snapshot of a running fleet.
@@ -86,6 +95,9 @@ type Result struct {
 	// when none started.
 	LatencyMs              Latency `json:"latencyMs"`
 	RegistrationsPerSecond float64 `json:"registrationsPerSecond"`
+	// Calls summarizes the calls the bots placed (Config.CallsPerMinute);
+	// absent without calls.
+	Calls *CallSummary `json:"calls,omitempty"`
 	// Elapsed is the wall time of the registration phase.
 	Elapsed time.Duration `json:"-"`
 }
@@ -103,9 +115,15 @@ type GrantedTTL struct {
 }
 
 // Failures counts what went wrong: clients that did not start, clients
-// that failed after starting, and instances lost to their TTL. sinchsim
-// bots exits 1 when it is not 0.
-func (r Result) Failures() int { return r.Failed + r.FailedAfterStart + r.Expiries }
+// that failed after starting, instances lost to their TTL, and calls that
+// failed. sinchsim bots exits 1 when it is not 0.
+func (r Result) Failures() int {
+	n := r.Failed + r.FailedAfterStart + r.Expiries
+	if r.Calls != nil {
+		n += r.Calls.Failed
+	}
+	return n
+}
 
 type outcome struct {
 	started, created, reauth bool
@@ -215,6 +233,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.StartTimeout = 30 * time.Second
 	}
 	outs := make([]outcome, cfg.N)
+	var load *callLoad
+	if cfg.CallsPerMinute > 0 && cfg.Duration > 0 {
+		load = newCallLoad(cfg)
+	}
 	var next, done, started, failed atomic.Int64
 	on := &online{gone: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
@@ -235,7 +257,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					return
 				}
 				b := &bot{on: on}
-				o := startOne(ctx, cfg, i, b)
+				o := startOne(ctx, cfg, i, b, load)
 				if o.started {
 					started.Add(1)
 					lastStart.Store(int64(time.Since(begin)))
@@ -256,22 +278,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	wg.Wait()
 	elapsed := time.Duration(lastStart.Load())
 	if cfg.Duration > 0 {
-		// Stay online for Duration, or until no started client is left.
-		timer := time.NewTimer(cfg.Duration)
-	wait:
-		for on.n.Load() > 0 {
-			select {
-			case <-timer.C:
-				break wait
-			case <-ctx.Done():
-				break wait
-			case <-on.gone:
-			}
-		}
-		timer.Stop()
-		terminateAll(outs, cfg.Concurrency)
+		stayOnline(ctx, cfg, outs, on, load)
 	}
 	res := summarize(outs)
+	if load != nil {
+		res.Calls = load.summary()
+	}
 	res.Elapsed = elapsed
 	if elapsed > 0 {
 		res.RegistrationsPerSecond = float64(res.Started) / elapsed.Seconds()
@@ -279,12 +291,40 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, ctx.Err()
 }
 
-func startOne(ctx context.Context, cfg Config, i int, b *bot) outcome {
+// stayOnline keeps the started clients online for Duration, or until
+// none is left or ctx ends, calling each other meanwhile when load is
+// set; then it terminates them all.
+func stayOnline(ctx context.Context, cfg Config, outs []outcome, on *online, load *callLoad) {
+	stopCalls := func() {}
+	if load != nil {
+		stopCalls = load.start(ctx, outs)
+	}
+	timer := time.NewTimer(cfg.Duration)
+wait:
+	for on.n.Load() > 0 {
+		select {
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-on.gone:
+		}
+	}
+	timer.Stop()
+	stopCalls()
+	terminateAll(outs, cfg.Concurrency)
+}
+
+func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) outcome {
 	user := fmt.Sprintf("%s%d", cfg.UserPrefix, i)
+	lis := &client.ListenerFuncs{ClientFailed: func(_ *client.SinchClient, err error) { b.failed(err) }}
+	if load != nil {
+		load.listener(lis)
+	}
 	opts := []client.Option{
 		client.WithCredentialsProvider(cfg.Provider),
 		client.WithInstanceTTL(cfg.InstanceTTL),
-		client.WithListener(&client.ListenerFuncs{ClientFailed: func(_ *client.SinchClient, err error) { b.failed(err) }}),
+		client.WithListener(lis),
 	}
 	if cfg.StoreDir != "" {
 		st, err := client.NewDirDeviceStore(filepath.Join(cfg.StoreDir, user))

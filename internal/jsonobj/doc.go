@@ -9,10 +9,10 @@
 // raw control character in a string, trailing data, nesting deeper than
 // [Options.MaxDepth] levels, more than [Options.MaxMembers] members.
 //
-// A failure is reported as a one-line reason without a subject, such as
-// `has the member "id" twice` or `ends early: unterminated string`, for the
-// caller to prefix ("message ", "header JSON: "). A reason names byte
-// offsets, never more than a short excerpt of the input.
+// A failure is an [*Error] whose text is a one-line reason without a
+// subject, such as `has the member "id" twice` or `ends early: unterminated
+// string`, for the caller to prefix ("message ", "header JSON: "). A reason
+// names byte offsets, never more than a short excerpt of the input.
 //
 // Parse reads the members of the top-level object only: it returns each one
 // with its kind and its decoded string or raw text, and checks the syntax of

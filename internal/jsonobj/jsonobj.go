@@ -89,6 +89,20 @@ func (o *Options) maxDepth() int {
 	return DefaultMaxDepth
 }
 
+// Error is why Parse or ParseStrings refused a text: one line without a
+// subject, such as `has the member "id" twice` or `ends early: unterminated
+// string`, for the caller to prefix ("message ", "header JSON: "). It names
+// byte offsets, never more than a short excerpt of the input.
+type Error struct {
+	Reason string
+}
+
+// Error returns the reason.
+func (e *Error) Error() string { return e.Reason }
+
+// refuse wraps a reason as the error of Parse and ParseStrings.
+func refuse(reason string) error { return &Error{Reason: reason} }
+
 type parser struct {
 	data     []byte
 	pos      int
@@ -99,98 +113,72 @@ type parser struct {
 
 // Parse parses data as exactly one JSON object (surrounding whitespace
 // allowed) and appends its members, in input order, to dst. On failure it
-// returns nil and a one-line reason.
-func Parse(data []byte, dst []Member, o Options) ([]Member, string) {
+// returns nil and an *Error.
+func Parse(data []byte, dst []Member, o Options) ([]Member, error) {
 	p := parser{data: data, maxDepth: o.maxDepth(), anyBytes: o.AllowInvalidUTF8}
 	maxMembers := o.maxMembers()
 	p.ws()
 	if p.pos >= len(data) {
-		return nil, "is empty"
+		return nil, refuse("is empty")
 	}
 	if data[p.pos] != '{' {
-		return nil, "is not a JSON object"
+		return nil, refuse("is not a JSON object")
 	}
-	// This loop and composite's are written out: built of small helpers
-	// (as ParseStrings is) they made Parse 10% slower.
-	p.pos++
-	p.ws()
-	if p.peek() == '}' {
-		p.pos++
-	} else {
-		for {
-			p.ws()
-			if p.peek() != '"' {
-				return nil, p.fail("expected a quoted member name")
+	for more := p.open('}'); more; {
+		key, ok := p.name()
+		if !ok {
+			return nil, refuse(p.err)
+		}
+		for i := range dst {
+			if bytes.Equal(dst[i].Key, key) {
+				return nil, refuse("has the member " + Excerpt(key) + " twice")
 			}
-			key, ok := p.str()
-			if !ok {
-				return nil, p.err
-			}
-			for i := range dst {
-				if bytes.Equal(dst[i].Key, key) {
-					return nil, "has the member " + Excerpt(key) + " twice"
-				}
-			}
-			if len(dst) >= maxMembers {
-				return nil, "has more than " + strconv.Itoa(maxMembers) + " members"
-			}
-			p.ws()
-			if p.peek() != ':' {
-				return nil, p.fail("expected ':' after a member name")
-			}
-			p.pos++
-			p.ws()
-			m := Member{Key: key}
-			if !p.value(&m, 1) {
-				return nil, p.err
-			}
-			dst = append(dst, m)
-			p.ws()
-			c := p.peek()
-			if c == ',' {
-				p.pos++
-				continue
-			}
-			if c != '}' {
-				return nil, p.fail("expected ',' or '}'")
-			}
-			p.pos++
-			break
+		}
+		if len(dst) >= maxMembers {
+			return nil, refuse("has more than " + strconv.Itoa(maxMembers) + " members")
+		}
+		m := Member{Key: key}
+		if !p.colon() || !p.value(&m, 1) {
+			return nil, refuse(p.err)
+		}
+		dst = append(dst, m)
+		if more, ok = p.next('}'); !ok {
+			return nil, refuse(p.err)
 		}
 	}
 	if !p.end("object") {
-		return nil, p.err
+		return nil, refuse(p.err)
 	}
-	return dst, ""
+	return dst, nil
 }
 
 // ParseStrings parses data as exactly one JSON array of strings
 // (surrounding whitespace allowed). An empty array gives an empty, non-nil
-// slice. On failure it returns nil and a one-line reason.
-func ParseStrings(data []byte, o Options) ([]string, string) {
+// slice. On failure it returns nil and an *Error.
+func ParseStrings(data []byte, o Options) ([]string, error) {
 	p := parser{data: data, anyBytes: o.AllowInvalidUTF8}
 	p.ws()
 	if p.peek() != '[' {
-		return nil, "is not an array"
+		return nil, refuse("is not an array")
 	}
 	out := []string{}
 	for more := p.open(']'); more; {
 		if p.peek() != '"' {
-			return nil, "[" + strconv.Itoa(len(out)) + "] must be a string"
+			return nil, refuse("[" + strconv.Itoa(len(out)) + "] must be a string")
 		}
 		s, ok := p.str()
 		if !ok {
-			return nil, p.err
+			return nil, refuse(p.err)
 		}
 		out = append(out, string(s))
 		if more, ok = p.next(']'); !ok {
-			return nil, p.err
+			return nil, refuse(p.err)
 		}
 	}
 	if !p.end("array") {
-		return nil, p.err
+		return nil, refuse(p.err)
 	}
-	return out, ""
+	return out, nil
 }
 
 // open consumes the opening bracket at p.pos and the whitespace after it,
@@ -320,50 +308,47 @@ func (p *parser) value(m *Member, depth int) bool {
 // composite checks the syntax of the object or array at p.pos, which is at
 // nesting level depth, and skips it.
 func (p *parser) composite(depth int) bool {
-	open := p.data[p.pos]
-	closing := byte('}')
-	if open == '[' {
-		closing = ']'
+	object := p.data[p.pos] == '{'
+	closing := byte(']')
+	if object {
+		closing = '}'
 	}
-	p.pos++
-	p.ws()
-	if p.peek() == closing {
-		p.pos++
-		return true
-	}
-	for {
-		p.ws()
-		if open == '{' {
-			if p.peek() != '"' {
-				p.fail("expected a quoted member name")
+	for more := p.open(closing); more; {
+		if object {
+			if _, ok := p.name(); !ok || !p.colon() {
 				return false
 			}
-			if _, ok := p.str(); !ok {
-				return false
-			}
-			p.ws()
-			if p.peek() != ':' {
-				p.fail("expected ':' after a member name")
-				return false
-			}
-			p.pos++
-			p.ws()
 		}
 		if !p.value(nil, depth) {
 			return false
 		}
-		p.ws()
-		switch p.peek() {
-		case ',':
-			p.pos++
-		case closing:
-			p.pos++
-			return true
-		default:
-			p.fail("expected ',' or '" + string(closing) + "'")
+		var ok bool
+		if more, ok = p.next(closing); !ok {
 			return false
 		}
 	}
+	return true
+}
+
+// name reads the quoted member name at p.pos.
+func (p *parser) name() ([]byte, bool) {
+	if p.peek() != '"' {
+		p.fail("expected a quoted member name")
+		return nil, false
+	}
+	return p.str()
+}
+
+// colon reads the ':' after a member name and the whitespace around it.
+func (p *parser) colon() bool {
+	p.ws()
+	if p.peek() != ':' {
+		p.fail("expected ':' after a member name")
+		return false
+	}
+	p.pos++
+	p.ws()
+	return true
 }
 
 func (p *parser) number() bool {
@@ -449,7 +434,13 @@ func (p *parser) str() ([]byte, bool) {
 		p.fail("unterminated string")
 		return nil, false
 	}
-	// Slow path: unescape into a new buffer.
+	return p.unescape(start, i)
+}
+
+// unescape continues str for a string with escapes: the bytes from start
+// to i need none and are copied, the rest is decoded into a new buffer.
+func (p *parser) unescape(start, i int) ([]byte, bool) {
+	d := p.data
 	out := make([]byte, i-start, i-start+16)
 	copy(out, d[start:i])
 	for i < len(d) {
@@ -472,58 +463,77 @@ func (p *parser) str() ([]byte, bool) {
 			i++
 			continue
 		}
-		if i+1 >= len(d) {
-			break
-		}
-		switch e := d[i+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(d[i+2:])
-			if !ok {
-				p.pos = i
-				p.fail("invalid \\u escape")
-				return nil, false
-			}
-			n := 6
-			if utf16.IsSurrogate(r) {
-				// Only a high surrogate followed by the escape of a low one
-				// is a character.
-				var r2 rune = -1
-				if i+7 < len(d) && d[i+6] == '\\' && d[i+7] == 'u' {
-					r2, _ = hex4(d[i+8:])
-				}
-				r = utf16.DecodeRune(r, r2)
-				if r == utf8.RuneError {
-					p.pos = i
-					p.fail("lone surrogate in a \\u escape")
-					return nil, false
-				}
-				n = 12
-			}
-			out = utf8.AppendRune(out, r)
-			i += n
-			continue
-		default:
-			p.pos = i
-			p.fail("invalid escape in a string")
+		n, ok := p.escape(&out, i)
+		if !ok {
 			return nil, false
 		}
-		i += 2
+		i += n
 	}
 	p.pos = len(d)
 	p.fail("unterminated string")
 	return nil, false
+}
+
+// escape decodes the escape at data[i], appends it to *out and returns
+// its length.
+func (p *parser) escape(out *[]byte, i int) (int, bool) {
+	d := p.data
+	if i+1 >= len(d) {
+		p.pos = len(d)
+		p.fail("unterminated string")
+		return 0, false
+	}
+	switch e := d[i+1]; e {
+	case '"', '\\', '/':
+		*out = append(*out, e)
+	case 'b':
+		*out = append(*out, '\b')
+	case 'f':
+		*out = append(*out, '\f')
+	case 'n':
+		*out = append(*out, '\n')
+	case 'r':
+		*out = append(*out, '\r')
+	case 't':
+		*out = append(*out, '\t')
+	case 'u':
+		return p.unicodeEscape(out, i)
+	default:
+		p.pos = i
+		p.fail("invalid escape in a string")
+		return 0, false
+	}
+	return 2, true
+}
+
+// unicodeEscape decodes the \u escape at data[i] (two of them for a
+// surrogate pair).
+func (p *parser) unicodeEscape(out *[]byte, i int) (int, bool) {
+	d := p.data
+	r, ok := hex4(d[i+2:])
+	if !ok {
+		p.pos = i
+		p.fail("invalid \\u escape")
+		return 0, false
+	}
+	n := 6
+	if utf16.IsSurrogate(r) {
+		// Only a high surrogate followed by the escape of a low one is a
+		// character.
+		var r2 rune = -1
+		if i+7 < len(d) && d[i+6] == '\\' && d[i+7] == 'u' {
+			r2, _ = hex4(d[i+8:])
+		}
+		r = utf16.DecodeRune(r, r2)
+		if r == utf8.RuneError {
+			p.pos = i
+			p.fail("lone surrogate in a \\u escape")
+			return 0, false
+		}
+		n = 12
+	}
+	*out = utf8.AppendRune(*out, r)
+	return n, true
 }
 
 func hex4(b []byte) (rune, bool) {
@@ -545,55 +555,4 @@ func hex4(b []byte) (rune, bool) {
 		r = r<<4 | rune(c)
 	}
 	return r, true
-}
-
-// Excerpt quotes at most 24 bytes of b, in ASCII, for a reason: even a name
-// of control characters or astral runes keeps the reason one short line.
-func Excerpt(b []byte) string {
-	const max = 24
-	if len(b) <= max {
-		return strconv.QuoteToASCII(string(b))
-	}
-	n := max
-	for n > 0 && b[n]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		n--
-	}
-	return strconv.QuoteToASCII(string(b[:n])) + "..."
-}
-
-// AppendString appends s as a JSON string with the minimal escaping of
-// JavaScript's JSON.stringify: quote, backslash and control characters
-// (\b \f \n \r \t by name, the others as \u00XX). Everything else, invalid
-// UTF-8 included, is copied as is, so the output is short and matches what
-// JavaScript produces for the same text.
-func AppendString(dst []byte, s string) []byte {
-	const hexdig = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&0xF])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

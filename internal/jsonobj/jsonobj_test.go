@@ -2,6 +2,7 @@ package jsonobj
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,8 @@ func TestParseAccepts(t *testing.T) {
 		{`{"x":` + nested(31) + `}`, []Member{{[]byte("x"), Array, []byte(nested(31))}}},
 	}
 	for _, tt := range tests {
-		got, reason := Parse([]byte(tt.in), nil, Options{})
+		got, reasonErr := Parse([]byte(tt.in), nil, Options{})
+		reason := errText(reasonErr)
 		if reason != "" {
 			t.Errorf("Parse(%s): %s", tt.in, reason)
 			continue
@@ -113,7 +115,8 @@ func TestParseReasons(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, reason := Parse([]byte(tt.in), make([]Member, 0, 4), Options{})
+			got, reasonErr := Parse([]byte(tt.in), make([]Member, 0, 4), Options{})
+			reason := errText(reasonErr)
 			if reason != tt.reason {
 				t.Errorf("reason %q, want %q", reason, tt.reason)
 			}
@@ -142,43 +145,44 @@ func members(n int) string {
 
 func TestOptions(t *testing.T) {
 	// MaxMembers bounds the top-level object only.
-	if _, r := Parse([]byte(members(16)), nil, Options{MaxMembers: 16}); r != "" {
+	if r := parseReason([]byte(members(16)), nil, Options{MaxMembers: 16}); r != "" {
 		t.Errorf("16 of 16 members: %s", r)
 	}
-	if _, r := Parse([]byte(members(17)), nil, Options{MaxMembers: 16}); r != "has more than 16 members" {
+	if r := parseReason([]byte(members(17)), nil, Options{MaxMembers: 16}); r != "has more than 16 members" {
 		t.Errorf("17 of 16 members: %q", r)
 	}
-	if _, r := Parse([]byte(members(64)), nil, Options{}); r != "" {
+	if r := parseReason([]byte(members(64)), nil, Options{}); r != "" {
 		t.Errorf("64 members by default: %s", r)
 	}
-	if _, r := Parse([]byte(`{"o":`+members(100)+`}`), nil, Options{MaxMembers: 1}); r != "" {
+	if r := parseReason([]byte(`{"o":`+members(100)+`}`), nil, Options{MaxMembers: 1}); r != "" {
 		t.Errorf("a nested object is not bounded: %s", r)
 	}
 
 	// MaxDepth counts the top-level object as level 1.
-	if _, r := Parse([]byte(`{"x":`+nested(3)+`}`), nil, Options{MaxDepth: 4}); r != "" {
+	if r := parseReason([]byte(`{"x":`+nested(3)+`}`), nil, Options{MaxDepth: 4}); r != "" {
 		t.Errorf("depth 4 of 4: %s", r)
 	}
-	if _, r := Parse([]byte(`{"x":`+nested(4)+`}`), nil, Options{MaxDepth: 4}); r != "nesting deeper than 4 levels at byte 8" {
+	if r := parseReason([]byte(`{"x":`+nested(4)+`}`), nil, Options{MaxDepth: 4}); r != "nesting deeper than 4 levels at byte 8" {
 		t.Errorf("depth 5 of 4: %q", r)
 	}
-	if _, r := Parse([]byte(`{"x":{}}`), nil, Options{MaxDepth: 1}); r != "nesting deeper than 1 levels at byte 5" {
+	if r := parseReason([]byte(`{"x":{}}`), nil, Options{MaxDepth: 1}); r != "nesting deeper than 1 levels at byte 5" {
 		t.Errorf("depth 2 of 1: %q", r)
 	}
 
 	// AllowInvalidUTF8 lets strings hold any bytes, nested ones too, and is
 	// as strict about everything else.
 	in := "{\"k\xff\":\"v\xfe\",\"n\":[\"\xc3\"],\"e\":\"\\n\xed\xa0\x80\"}"
-	if _, r := Parse([]byte(in), nil, Options{}); r == "" {
+	if r := parseReason([]byte(in), nil, Options{}); r == "" {
 		t.Fatal("strict reading accepts invalid UTF-8")
 	}
-	got, r := Parse([]byte(in), nil, Options{AllowInvalidUTF8: true})
+	got, rErr := Parse([]byte(in), nil, Options{AllowInvalidUTF8: true})
+	r := errText(rErr)
 	if r != "" || len(got) != 3 || string(got[0].Key) != "k\xff" || string(got[0].Value) != "v\xfe" ||
 		got[1].Kind != Array || string(got[2].Value) != "\n\xed\xa0\x80" {
 		t.Errorf("AllowInvalidUTF8: %q, %+v", r, got)
 	}
 	for _, bad := range []string{"{\"a\":\"\xff\",\"a\":1}", "{\"a\":\"\\ud800\xff\"}", "{\"a\":\"\xff\x01\"}", "{\"a\":\"\xff\"} x"} {
-		if _, r := Parse([]byte(bad), nil, Options{AllowInvalidUTF8: true}); r == "" {
+		if r := parseReason([]byte(bad), nil, Options{AllowInvalidUTF8: true}); r == "" {
 			t.Errorf("AllowInvalidUTF8 accepts %q", bad)
 		}
 	}
@@ -187,12 +191,13 @@ func TestOptions(t *testing.T) {
 func TestParseAppendsToDst(t *testing.T) {
 	var buf [4]Member
 	dst := append(buf[:0], Member{Key: []byte("pre")})
-	got, r := Parse([]byte(`{"a":1}`), dst, Options{})
+	got, rErr := Parse([]byte(`{"a":1}`), dst, Options{})
+	r := errText(rErr)
 	if r != "" || len(got) != 2 || &got[0] != &buf[0] || string(got[1].Key) != "a" {
 		t.Fatalf("Parse into dst: %q, %+v", r, got)
 	}
 	// The members already in dst count as names already seen.
-	if _, r := Parse([]byte(`{"pre":1}`), dst, Options{}); r != `has the member "pre" twice` {
+	if r := parseReason([]byte(`{"pre":1}`), dst, Options{}); r != `has the member "pre" twice` {
 		t.Errorf("duplicate of a member of dst: %q", r)
 	}
 }
@@ -201,7 +206,7 @@ func TestParseAllocations(t *testing.T) {
 	data := []byte(`{"type":"createInstance","id":"r1","capabilities":["calling","push"],"n":12,"t":true,"o":{"a":[null]}}`)
 	var buf [16]Member
 	n := testing.AllocsPerRun(100, func() {
-		if _, r := Parse(data, buf[:0], Options{MaxMembers: 16}); r != "" {
+		if r := parseReason(data, buf[:0], Options{MaxMembers: 16}); r != "" {
 			t.Fatal(r)
 		}
 	})
@@ -217,7 +222,8 @@ func TestParseStrings(t *testing.T) {
 		`["calling"]`:                {"calling"},
 		`[ "a" , "b\n\u00e9" , "" ]`: {"a", "b\né", ""},
 	} {
-		got, r := ParseStrings([]byte(in), Options{})
+		got, rErr := ParseStrings([]byte(in), Options{})
+		r := errText(rErr)
 		if r != "" || got == nil || !equalStrings(got, want) {
 			t.Errorf("ParseStrings(%s) = %q, %q; want %q", in, got, r, want)
 		}
@@ -239,12 +245,12 @@ func TestParseStrings(t *testing.T) {
 		`["unterminated]`:  "ends early: unterminated string",
 		`["a",["nested"]]`: "[1] must be a string",
 	} {
-		if got, r := ParseStrings([]byte(in), Options{}); r != reason || got != nil {
-			t.Errorf("ParseStrings(%q) = %q, %q; want reason %q", in, got, r, reason)
+		if got, err := ParseStrings([]byte(in), Options{}); errText(err) != reason || got != nil {
+			t.Errorf("ParseStrings(%q) = %q, %v; want reason %q", in, got, err, reason)
 		}
 	}
-	if got, r := ParseStrings([]byte("[\"\xff\"]"), Options{AllowInvalidUTF8: true}); r != "" || len(got) != 1 || got[0] != "\xff" {
-		t.Errorf("AllowInvalidUTF8: %q, %q", got, r)
+	if got, err := ParseStrings([]byte("[\"\xff\"]"), Options{AllowInvalidUTF8: true}); err != nil || len(got) != 1 || got[0] != "\xff" {
+		t.Errorf("AllowInvalidUTF8: %q, %v", got, err)
 	}
 }
 
@@ -266,7 +272,8 @@ func TestAppendString(t *testing.T) {
 	// input (for valid UTF-8).
 	for _, s := range []string{"", "a\"\\/\b\f\n\r\t\x00\x1f\x7f é 😀", strings.Repeat("\x01z", 50)} {
 		obj := append(AppendString([]byte(`{`), s), `:1}`...)
-		got, r := Parse(obj, nil, Options{})
+		got, rErr := Parse(obj, nil, Options{})
+		r := errText(rErr)
 		if r != "" || string(got[0].Key) != s {
 			t.Errorf("reading back %q: %q, %q", s, got, r)
 		}
@@ -294,8 +301,26 @@ func BenchmarkParse(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, r := Parse(data, buf[:0], Options{}); r != "" {
+		if r := parseReason(data, buf[:0], Options{}); r != "" {
 			b.Fatal(r)
 		}
 	}
+}
+
+// errText is an error's text, "" for none: the tests compare reasons.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return "not a *jsonobj.Error: " + err.Error()
+	}
+	return e.Reason
+}
+
+// parseReason is the reason Parse gives, "" when it accepts data.
+func parseReason(data []byte, dst []Member, o Options) string {
+	_, err := Parse(data, dst, o)
+	return errText(err)
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/syncbuf"
 )
 
 // TestSIGKILLMidWrite kills a backend process with SIGKILL while it is
@@ -35,7 +36,7 @@ func TestSIGKILLMidWrite(t *testing.T) {
 	ttls := map[string]int64{}   // instance id -> acknowledged expiry (Unix)
 	for r := 0; r < rounds; r++ {
 		killAfter := 1 + rng.IntN(maxAcks)
-		var stderr syncBuffer
+		var stderr syncbuf.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashKeyEnv+"="+app.Key,
 			crashSecretEnv+"="+app.Secret.Text(), crashPrefixEnv+"="+fmt.Sprintf("r%d", r))
@@ -115,8 +116,8 @@ func TestSIGKILLMidWrite(t *testing.T) {
 		}
 	}
 
-	var logs syncBuffer
-	s, err := fakebackend.New(fakebackend.Config{DataDir: dir, Logger: debugLogger(&logs)})
+	var logs syncbuf.Buffer
+	s, err := fakebackend.NewUnstartedServer(fakebackend.Config{DataDir: dir, Logger: debugLogger(&logs)})
 	if err != nil {
 		t.Fatalf("the data directory does not load after SIGKILL: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/syncbuf"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 )
@@ -149,7 +150,7 @@ func (tr *transcript) note(source string, v ...any) {
 func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	var secrets secretSet
 	var tr transcript
-	var srvLog, cliLog syncBuffer
+	var srvLog, cliLog syncbuf.Buffer
 	const adminToken = "admin-token-7f3a9c2e5b"
 	const authKey, authHeader = "auth-api-key-91c4e7", "auth-bearer-55d0a8b3"
 	secrets.add("admin token", adminToken)

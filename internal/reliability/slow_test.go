@@ -11,6 +11,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/syncbuf"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 )
@@ -22,7 +23,7 @@ import (
 func TestStalledClientDoesNotDelayOthers(t *testing.T) {
 	others := size(50, 50, 10, 500)
 	const queue = transport.DefaultSendQueue
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := mockServer(t, fakebackend.Config{Logger: debugLogger(&logs)})
 
 	// A small receive buffer (no autotuning) so that the kernel stops

@@ -1,0 +1,228 @@
+package fleet
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sinchsim/sinchsim/client"
+)
+
+// Defaults of the call load.
+const (
+	DefaultAnswerDelay = 2 * time.Second
+	DefaultHoldTime    = 5 * time.Second
+)
+
+// CallSummary is what happened to the calls the bots placed. The JSON field
+// names are a contract of sinchsim bots --json.
+type CallSummary struct {
+	// Placed counts the calls attempted; Answered those that were
+	// established; Failed the others, by cause in FailedByCause: the
+	// backend's refusal code (call_rate_exceeded, instance_expired, ...)
+	// or the end cause of a call that was not answered (no_answer,
+	// callee_unavailable, failure, ...).
+	Placed        int            `json:"placed"`
+	Answered      int            `json:"answered"`
+	Failed        int            `json:"failed"`
+	FailedByCause map[string]int `json:"failedByCause"`
+	// SetupLatencyMs: from callUser until the backend's callProgressing
+	// (by then the callee's connections have been rung), over the calls
+	// the backend placed; all zero when it placed none.
+	SetupLatencyMs Latency `json:"setupLatencyMs"`
+}
+
+// callLoad makes the online bots call each other: it places calls from a
+// random online bot to a random other one, the callee answers after a
+// random delay, the caller hangs up after the hold time.
+type callLoad struct {
+	cfg Config
+
+	mu          sync.Mutex
+	rnd         *rand.Rand
+	sum         CallSummary
+	lats        []time.Duration
+	established map[*client.Call]bool
+	inFlight    sync.WaitGroup // calls placed and not ended
+	stopped     bool
+}
+
+func newCallLoad(cfg Config) *callLoad {
+	if cfg.AnswerDelay <= 0 {
+		cfg.AnswerDelay = DefaultAnswerDelay
+	}
+	if cfg.HoldTime <= 0 {
+		cfg.HoldTime = DefaultHoldTime
+	}
+	return &callLoad{cfg: cfg, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		sum: CallSummary{FailedByCause: map[string]int{}}, established: map[*client.Call]bool{}}
+}
+
+// listener returns the call callbacks of one bot, to go with its
+// ClientFailed.
+func (l *callLoad) listener(f *client.ListenerFuncs) {
+	f.IncomingCall = func(_ *client.CallClient, call *client.Call) {
+		l.mu.Lock()
+		d := time.Duration(l.rnd.Int64N(int64(l.cfg.AnswerDelay) + 1))
+		l.mu.Unlock()
+		time.AfterFunc(d, func() { _ = call.Answer() })
+	}
+	f.CallEstablished = func(call *client.Call) {
+		if call.Direction() != client.CallOutgoing {
+			return
+		}
+		l.mu.Lock()
+		l.established[call] = true
+		l.sum.Answered++
+		l.mu.Unlock()
+		time.AfterFunc(l.cfg.HoldTime, func() { _ = call.Hangup() })
+	}
+	f.CallEnded = func(call *client.Call) {
+		if call.Direction() != client.CallOutgoing {
+			return
+		}
+		l.mu.Lock()
+		if !l.established[call] {
+			l.failLocked(string(call.EndCause()))
+		}
+		delete(l.established, call)
+		l.mu.Unlock()
+		l.inFlight.Done()
+	}
+}
+
+func (l *callLoad) failLocked(cause string) {
+	if cause == "" {
+		cause = "failure"
+	}
+	l.sum.Failed++
+	l.sum.FailedByCause[cause]++
+}
+
+// run places calls at cfg.CallsPerMinute among the bots that are online
+// (online reports whether bot i still is) until ctx ends; each call's
+// CallUser runs under callCtx.
+func (l *callLoad) run(ctx, callCtx context.Context, bots []*client.SinchClient, online func(i int) bool) {
+	if len(bots) < 2 || l.cfg.CallsPerMinute <= 0 {
+		return
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Minute) / l.cfg.CallsPerMinute))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		l.mu.Lock()
+		from := l.rnd.IntN(len(bots))
+		to := l.rnd.IntN(len(bots) - 1)
+		l.mu.Unlock()
+		if to >= from {
+			to++
+		}
+		if !online(from) {
+			continue
+		}
+		l.place(callCtx, bots[from], bots[to].UserID())
+	}
+}
+
+// place calls callee from c on its own goroutine.
+func (l *callLoad) place(ctx context.Context, c *client.SinchClient, callee string) {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		return
+	}
+	l.sum.Placed++
+	l.inFlight.Add(1)
+	l.mu.Unlock()
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, l.cfg.StartTimeout)
+		defer cancel()
+		t0 := time.Now()
+		_, err := c.CallClient().CallUser(cctx, callee, nil)
+		lat := time.Since(t0)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err != nil {
+			code := client.CodeOf(err)
+			if code == "" {
+				code = "timeout"
+			}
+			l.failLocked(code)
+			l.inFlight.Done()
+			return
+		}
+		l.lats = append(l.lats, lat)
+	}()
+}
+
+// start places calls among the started bots of outs until the returned
+// stop is called; stop then waits for the calls in flight to end (at most
+// the answer delay and the hold time, and a margin).
+func (l *callLoad) start(ctx context.Context, outs []outcome) (stop func()) {
+	var bots []*client.SinchClient
+	var of []*bot
+	for i := range outs {
+		if outs[i].c != nil && outs[i].b != nil {
+			bots = append(bots, outs[i].c)
+			of = append(of, outs[i].b)
+		}
+	}
+	online := func(i int) bool {
+		of[i].mu.Lock()
+		defer of[i].mu.Unlock()
+		return of[i].code == ""
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		l.run(cctx, ctx, bots, online)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+		l.drain(l.cfg.AnswerDelay + l.cfg.HoldTime + 10*time.Second)
+	}
+}
+
+// drain stops placing calls and waits up to max for the calls in flight
+// to end (answered and held, or not).
+func (l *callLoad) drain(max time.Duration) {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		l.inFlight.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// summary returns the calls' summary; call it once the bots are
+// terminated (every call has ended then).
+func (l *callLoad) summary() *CallSummary {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sum
+	s.FailedByCause = make(map[string]int, len(l.sum.FailedByCause))
+	for k, v := range l.sum.FailedByCause {
+		s.FailedByCause[k] = v
+	}
+	lats := append([]time.Duration(nil), l.lats...)
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	s.SetupLatencyMs = Latency{P50: pct(lats, 50), P95: pct(lats, 95), P99: pct(lats, 99)}
+	return &s
+}
