@@ -49,23 +49,9 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	if err != nil {
 		return nil, nil, err
 	}
-	timeout := cfg.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	d := websocket.Dialer{
-		HandshakeTimeout: timeout,
-		TLSClientConfig:  cfg.TLSConfig,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  &writeBufferPool,
-		Subprotocols:     []string{Subprotocol},
-	}
-	if cfg.InMemory {
-		if strings.HasPrefix(target, "wss:") {
-			return nil, nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
-		}
-		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
+	d, err := dialer(cfg, target)
+	if err != nil {
+		return nil, nil, err
 	}
 	header := cfg.Header
 	var link *vclock.Link
@@ -127,6 +113,30 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 		return nil, nil, fmt.Errorf("transport: dial %s: server speaks protocol %d, not %d", target, w.Protocol, Protocol)
 	}
 	return c, w, nil
+}
+
+// dialer returns the WebSocket dialer of cfg for target.
+func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
+	timeout := cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	d := &websocket.Dialer{
+		HandshakeTimeout: timeout,
+		TLSClientConfig:  cfg.TLSConfig,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  &writeBufferPool,
+		Subprotocols:     []string{Subprotocol},
+	}
+	if cfg.InMemory {
+		if strings.HasPrefix(target, "wss:") {
+			return nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
+		}
+		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
+		d.ReadBufferSize = memReadBufferSize
+	}
+	return d, nil
 }
 
 // shutdown closes cleanly and synchronously: Close, read until the end, wait

@@ -28,6 +28,12 @@ import (
 // memNetwork is the Network of an in-memory address.
 const memNetwork = "mem"
 
+// memReadBufferSize is the WebSocket read buffer of a connection over a
+// pipe: the pipe holds what is not read yet, so a small buffer costs
+// nothing but a few more reads of large messages, and 200,000 ends of
+// 100,000 clients keep 150 MiB less.
+const memReadBufferSize = 256
+
 // memBufMax bounds the bytes buffered in one direction of a pipe: a writer
 // beyond it waits for the reader, as on a socket with a full buffer.
 const memBufMax = 256 << 10

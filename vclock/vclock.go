@@ -1,7 +1,6 @@
 package vclock
 
 import (
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -163,108 +162,6 @@ func (c *Clock) setNowLocked(t time.Time) {
 	}
 }
 
-// Timer is a timer of the virtual clock made by Schedule.
-type Timer struct {
-	c   *Clock
-	at  time.Time
-	seq uint64
-	key string // "" fires alone (see WithTieBatching)
-	f   func()
-	idx int // index in the heap; -1 when not armed
-}
-
-// Stop disarms the timer. It reports whether the timer was armed.
-func (t *Timer) Stop() bool {
-	c := t.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.idx < 0 {
-		return false
-	}
-	heap.Remove(&c.timers, t.idx)
-	return true
-}
-
-// When returns the timer's deadline.
-func (t *Timer) When() time.Time { return t.at }
-
-// Schedule arms a timer that calls f when the clock reaches now+d (d ≤ 0:
-// at the next Advance or Set, even by zero). f runs on the goroutine that
-// moves the clock, with the world quiescent around it (but see
-// WithTieBatching); it must not block (hand longer work to a component
-// that counts it as Work).
-func (c *Clock) Schedule(d time.Duration, f func()) *Timer { return c.ScheduleKey("", d, f) }
-
-// ScheduleKey is Schedule for a timer of one component, named by key (a
-// user id, say): with WithTieBatching, timers due at the same instant with
-// different keys fire together before the world settles. Give the same key
-// to every timer whose consequences may touch the same state: all the
-// timers of one user, the client's and the backend's alike. An empty key is
-// Schedule's: the timer fires alone.
-func (c *Clock) ScheduleKey(key string, d time.Duration, f func()) *Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	t := &Timer{c: c, at: c.now.Add(max(d, 0)), seq: c.seq, key: key, f: f}
-	heap.Push(&c.timers, t)
-	return t
-}
-
-// Stopper is a timer that can be stopped: a *Timer or a *clock.Timer.
-type Stopper interface{ Stop() bool }
-
-// AfterFunc arms a timer on clk: a native timer of the virtual clock when
-// clk is a *Clock (f then runs on the goroutine that moves the clock and
-// must not block), and clk.AfterFunc otherwise.
-func AfterFunc(clk clock.Clock, d time.Duration, f func()) Stopper {
-	if c, ok := clk.(*Clock); ok {
-		return c.Schedule(d, f)
-	}
-	return clk.AfterFunc(d, f)
-}
-
-// AfterFuncKey is AfterFunc with ScheduleKey's key when clk is a *Clock.
-func AfterFuncKey(clk clock.Clock, key string, d time.Duration, f func()) Stopper {
-	if c, ok := clk.(*Clock); ok {
-		return c.ScheduleKey(key, d, f)
-	}
-	return clk.AfterFunc(d, f)
-}
-
-// Of returns the virtual clock behind clk, or nil if clk is another clock.
-func Of(clk clock.Clock) *Clock {
-	c, _ := clk.(*Clock)
-	return c
-}
-
-// timerHeap orders native timers by deadline, then creation.
-type timerHeap []*Timer
-
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-func (h *timerHeap) Push(x any) {
-	t := x.(*Timer)
-	t.idx = len(*h)
-	*h = append(*h, t)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	t.idx = -1
-	return t
-}
-
 // Advance moves the clock forward by d. Due timers fire in deadline order
 // (ties in creation order), each with the clock standing at its deadline;
 // before each timer and before returning, Advance waits until the world is
@@ -316,7 +213,7 @@ func (c *Clock) runUntil(target time.Time) error {
 			if native.at.After(c.now) {
 				c.setNowLocked(native.at)
 			}
-			heap.Pop(&c.timers)
+			c.timers.pop()
 			c.mu.Unlock()
 			c.fired.Add(1)
 			native.f()
@@ -341,76 +238,12 @@ func (c *Clock) runUntil(target time.Time) error {
 	}
 }
 
-// tieWindow is how many timers of one instant a tie batch fires before it
-// lets the work they caused drain to as many pending units: enough to keep
-// every core busy, few enough that 100,000 clients of one instant never
-// hold 100,000 goroutines at once.
-const tieWindow = 256
-
-// fireTies fires, without settling, the timers due at first's instant
-// whose keys have not fired since first, in heap order; it stops at a
-// timer without a key, a key that fired already, or a foreign timer due
-// first. Every tieWindow timers it waits for pending work to drop to
-// tieWindow units.
-func (c *Clock) fireTies(first *Timer) {
-	if c.batch == nil {
-		c.batch = map[string]struct{}{}
-	}
-	defer clear(c.batch)
-	c.batch[first.key] = struct{}{}
-	for n := 1; ; n++ {
-		if n%tieWindow == 0 {
-			c.drainTo(tieWindow)
-		}
-		c.mu.Lock()
-		native, _ := c.nextDueLocked(first.at)
-		if native == nil || !native.at.Equal(first.at) || native.key == "" {
-			c.mu.Unlock()
-			return
-		}
-		if _, dup := c.batch[native.key]; dup {
-			c.mu.Unlock()
-			return
-		}
-		c.batch[native.key] = struct{}{}
-		heap.Pop(&c.timers)
-		c.mu.Unlock()
-		c.fired.Add(1)
-		native.f()
-	}
-}
-
-// drainTo waits until at most n units of work are pending, or the settle
-// bound passes (the settle that follows then reports what is stuck).
-func (c *Clock) drainTo(n int64) {
-	c.lowMark.Store(n)
-	defer c.lowMark.Store(0)
-	deadline := time.Now().Add(time.Duration(c.settleBound.Load()))
-	tick := time.NewTimer(time.Millisecond)
-	defer tick.Stop()
-	for {
-		c.idleMu.Lock()
-		ch := c.idleCh
-		c.idleMu.Unlock()
-		c.lowWait.Store(true)
-		if c.inside.Load()+c.outside.Load() <= n || time.Now().After(deadline) {
-			c.lowWait.Store(false)
-			return
-		}
-		tick.Reset(time.Millisecond)
-		select {
-		case <-ch:
-		case <-tick.C:
-		}
-	}
-}
-
 // nextDueLocked returns the earliest timer due at or before target: a
 // native one or a foreign one.
 func (c *Clock) nextDueLocked(target time.Time) (*Timer, *foreignTimer) {
 	var n *Timer
-	if len(c.timers) > 0 && !c.timers[0].at.After(target) {
-		n = c.timers[0]
+	if t := c.timers.top(); t != nil && !t.at.After(target) {
+		n = t
 	}
 	f := c.nextForeignLocked(target)
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -303,5 +304,49 @@ func TestTieBatching(t *testing.T) {
 				t.Fatalf("fired %q, want %q", s, tt.want)
 			}
 		})
+	}
+}
+
+// Many timers, a third of them stopped (enough to compact the heap), fire
+// exactly in deadline then creation order.
+func TestTimerHeapOrder(t *testing.T) {
+	c := New(t0)
+	rnd := c.Rand("heap")
+	type armed struct {
+		at  time.Duration
+		seq int
+	}
+	var want []armed
+	var got []int
+	var timers []*Timer
+	for i := range 6000 {
+		at := time.Duration(rnd.IntN(500)) * time.Minute
+		timers = append(timers, c.Schedule(at, func() { got = append(got, i) }))
+		want = append(want, armed{at, i})
+	}
+	stopped := map[int]bool{}
+	for i := 0; i < len(timers); i += 3 {
+		if !timers[i].Stop() || timers[i].Stop() {
+			t.Fatal("Stop must report true once, then false")
+		}
+		stopped[i] = true
+	}
+	var order []int
+	for _, w := range want {
+		if !stopped[w.seq] {
+			order = append(order, w.seq)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return want[order[i]].at < want[order[j]].at })
+	if err := c.Advance(1000 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(order) {
+		t.Fatalf("%d timers fired, want %d", len(got), len(order))
+	}
+	for i := range got {
+		if got[i] != order[i] {
+			t.Fatalf("timer %d fired in place %d, want timer %d", got[i], i, order[i])
+		}
 	}
 }

@@ -3,27 +3,43 @@ package sim
 import (
 	"context"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
 )
 
-func TestProfileRun(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("SIMN"))
+// TestProfileRenewals profiles the renewals of SIM_PROFILE_BOTS clients
+// (SIM_PROFILE_PERIOD, default 2000h) without their start, into
+// SIM_PROFILE_OUT: a tool for performance work, skipped unless asked for.
+func TestProfileRenewals(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SIM_PROFILE_BOTS"))
 	if n == 0 {
-		t.Skip()
+		t.Skip("set SIM_PROFILE_BOTS to profile a simulation's renewals")
 	}
-	ttl := 720 * time.Hour
-	if os.Getenv("SIMTTL") != "" {
-		ttl, _ = time.ParseDuration(os.Getenv("SIMTTL"))
+	period := 2000 * time.Hour
+	if p, err := time.ParseDuration(os.Getenv("SIM_PROFILE_PERIOD")); err == nil {
+		period = p
 	}
-	period := 8760 * time.Hour
-	if os.Getenv("SIMPERIOD") != "" {
-		period, _ = time.ParseDuration(os.Getenv("SIMPERIOD"))
+	out := os.Getenv("SIM_PROFILE_OUT")
+	if out == "" {
+		out = "cpu.out"
 	}
-	res, err := Run(context.Background(), Config{Bots: n, Period: period, InstanceTTL: ttl, Seed: 1})
+	f, err := os.Create(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("renewals %d wall %v", res.Renewals, res.WallSeconds)
+	defer f.Close()
+	var started time.Time
+	hooks = phaseHooks{
+		onStarted: func() { started = time.Now(); _ = pprof.StartCPUProfile(f) },
+		onEnded:   pprof.StopCPUProfile,
+	}
+	defer func() { hooks = phaseHooks{} }()
+	defer TuneGC(os.Getenv)()
+	res, err := Run(context.Background(), Config{Bots: n, Period: period, InstanceTTL: 720 * time.Hour, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d renewals in %v after the start; %v s in all", res.Renewals, time.Since(started), res.WallSeconds)
 }

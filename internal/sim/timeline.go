@@ -32,6 +32,7 @@ type timeline struct {
 	nh, nd int
 
 	counts  [nCounts][]atomic.Int64 // per day
+	expHour []atomic.Int64          // expiries per hour
 	unregNs []atomic.Int64          // per day: unregistered time, nanoseconds
 	hours   [nSeries][]atomic.Int64 // difference arrays, len nh+1
 	days    [nSeries][]atomic.Int64 // len nd+1
@@ -48,6 +49,7 @@ func newTimeline(start time.Time, period time.Duration) *timeline {
 		t.counts[k] = make([]atomic.Int64, t.nd)
 	}
 	t.unregNs = make([]atomic.Int64, t.nd)
+	t.expHour = make([]atomic.Int64, t.nh)
 	for k := range t.hours {
 		t.hours[k] = make([]atomic.Int64, t.nh+1)
 		t.days[k] = make([]atomic.Int64, t.nd+1)
@@ -63,8 +65,13 @@ func (t *timeline) off(at time.Time) time.Duration {
 
 func (t *timeline) day(at time.Time) int { return min(int(t.off(at)/(24*time.Hour)), t.nd-1) }
 
-// count adds n to counter k on the day of at.
-func (t *timeline) count(at time.Time, k, n int) { t.counts[k][t.day(at)].Add(int64(n)) }
+// count adds n to counter k on the day of at (and expiries to their hour).
+func (t *timeline) count(at time.Time, k, n int) {
+	t.counts[k][t.day(at)].Add(int64(n))
+	if k == cExpiries {
+		t.expHour[min(int(t.off(at)/time.Hour), t.nh-1)].Add(int64(n))
+	}
+}
 
 // bucket returns the first and last bucket of unit that [a, b) touches, or
 // the bucket of a when b == a.
@@ -134,7 +141,8 @@ func (t *timeline) series() ([]Day, []Hour) {
 		}
 		reg += t.reg[h+1].Load()
 		regAt[h+1] = int(reg)
-		hours[h] = Hour{Registered: int(reg), Renewing: int(run[sRenewing]), Unregistered: int(run[sUnregistered])}
+		hours[h] = Hour{Registered: int(reg), Renewing: int(run[sRenewing]), Unregistered: int(run[sUnregistered]),
+			Expiries: int(t.expHour[h].Load())}
 	}
 	days := make([]Day, t.nd)
 	run = [nSeries]int64{}
