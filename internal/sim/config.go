@@ -159,4 +159,3 @@ func (cfg Config) withDefaults() Config {
 	}
 	return cfg
 }
-

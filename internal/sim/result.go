@@ -192,4 +192,3 @@ func SortedCodes(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
-
