@@ -82,6 +82,21 @@ func TestBotsInProcess(t *testing.T) {
 	}
 }
 
+// bots --floor measures the bare WebSocket floor in the same run and
+// states registrations/s as a ratio of it.
+func TestBotsFloor(t *testing.T) {
+	r := cli(t, "", "bots", "-n", "20", "--concurrency", "4", "--floor", "--json")
+	res := botsJSON(t, r)
+	if r.code != exitOK || res.Floor == nil || res.Floor.Connections != 20 || res.Floor.PerSecond <= 0 ||
+		res.Floor.Ratio <= 0 || !strings.Contains(r.stdout, `"connectionsPerSecond"`) || !strings.Contains(r.stdout, `"ratio"`) {
+		t.Fatalf("bots --floor: %v", r)
+	}
+	text := cli(t, "", "bots", "-n", "5", "--floor")
+	if !strings.Contains(text.stdout, "ratio to the floor") {
+		t.Fatalf("text summary: %v", text)
+	}
+}
+
 // startServe runs "sinchsim serve" in-process and returns its WebSocket URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()

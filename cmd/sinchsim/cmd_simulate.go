@@ -135,7 +135,7 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 	if err := f.validate(); err != nil {
 		return fs.fail(err)
 	}
-	defer sim.TuneGC(e.lookupEnv)()
+	defer tuneGC(e)()
 	res, err := sim.Run(ctx, f.config())
 	if err != nil {
 		if ctx.Err() != nil {

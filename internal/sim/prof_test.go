@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"testing"
@@ -36,7 +37,7 @@ func TestProfileRenewals(t *testing.T) {
 		onEnded:   pprof.StopCPUProfile,
 	}
 	defer func() { hooks = phaseHooks{} }()
-	defer TuneGC(os.Getenv)()
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	res, err := Run(context.Background(), Config{Bots: n, Period: period, InstanceTTL: 720 * time.Hour, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
