@@ -14,6 +14,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
+	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
@@ -153,7 +154,6 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		userID:   userID,
 		o:        o,
 		log:      o.logger,
-		cmds:     cmdQueue{wake: make(chan struct{}, 1)},
 		loopDone: make(chan struct{}),
 		idleCh:   make(chan struct{}),
 	}
@@ -237,7 +237,7 @@ func (c *SinchClient) ensureLoop() bool {
 	if !c.loopOn {
 		c.loopOn = true
 		c.l = newLoop(c)
-		go c.l.run()
+		c.cmds.setStart(func() { gopool.Go(c.l.run) })
 	}
 	return true
 }
@@ -444,12 +444,16 @@ func (c *SinchClient) post(f func()) bool {
 
 // cmdQueue is the loop's input: unbounded, so that no poster (a reader, a
 // timer, a callback) ever blocks on the loop, and closable, so that nothing
-// is accepted once the loop has finished: whatever was accepted runs.
+// is accepted once the loop has finished: whatever was accepted runs. The
+// loop's goroutine runs only while commands are queued: push starts one
+// (start) when none runs, and take stops it when the queue is empty, so an
+// idle client holds no goroutine for its loop.
 type cmdQueue struct {
-	mu     sync.Mutex
-	items  []func()
-	closed bool
-	wake   chan struct{}
+	mu      sync.Mutex
+	items   []func()
+	closed  bool
+	running bool   // a loop goroutine runs
+	start   func() // starts a loop goroutine; nil until the loop exists
 }
 
 func (q *cmdQueue) push(f func()) bool {
@@ -459,26 +463,42 @@ func (q *cmdQueue) push(f func()) bool {
 		return false
 	}
 	q.items = append(q.items, f)
+	start := !q.running && q.start != nil
+	if start {
+		q.running = true
+	}
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if start {
+		q.start()
 	}
 	return true
 }
 
-// take waits for and returns the queued commands.
-func (q *cmdQueue) take() []func() {
-	for {
-		q.mu.Lock()
-		items := q.items
-		q.items = nil
-		q.mu.Unlock()
-		if len(items) > 0 {
-			return items
-		}
-		<-q.wake
+// setStart installs the loop's starter and starts it if commands wait.
+func (q *cmdQueue) setStart(start func()) {
+	q.mu.Lock()
+	q.start = start
+	run := len(q.items) > 0 && !q.running
+	if run {
+		q.running = true
 	}
+	q.mu.Unlock()
+	if run {
+		start()
+	}
+}
+
+// take returns the queued commands; when there are none it returns nil
+// and the calling loop goroutine must end (the next push starts another).
+func (q *cmdQueue) take() []func() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	if len(items) == 0 {
+		q.running = false
+	}
+	return items
 }
 
 // close refuses further commands and returns those still queued.
@@ -520,14 +540,16 @@ func (c *SinchClient) dispatch(f func()) {
 // logf logs to the logger and the LogListener. Messages never contain
 // secrets or tokens.
 func (c *SinchClient) logf(level slog.Level, format string, args ...any) {
-	if c.log == nil && c.o.listener == nil {
-		return
+	toLog := c.log != nil && c.log.Enabled(context.Background(), level)
+	ll, toListener := wantsLogs(c.o.listener)
+	if !toLog && !toListener {
+		return // nobody reads it: do not format it
 	}
 	msg := fmt.Sprintf(format, args...)
-	if c.log != nil {
+	if toLog {
 		c.log.Log(context.Background(), level, msg, "user", c.userID)
 	}
-	if ll, ok := wantsLogs(c.o.listener); ok {
+	if toListener {
 		c.dispatch(func() { ll.OnLogMessage(c, level, msg) })
 	}
 }

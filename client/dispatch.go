@@ -3,6 +3,8 @@ package client
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/sinchsim/sinchsim/internal/gopool"
 )
 
 // dispatcher runs listener callbacks one at a time, in order, outside every
@@ -25,7 +27,7 @@ func (d *dispatcher) enqueue(f func()) {
 	if !d.running {
 		d.running = true
 		d.idle = make(chan struct{})
-		go d.run()
+		gopool.Go(d.run)
 	}
 	d.mu.Unlock()
 }

@@ -127,6 +127,9 @@ func (l *ListenerFuncs) OnCallEnded(call *Call) {
 // wantsLogs reports whether l consumes log messages, so that a fleet of
 // bots without log listeners does not pay for dispatching them.
 func wantsLogs(l Listener) (LogListener, bool) {
+	if l == nil {
+		return nil, false
+	}
 	if f, ok := l.(*ListenerFuncs); ok {
 		return f, f.LogMessage != nil
 	}

@@ -50,7 +50,8 @@ type pendingReq struct {
 	call    *Call // the call a call request is about
 }
 
-// loop is the client's state, owned by its one goroutine; every method runs
+// loop is the client's state, owned by its loop goroutine (one at a time: it
+// runs while commands are queued, see cmdQueue); every method runs
 // there. Other goroutines talk to it through SinchClient.post, and read what
 // it publishes (SinchClient.snap).
 type loop struct {
@@ -122,15 +123,29 @@ func (l *loop) seedJitter() {
 	if l.backoff.Rand == nil {
 		l.backoff.Rand = rnd
 	}
-	if d, ok := l.renewal.(registration.DefaultRenewal); ok && d.Backoff.Rand == nil {
-		d.Backoff.Rand = rnd
-		l.renewal = d
+	switch d := l.renewal.(type) {
+	case registration.DefaultRenewal:
+		if d.Backoff.Rand == nil {
+			d.Backoff.Rand = rnd
+			l.renewal = d
+		}
+	case registration.AtStartRenewal:
+		if d.Backoff.Rand == nil {
+			d.Backoff.Rand = rnd
+			l.renewal = d
+		}
 	}
 }
 
+// run runs the queued commands and ends when the queue is empty (the next
+// command starts it again), or once terminated.
 func (l *loop) run() {
 	for !l.stopped {
-		for _, f := range l.c.cmds.take() {
+		items := l.c.cmds.take()
+		if items == nil {
+			return
+		}
+		for _, f := range items {
 			l.do(f)
 		}
 	}
@@ -200,6 +215,9 @@ func (l *loop) onTransition(t registration.Transition) {
 	for _, s := range l.c.subscribers() {
 		s.push(t)
 	}
+	if h := l.c.o.onTransition; h != nil {
+		h(t)
+	}
 }
 
 func (l *loop) fire(e registration.Event) bool {
@@ -253,7 +271,10 @@ func (l *loop) arm(s slot, d time.Duration, f func()) {
 		c.post(run)
 		return
 	}
-	l.timers[s] = vclock.AfterFunc(c.o.clock, d, func() { c.post(run) })
+	// Keyed by user: a world with tie batching fires this user's timers
+	// one settle apart, and other users' timers of the same instant with
+	// them.
+	l.timers[s] = vclock.AfterFuncKey(c.o.clock, c.userID, d, func() { c.post(run) })
 }
 
 // start handles Start.

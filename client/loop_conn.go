@@ -19,6 +19,7 @@ func (l *loop) connect() {
 	c := l.c
 	dial := c.o.dial
 	dial.World = c.world
+	dial.InMemory = dial.InMemory || c.o.inMemory
 	l.background(false, func(ctx context.Context) {
 		conn, w, err := transport.Dial(ctx, c.url, dial)
 		if !c.post(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {
@@ -91,34 +92,32 @@ func (l *loop) onDialed(tk ticket, conn *transport.Conn, w *transport.Welcome, e
 // startReader reads conn until it ends, handing each message to the loop.
 // Each message is handed over (counted as the loop's work) before it is
 // released as handled on the connection, so that a virtual clock never sees
-// a moment with nothing pending in between.
+// a moment with nothing pending in between. Over an in-memory pipe the
+// reading goroutine runs only while messages wait (transport.Conn.Serve).
 func (l *loop) startReader(tk ticket, conn *transport.Conn) {
 	c := l.c
 	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		for {
-			m, err := conn.Read()
-			if err != nil {
-				var pe *transport.ProtocolError
-				if errors.As(err, &pe) {
-					c.post(func() { l.c.logf(slog.LevelWarn, "backend sent a bad message: %v", pe) })
-					if pe.Fatal {
-						// Too big: close, and keep reading so that the
-						// backend's close frame completes the handshake.
-						conn.Close(transport.CloseMessageTooBig, "message too big")
-					}
-					conn.Handled()
-					continue
+	conn.Serve(func(m transport.Message, err error) {
+		if err != nil {
+			var pe *transport.ProtocolError
+			if errors.As(err, &pe) {
+				c.post(func() { l.c.logf(slog.LevelWarn, "backend sent a bad message: %v", pe) })
+				if pe.Fatal {
+					// Too big: close, and keep reading so that the
+					// backend's close frame completes the handshake.
+					conn.Close(transport.CloseMessageTooBig, "message too big")
 				}
-				c.post(func() { l.onConnLost(tk, conn, err) })
 				conn.Handled()
 				return
 			}
-			c.post(func() { l.onMessage(tk, m) })
+			c.post(func() { l.onConnLost(tk, conn, err) })
 			conn.Handled()
+			c.wg.Done()
+			return
 		}
-	}()
+		c.post(func() { l.onMessage(tk, m) })
+		conn.Handled()
+	})
 }
 
 // send sends a request built by mk with a fresh id.

@@ -18,6 +18,11 @@ func (l *loop) armRenewal() {
 		return
 	}
 	at := l.renewal.RenewAt(l.dev.IssuedAt, l.dev.ExpireAt)
+	if registration.RenewsOnlyAtStart(l.renewal) && at.After(l.now()) {
+		// Checked when the client starts (or is started again by a
+		// reconnect), never on a timer while it runs.
+		return
+	}
 	l.arm(slotRenew, at.Sub(l.now()), l.onRenewDue)
 }
 

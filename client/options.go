@@ -29,6 +29,8 @@ type options struct {
 	reconnectLimit int
 	instanceTTL    bool
 	seed           *uint64
+	inMemory       bool
+	onTransition   func(registration.Transition)
 }
 
 // SDKVersion is what the client reports as its SDK version by default.
@@ -105,6 +107,26 @@ func WithSDKVersion(v string) Option { return func(o *options) { o.sdkVersion = 
 
 // WithDialConfig tunes the WebSocket connection (TLS, timeouts, limits).
 func WithDialConfig(d transport.DialConfig) Option { return func(o *options) { o.dial = d } }
+
+// WithInMemory connects to a backend in the same process over an
+// in-memory pipe instead of a socket: the backend must serve in memory
+// (fakebackend.Config.InMemory), and the client's URL names it as usual.
+// The handshake, framing and protocol are those of the network; there is
+// no file descriptor per client and no keepalive. It sets
+// transport.DialConfig.InMemory, whatever WithDialConfig says.
+func WithInMemory() Option { return func(o *options) { o.inMemory = true } }
+
+// WithTransitionHook calls f for every state change of the client, in
+// order, on the client's loop goroutine, once State, Stats and Instance
+// show the change; in a virtual world the clock's Now is the time of the
+// change. f must return quickly and must not call a method that waits for
+// the client's loop (Start, EnableManagedPush, RegisterPushToken,
+// TerminateGracefully, WaitStarted, WaitIdle): it would wait for itself.
+// Reading State, Stats, Instance and Err is fine. To watch from another
+// goroutine, use Subscribe instead.
+func WithTransitionHook(f func(registration.Transition)) Option {
+	return func(o *options) { o.onTransition = f }
+}
 
 // WithReconnectLimit sets how many connection attempts in a row may fail
 // before the client fails (default DefaultReconnectLimit; negative: never

@@ -138,6 +138,13 @@ type Config struct {
 	// EventLimit bounds the decision log, and the record of pushes;
 	// default 10,000.
 	EventLimit int
+	// InMemory also serves the WebSocket endpoint in memory, under the
+	// server's address: a client created with client.WithInMemory (or
+	// transport.Dial with DialConfig.InMemory) and URL() connects over an
+	// in-memory pipe, with no socket and no file descriptor, through the
+	// same handshake, framing and protocol. The TCP listener stays, for
+	// other clients and the admin API. Ignored with TLSConfig.
+	InMemory bool
 	// PushWebhook, when set, is an http(s) URL to which the backend POSTs
 	// each push (a Push as JSON) from its own goroutine, within
 	// PushWebhookTimeout; the backend never waits for it.

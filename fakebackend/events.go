@@ -1,6 +1,8 @@
 package fakebackend
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -150,6 +152,13 @@ func (s *Server) record(e Event) {
 	}
 	s.events.add(e)
 	s.metrics.decision(e.Time, e.Kind, e.Code)
+	level := slog.LevelInfo
+	if e.Code == CodeOK {
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return // the arguments below would cost a dozen allocations
+	}
 	if e.Code == CodeOK {
 		s.log.Debug("decision", "kind", e.Kind, "code", e.Code, "app", e.Application, "user", e.User, "device", e.Device, "instance", e.Instance)
 	} else {

@@ -62,10 +62,14 @@ func (s *memStore) PutApplication(a Application) error {
 	return nil
 }
 
+// cloneInstance copies i for the store or for a caller. The History is
+// shared, clipped to its length: nobody changes an entry in place, and an
+// append copies it, so the store's entries never change under a caller
+// while a year of renewals does not copy a long history four times each.
 func cloneInstance(i *Instance) Instance {
 	c := *i
 	c.Capabilities = slices.Clone(i.Capabilities)
-	c.History = slices.Clone(i.History)
+	c.History = slices.Clip(i.History)
 	return c
 }
 

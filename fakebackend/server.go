@@ -229,11 +229,23 @@ func (s *Server) Start() error {
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog(s.log)}
 	s.endOnShutdown(s.srv) // event streams and browsers' spare connections would hold Shutdown
 	s.started = true
-	s.wg.Add(1)
-	go func(srv *http.Server, ln net.Listener) {
-		defer s.wg.Done()
-		_ = srv.Serve(ln)
-	}(s.srv, ln)
+	lns := []net.Listener{ln}
+	if s.cfg.InMemory && s.cfg.TLSConfig == nil {
+		mem, err := transport.ListenMem(s.addr)
+		if err != nil {
+			ln.Close()
+			s.started = false
+			return fmt.Errorf("fakebackend: %w", err)
+		}
+		lns = append(lns, mem)
+	}
+	for _, ln := range lns {
+		s.wg.Add(1)
+		go func(srv *http.Server, ln net.Listener) {
+			defer s.wg.Done()
+			_ = srv.Serve(ln)
+		}(s.srv, ln)
+	}
 	s.log.Info("fake backend listening", "url", s.urlLocked(), "admin", s.adminURLLocked())
 	return nil
 }
@@ -277,6 +289,37 @@ func (s *Server) stopServing() {
 		ss.close(closeGoingAway, "server shutting down")
 	}
 	s.wg.Wait()
+}
+
+// SetDown takes the backend down (true) or brings it back up (false), as
+// an outage would, without losing any state: down, it stops listening, so
+// that connections are refused, and drops every open connection without a
+// close handshake (a dropped connection's instance expiry timer stops, as
+// when its client goes away); up, it listens again on the same address.
+// The admin API is down with it. SetDown returns at once; Close waits for
+// the dropped connections' handlers.
+func (s *Server) SetDown(down bool) error {
+	if !down {
+		return s.Start()
+	}
+	s.mu.Lock()
+	if s.closed || !s.started {
+		s.mu.Unlock()
+		return nil
+	}
+	srv := s.srv
+	s.started, s.srv = false, nil
+	sessions := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	s.log.Info("fake backend down")
+	_ = srv.Close() // listeners, and connections not upgraded yet
+	for _, ss := range sessions {
+		ss.drop()
+	}
+	return nil
 }
 
 // Restart stops serving and starts again on the same port, as a process

@@ -101,50 +101,50 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.connected.Set(float64(n))
-	// The session runs on its own goroutine so that this handler returns
-	// and net/http releases the request's buffers (about 10 KiB per
-	// connection, which 10,000 bots feel).
-	go func() {
-		defer s.wg.Done()
-		ss.serve()
-	}()
+	// The session is served by the connection's reader (Conn.Serve), so
+	// that this handler returns and net/http releases the request's
+	// buffers (about 10 KiB per connection, which 10,000 bots feel).
+	ss.serve()
 }
 
-// serve is the session's reader loop: it sends the welcome, then reads and
-// answers requests until the connection ends.
+// serve sends the welcome, then answers requests as the connection's
+// reader hands them over, until the connection ends; it returns at once.
+// s.wg counts the session until then.
 func (ss *session) serve() {
 	s := ss.s
-	defer s.endSession(ss)
-
 	if err := ss.conn.Send(&transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}); err != nil {
+		s.endSession(ss)
+		s.wg.Done()
 		return
 	}
 	closing := false
-	for {
-		m, err := ss.conn.Read()
+	ss.conn.Serve(func(m transport.Message, err error) {
 		if closing && (err == nil || !errors.Is(err, transport.ErrClosed)) {
 			ss.conn.Handled()
-			continue // draining until the peer's close frame
+			return // draining until the peer's close frame
 		}
 		if err != nil {
 			var pe *transport.ProtocolError
 			if !errors.As(err, &pe) {
-				return // connection gone: endSession calls Handled
+				// Connection gone: endSession releases the link.
+				s.endSession(ss)
+				s.wg.Done()
+				return
 			}
 			s.record(Event{Kind: KindMessage, Code: transport.CodeProtocolError, Reason: pe.Reason})
 			_ = ss.conn.Send(pe.Reply())
 			if pe.Fatal {
-				// Close returns at once; this loop keeps reading so that
+				// Close returns at once; the reader keeps reading so that
 				// the peer's close frame completes the handshake.
 				ss.conn.Close(closeMessageBig, "message too big")
 				closing = true
 			}
 			ss.conn.Handled()
-			continue
+			return
 		}
 		ss.handle(m)
 		ss.conn.Handled()
-	}
+	})
 }
 
 func (s *Server) endSession(ss *session) {
@@ -322,7 +322,9 @@ func (ss *session) armExpiryLocked(inst Instance) {
 	}
 	d := inst.ExpireAt.Sub(ss.s.clock.Now())
 	id := inst.ID
-	ss.expiry = vclock.AfterFunc(ss.s.clock, d, func() { ss.expired(id) })
+	// Keyed by user, as the user's client keys its timers (see
+	// vclock.WithTieBatching).
+	ss.expiry = vclock.AfterFuncKey(ss.s.clock, inst.User, d, func() { ss.expired(id) })
 }
 
 // bound returns the bound instance id ("" when none).

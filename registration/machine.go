@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/looplab/fsm"
 )
@@ -26,10 +28,50 @@ type Transition struct {
 // which alone calls Fire, Can and AvailableEvents; events from elsewhere are
 // queued to that goroutine. Current may be called from any goroutine. The
 // Machine starts no goroutines and never blocks.
+//
+// A Machine holds only its state: looplab/fsm machines, each built once
+// from the transition table, are lent to it for each call (a pool), so that
+// 100,000 clients do not each keep a copy of the table.
 type Machine struct {
-	f            *fsm.FSM
+	state        atomic.Pointer[State]
 	onTransition func(Transition)
 	firing       bool // inside onTransition; see Fire
+}
+
+// fsmPool lends looplab machines built from rules. Their enter_state
+// callback reports to the Machine passed as the event's argument.
+var fsmPool = sync.Pool{New: func() any { return newFSM() }}
+
+func newFSM() *fsm.FSM {
+	events := make(fsm.Events, 0, len(rules))
+	for _, r := range rules {
+		src := make([]string, len(r.src))
+		for i, s := range r.src {
+			src[i] = string(s)
+		}
+		events = append(events, fsm.EventDesc{Name: string(r.event), Src: src, Dst: string(r.dst)})
+	}
+	return fsm.NewFSM(string(StateIdle), events, fsm.Callbacks{
+		enterStateKey: func(_ context.Context, e *fsm.Event) {
+			m, ok := e.Args[0].(*Machine)
+			if !ok {
+				return
+			}
+			to := State(e.Dst)
+			m.state.Store(statePtr(to))
+			if m.onTransition != nil {
+				m.onTransition(Transition{From: State(e.Src), To: to, Event: Event(e.Event)})
+			}
+		},
+	})
+}
+
+// borrow returns a looplab machine standing at m's state; give it back
+// with fsmPool.Put.
+func (m *Machine) borrow() *fsm.FSM {
+	f := fsmPool.Get().(*fsm.FSM)
+	f.SetState(string(m.Current()))
+	return f
 }
 
 // NewMachine returns a Machine in [StateIdle]. onTransition, if not nil, is
@@ -39,24 +81,31 @@ type Machine struct {
 // transition and return.
 func NewMachine(onTransition func(Transition)) *Machine {
 	m := &Machine{onTransition: onTransition}
-	events := make(fsm.Events, 0, len(rules))
-	for _, r := range rules {
-		src := make([]string, len(r.src))
-		for i, s := range r.src {
-			src[i] = string(s)
-		}
-		events = append(events, fsm.EventDesc{Name: string(r.event), Src: src, Dst: string(r.dst)})
-	}
-	m.f = fsm.NewFSM(string(StateIdle), events, fsm.Callbacks{
-		enterStateKey: func(_ context.Context, e *fsm.Event) {
-			if m.onTransition == nil {
-				return
-			}
-			m.onTransition(Transition{From: State(e.Src), To: State(e.Dst), Event: Event(e.Event)})
-		},
-	})
+	m.state.Store(statePtr(StateIdle))
 	return m
 }
+
+// statePtrs holds one pointer per state, so that a transition allocates
+// nothing to publish the new state.
+var statePtrs = func() map[State]*State {
+	m := make(map[State]*State, len(allStates))
+	for _, s := range allStates {
+		m[s] = &s
+	}
+	return m
+}()
+
+func statePtr(s State) *State {
+	if p := statePtrs[s]; p != nil {
+		return p
+	}
+	return &s
+}
+
+// noCancel is the context of every event: looplab/fsm leaves a machine "in
+// transition" for good if the context is cancelled mid-event; this one
+// never is.
+var noCancel = context.WithoutCancel(context.Background())
 
 // Fire applies event e. On success the state has changed and onTransition
 // has returned. Errors:
@@ -78,8 +127,12 @@ func (m *Machine) Fire(e Event) error {
 	from := m.Current()
 	// looplab/fsm leaves the machine "in transition" for good if the context
 	// is cancelled mid-event; this context can never be.
-	ctx := context.WithoutCancel(context.Background())
-	if err := m.f.Event(ctx, string(e)); err != nil {
+	f := m.borrow()
+	err := f.Event(noCancel, string(e), m)
+	// Not deferred: a panic in onTransition leaves f mid-event; the pool
+	// makes a new one instead.
+	fsmPool.Put(f)
+	if err != nil {
 		// Every error looplab/fsm returns from Event (InvalidEventError,
 		// UnknownEventError, NoTransitionError, InTransitionError,
 		// CanceledError, AsyncError, InternalError) means the event was not
@@ -93,18 +146,25 @@ func (m *Machine) Fire(e Event) error {
 
 // Current returns the current state. It is safe to call from any goroutine
 // and from inside onTransition.
-func (m *Machine) Current() State { return State(m.f.Current()) }
+func (m *Machine) Current() State { return *m.state.Load() }
 
 // Can reports whether Fire(e) would succeed now. It is false inside
 // onTransition, where Fire is refused.
 func (m *Machine) Can(e Event) bool {
-	return !m.firing && m.f.Can(string(e))
+	if m.firing {
+		return false
+	}
+	f := m.borrow()
+	defer fsmPool.Put(f)
+	return f.Can(string(e))
 }
 
 // AvailableEvents returns the events allowed in the current state, sorted by
 // name. It is empty in [StateTerminated].
 func (m *Machine) AvailableEvents() []Event {
-	names := m.f.AvailableTransitions()
+	f := m.borrow()
+	names := f.AvailableTransitions()
+	fsmPool.Put(f)
 	out := make([]Event, len(names))
 	for i, n := range names {
 		out[i] = Event(n)
@@ -119,7 +179,7 @@ func (m *Machine) AvailableEvents() []Event {
 // sorted by source state, then event. The README embeds it; a golden test
 // keeps the two in step.
 func Mermaid() string {
-	out, err := fsm.VisualizeWithType(NewMachine(nil).f, fsm.MermaidStateDiagram)
+	out, err := fsm.VisualizeWithType(newFSM(), fsm.MermaidStateDiagram)
 	if err != nil {
 		// Only an unknown visualize type errors, and the type is a constant.
 		panic(fmt.Sprintf("registration: mermaid: %v", err))

@@ -62,3 +62,38 @@ func (DefaultRenewal) RenewAt(issued, expireAt time.Time) time.Time {
 func (d DefaultRenewal) RetryDelay(attempt int) time.Duration {
 	return d.Backoff.Delay(attempt)
 }
+
+// AtStartRenewal renews only when the client starts, as Sinch's Android
+// documentation describes it ("triggered when the Sinch client starts and
+// TTL expiry is detected to be near"): a client that becomes started
+// (Start, or a reconnect that authenticates again) renews if DefaultRenewal
+// would have renewed by then, and arms no renewal timer while it runs. A
+// client that is never started again while its instance nears expiry lets
+// it expire, then registers anew. Failed renewals are retried as with
+// DefaultRenewal. Its zero value is ready to use.
+type AtStartRenewal struct {
+	// Backoff spaces retries of failed renewals, as DefaultRenewal's.
+	Backoff Backoff
+}
+
+var _ RenewalPolicy = AtStartRenewal{}
+
+// RenewAt implements [RenewalPolicy] with DefaultRenewal's thresholds; the
+// client consults it only when it starts.
+func (AtStartRenewal) RenewAt(issued, expireAt time.Time) time.Time {
+	return DefaultRenewal{}.RenewAt(issued, expireAt)
+}
+
+// RetryDelay implements [RenewalPolicy]: it returns a.Backoff.Delay(attempt).
+func (a AtStartRenewal) RetryDelay(attempt int) time.Duration { return a.Backoff.Delay(attempt) }
+
+// OnlyAtStart marks the policy for [RenewsOnlyAtStart].
+func (AtStartRenewal) OnlyAtStart() bool { return true }
+
+// RenewsOnlyAtStart reports whether p renews only when the client starts
+// (it has a method OnlyAtStart() bool that returns true), rather than on a
+// timer at RenewAt.
+func RenewsOnlyAtStart(p RenewalPolicy) bool {
+	s, ok := p.(interface{ OnlyAtStart() bool })
+	return ok && s.OnlyAtStart()
+}

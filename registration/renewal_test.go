@@ -51,3 +51,32 @@ func TestDefaultRenewalRetryDelayFollowsBackoff(t *testing.T) {
 		t.Errorf("zero DefaultRenewal.RetryDelay(0) = %v, want within 500ms±20%%", d)
 	}
 }
+
+func TestAtStartRenewal(t *testing.T) {
+	const day = 24 * time.Hour
+	issued := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		policy RenewalPolicy
+		atOnly bool
+	}{
+		{"default renews on a timer", DefaultRenewal{}, false},
+		{"at-start renews only at start", AtStartRenewal{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RenewsOnlyAtStart(tt.policy); got != tt.atOnly {
+				t.Fatalf("RenewsOnlyAtStart = %v, want %v", got, tt.atOnly)
+			}
+			for _, ttl := range []time.Duration{48 * time.Hour, 30 * day, 365 * day} {
+				if got, want := tt.policy.RenewAt(issued, issued.Add(ttl)), (DefaultRenewal{}).RenewAt(issued, issued.Add(ttl)); !got.Equal(want) {
+					t.Errorf("RenewAt for %v = %v, want DefaultRenewal's %v", ttl, got, want)
+				}
+			}
+		})
+	}
+	b := Backoff{Jitter: -1}
+	if got, want := (AtStartRenewal{Backoff: b}).RetryDelay(3), b.Delay(3); got != want {
+		t.Errorf("RetryDelay(3) = %v, want %v", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -105,7 +106,8 @@ const (
 )
 
 // Conn is one WebSocket connection carrying protocol v1 messages, for either
-// side. It owns exactly one goroutine, the writer, which also sends pings.
+// side. It owns exactly one goroutine, the writer, which also sends pings
+// (except over an in-memory pipe, see [ListenMem]: no pings, no PongWait).
 //
 // Use: one goroutine calls Read in a loop; any goroutine may call Send,
 // Close, Abort, Done and CloseCode. Control frames (pong, close) are only
@@ -135,6 +137,18 @@ type Conn struct {
 
 	link *vclock.Link // counts messages in flight when both ends are in one virtual world
 	me   int          // this end of link
+
+	// keepalive is false on an in-memory pipe: no pings, no read deadline.
+	keepalive bool
+	// mc is the in-memory pipe under ws, or nil. Over a pipe the writer
+	// and the reader (Serve) are goroutines that run only while there is
+	// something to write or read: an idle connection holds none.
+	mc      *memConn
+	qmu     sync.Mutex  // guards memQ
+	memQ    []*[]byte   // the send queue over a pipe (queue is nil there)
+	writing atomic.Bool // a writer runs (pipe only): a Send writing inline, or writeSome
+	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
+	handle  func(Message, error)
 }
 
 // Buffers shared by all connections: a connection holds one only while it
@@ -167,10 +181,16 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 	c := &Conn{
 		ws:       ws,
 		cfg:      cfg,
-		queue:    make(chan *[]byte, cfg.SendQueue),
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),
 		done:     make(chan struct{}),
+		// Pings and the read deadline detect a dead network; an in-memory
+		// pipe has none, and their tickers would cost more than the rest.
+		keepalive: !isMem(ws.NetConn()),
+	}
+	c.mc, _ = ws.NetConn().(*memConn)
+	if c.mc == nil {
+		c.queue = make(chan *[]byte, cfg.SendQueue)
 	}
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
@@ -194,13 +214,17 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(cfg.WriteWait))
 		return nil
 	})
-	go c.writeLoop()
+	if c.mc == nil {
+		go c.writeLoop()
+	}
 	return c
 }
 
 // extend moves the read deadline: the peer has shown it is alive.
 func (c *Conn) extend() {
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+	if c.keepalive {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+	}
 }
 
 // Send encodes m and queues it for the writer without blocking. It returns
@@ -222,10 +246,16 @@ func (c *Conn) Send(m Message) error {
 		return err
 	}
 	counted := c.link.Sent(c.peer())
-	select {
-	case c.queue <- bp:
-		return nil
-	default:
+	if c.mc != nil {
+		if c.sendMem(bp) {
+			return nil
+		}
+	} else {
+		select {
+		case c.queue <- bp:
+			return nil
+		default:
+		}
 	}
 	if counted {
 		c.link.Unsent(c.peer())
@@ -396,6 +426,7 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 		c.mode, c.sendCode, c.sendReason = mode, code, reason
 		c.mu.Unlock()
 		close(c.closing)
+		c.kickWriter()
 		started = true
 		// The peer will see the end and handle it: count that as a
 		// message in flight.
@@ -406,8 +437,12 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 
 func (c *Conn) writeLoop() {
 	defer close(c.done)
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
+	var pings <-chan time.Time
+	if c.keepalive {
+		ping := time.NewTicker(c.cfg.PingInterval)
+		defer ping.Stop()
+		pings = ping.C
+	}
 	for done := false; !done; {
 		select {
 		case bp := <-c.queue:
@@ -415,7 +450,7 @@ func (c *Conn) writeLoop() {
 				c.begin(modeEnd, 0, "")
 				done = true
 			}
-		case <-ping.C:
+		case <-pings:
 			c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
 			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
 				c.begin(modeEnd, 0, "")
@@ -445,14 +480,12 @@ func (c *Conn) finish() {
 		// together, however much is queued.
 		deadline := time.Now().Add(c.cfg.WriteWait)
 		var err error
-	flush:
 		for err == nil {
-			select {
-			case bp := <-c.queue:
-				err = c.write(bp, deadline)
-			default:
-				break flush
+			bp := c.next()
+			if bp == nil {
+				break
 			}
+			err = c.write(bp, deadline)
 		}
 		if err == nil {
 			err = c.writeClose(code, reason, deadline)
@@ -481,13 +514,8 @@ func (c *Conn) finish() {
 		grace.Stop()
 	}
 	_ = c.ws.Close()
-	for {
-		select {
-		case bp := <-c.queue:
-			putMsgBuf(bp)
-		default:
-			return
-		}
+	for bp := c.next(); bp != nil; bp = c.next() {
+		putMsgBuf(bp)
 	}
 }
 

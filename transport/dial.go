@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +32,11 @@ type DialConfig struct {
 	// on the same clock, the connection's messages are counted with it
 	// (see WorldHeader).
 	World *vclock.Clock
+	// InMemory dials the in-memory listener registered under the URL's
+	// host in this process (see ListenMem) instead of opening a socket:
+	// the same handshake, framing and Conn, over an in-memory pipe. Dial
+	// fails with ErrNoMemListener if there is none. Not for wss:// URLs.
+	InMemory bool
 }
 
 // Dial connects to a protocol v1 server and reads its Welcome. rawURL may be
@@ -43,17 +49,9 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	if err != nil {
 		return nil, nil, err
 	}
-	timeout := cfg.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	d := websocket.Dialer{
-		HandshakeTimeout: timeout,
-		TLSClientConfig:  cfg.TLSConfig,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  &writeBufferPool,
-		Subprotocols:     []string{Subprotocol},
+	d, err := dialer(cfg, target)
+	if err != nil {
+		return nil, nil, err
 	}
 	header := cfg.Header
 	var link *vclock.Link
@@ -115,6 +113,30 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 		return nil, nil, fmt.Errorf("transport: dial %s: server speaks protocol %d, not %d", target, w.Protocol, Protocol)
 	}
 	return c, w, nil
+}
+
+// dialer returns the WebSocket dialer of cfg for target.
+func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
+	timeout := cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	d := &websocket.Dialer{
+		HandshakeTimeout: timeout,
+		TLSClientConfig:  cfg.TLSConfig,
+		ReadBufferSize:   readBufferSize,
+		WriteBufferSize:  writeBufferSize,
+		WriteBufferPool:  &writeBufferPool,
+		Subprotocols:     []string{Subprotocol},
+	}
+	if cfg.InMemory {
+		if strings.HasPrefix(target, "wss:") {
+			return nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
+		}
+		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
+		d.ReadBufferSize = memReadBufferSize
+	}
+	return d, nil
 }
 
 // shutdown closes cleanly and synchronously: Close, read until the end, wait

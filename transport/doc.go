@@ -40,7 +40,9 @@
 //		for { m, err := conn.Read(); ... answer requests with conn.Send ... }
 //	}
 //
-// The package imports no other sinchsim package. Deadlines (ping, pong,
-// write, close grace) are wall-clock socket deadlines on purpose; the mock
-// clock of the simulations never drives them.
+// Deadlines (ping, pong, write, close grace) are wall-clock socket
+// deadlines on purpose; the virtual clock of the simulations never drives
+// them. Over an in-memory pipe (ListenMem, DialConfig.InMemory) there are
+// no pings, and a deadline only bounds a wait that a full or empty pipe
+// imposes.
 package transport

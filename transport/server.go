@@ -48,6 +48,7 @@ type UpgradeConfig struct {
 // side. It is safe for concurrent use.
 type Upgrader struct {
 	up      websocket.Upgrader
+	memUp   websocket.Upgrader // for connections over an in-memory pipe
 	cfg     Config
 	any     bool
 	allowed map[string]bool
@@ -76,6 +77,8 @@ func NewUpgrader(cfg UpgradeConfig) *Upgrader {
 		Subprotocols:     []string{Subprotocol},
 		CheckOrigin:      u.checkOrigin,
 	}
+	u.memUp = u.up
+	u.memUp.ReadBufferSize = memReadBufferSize
 	return u
 }
 
@@ -91,7 +94,11 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 			header = http.Header{WorldHeader: {"1"}}
 		}
 	}
-	ws, err := u.up.Upgrade(w, r, header)
+	up := &u.up
+	if _, ok := r.Context().Value(http.LocalAddrContextKey).(memAddr); ok {
+		up = &u.memUp
+	}
+	ws, err := up.Upgrade(w, r, header)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -260,5 +261,92 @@ func TestRandIsSeededPerName(t *testing.T) {
 	}
 	if a.Rand("x").Uint64() == a.Rand("y").Uint64() {
 		t.Fatal("different names should give different numbers")
+	}
+}
+
+// With tie batching, timers of different keys due at the same instant fire
+// before the world settles; two of one key, and any timer without a key,
+// are separated by a settle; a timer stopped by an earlier one of the
+// batch does not fire; without batching every timer has its own settle.
+func TestTieBatching(t *testing.T) {
+	tests := []struct {
+		batching bool
+		want     string // name/settles before it fired
+	}{
+		{false, "a1/1 b1/2 a2/3 d1/4 nokey/5 e1/6 later/7"},
+		{true, "a1/1 b1/1 a2/2 d1/2 nokey/3 e1/4 later/5"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("batching=", tt.batching), func(t *testing.T) {
+			c := New(t0, WithTieBatching(tt.batching))
+			var got []string
+			var stopMe *Timer
+			add := func(key, name string, d time.Duration) *Timer {
+				return c.ScheduleKey(key, d, func() {
+					got = append(got, fmt.Sprintf("%s/%d", name, c.settles.Load()))
+					if name == "a1" {
+						stopMe.Stop()
+					}
+				})
+			}
+			add("a", "a1", time.Hour)
+			add("b", "b1", time.Hour)
+			stopMe = add("c", "c-stopped", time.Hour)
+			add("a", "a2", time.Hour) // same key as a1: after a settle
+			add("d", "d1", time.Hour)
+			add("", "nokey", time.Hour) // alone
+			add("e", "e1", time.Hour)
+			add("d", "later", 90*time.Minute) // another instant
+			if err := c.Advance(2 * time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Fatalf("fired %q, want %q", s, tt.want)
+			}
+		})
+	}
+}
+
+// Many timers, a third of them stopped (enough to compact the heap), fire
+// exactly in deadline then creation order.
+func TestTimerHeapOrder(t *testing.T) {
+	c := New(t0)
+	rnd := c.Rand("heap")
+	type armed struct {
+		at  time.Duration
+		seq int
+	}
+	var want []armed
+	var got []int
+	var timers []*Timer
+	for i := range 6000 {
+		at := time.Duration(rnd.IntN(500)) * time.Minute
+		timers = append(timers, c.Schedule(at, func() { got = append(got, i) }))
+		want = append(want, armed{at, i})
+	}
+	stopped := map[int]bool{}
+	for i := 0; i < len(timers); i += 3 {
+		if !timers[i].Stop() || timers[i].Stop() {
+			t.Fatal("Stop must report true once, then false")
+		}
+		stopped[i] = true
+	}
+	var order []int
+	for _, w := range want {
+		if !stopped[w.seq] {
+			order = append(order, w.seq)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return want[order[i]].at < want[order[j]].at })
+	if err := c.Advance(1000 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(order) {
+		t.Fatalf("%d timers fired, want %d", len(got), len(order))
+	}
+	for i := range got {
+		if got[i] != order[i] {
+			t.Fatalf("timer %d fired in place %d, want timer %d", got[i], i, order[i])
+		}
 	}
 }

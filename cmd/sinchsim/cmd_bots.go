@@ -66,7 +66,7 @@ type botsFlags struct {
 	n, concurrency                 int
 	duration, instanceTTL          time.Duration
 	store, prefix                  string
-	asJSON                         bool
+	asJSON, floor                  bool
 	callsPerMinute                 float64
 	answerDelay, hold              time.Duration
 	secret                         credentials.Secret // set by validate, or by backend
@@ -89,6 +89,7 @@ func (f *botsFlags) define(fs *flagSet) {
 	fs.DurationVar(&f.answerDelay, "answer-delay", fleet.DefaultAnswerDelay, "with --calls-per-minute: a callee answers after a random delay up to this")
 	fs.DurationVar(&f.hold, "hold", fleet.DefaultHoldTime, "with --calls-per-minute: a caller hangs up this long after the answer")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the summary")
+	fs.BoolVar(&f.floor, "floor", false, "after the fleet, measure the floor: as many bare WebSocket connections\n(connect, one echo of a registration's size, close) at the same\nconcurrency, to a loopback echo server, and print registrations/s as a\nratio of it")
 }
 
 // validate checks the flags and parses the secret; every error is a
@@ -232,6 +233,14 @@ func (f *botsFlags) run(ctx context.Context, e *env, cfg fleet.Config, where str
 	cfg.Progress = bar.update
 	res, runErr := fleet.Run(ctx, cfg)
 	bar.finish()
+	if f.floor && runErr == nil && res.Started > 0 {
+		floor, err := fleet.RunFloor(ctx, cfg.N, cfg.Concurrency)
+		if err != nil {
+			e.errorf("measuring the floor: %v", err)
+			return exitFail
+		}
+		res.SetFloor(floor)
+	}
 	if f.asJSON {
 		enc := json.NewEncoder(e.stdout)
 		if err := enc.Encode(res); err != nil {
@@ -277,6 +286,10 @@ func printFleet(e *env, where string, r fleet.Result) {
 		fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
 	}
 	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+	if fl := r.Floor; fl != nil {
+		fmt.Fprintf(w, "  floor                %.0f connections/s (bare WebSocket connect, echo, close; %d at the same concurrency)\n", fl.PerSecond, fl.Connections)
+		fmt.Fprintf(w, "  ratio to the floor   %.2f\n", fl.Ratio)
+	}
 	if c := r.Calls; c != nil {
 		fmt.Fprintf(w, "  calls placed         %d\n", c.Placed)
 		fmt.Fprintf(w, "  calls answered       %d\n", c.Answered)

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -76,6 +78,21 @@ func TestBotsInProcess(t *testing.T) {
 	}
 	text := cli(t, "", "bots", "-n", "3")
 	if text.code != exitOK || !strings.Contains(text.stdout, "started              3") || !strings.Contains(text.stdout, "latency p50/p95/p99") {
+		t.Fatalf("text summary: %v", text)
+	}
+}
+
+// bots --floor measures the bare WebSocket floor in the same run and
+// states registrations/s as a ratio of it.
+func TestBotsFloor(t *testing.T) {
+	r := cli(t, "", "bots", "-n", "20", "--concurrency", "4", "--floor", "--json")
+	res := botsJSON(t, r)
+	if r.code != exitOK || res.Floor == nil || res.Floor.Connections != 20 || res.Floor.PerSecond <= 0 ||
+		res.Floor.Ratio <= 0 || !strings.Contains(r.stdout, `"connectionsPerSecond"`) || !strings.Contains(r.stdout, `"ratio"`) {
+		t.Fatalf("bots --floor: %v", r)
+	}
+	text := cli(t, "", "bots", "-n", "5", "--floor")
+	if !strings.Contains(text.stdout, "ratio to the floor") {
 		t.Fatalf("text summary: %v", text)
 	}
 }
@@ -173,26 +190,75 @@ func TestSimulateExactCounts(t *testing.T) {
 	// TTL 10 days: renewal when 7 days remain, i.e. every 3 days; over
 	// 30 days that is days 3, 6, ..., 30: 10 renewals per bot.
 	res := simulateJSON(t, "--bots", "4", "--period", "720h", "--instance-ttl", "240h")
-	if res.Renewals != 40 || res.RenewalFailures != 0 || res.Expiries != 0 || res.ReRegistrations != 0 || res.Failed != 0 || len(res.RejectionsByCode) != 0 {
+	if res.Renewals != 40 || res.RenewalCyclesFailed != 0 || res.Retries != 0 || res.Expiries != 0 || res.ReRegistrations != 0 || res.Failed != 0 || len(res.RejectionsByCode) != 0 {
 		t.Fatalf("no failures: %+v, want exactly 40 renewals", res)
 	}
-	// With failures: seed 42 fails 19 renewal requests (bot 0: 7 of its
-	// renewal asks, bot 1: 5, bots 2 and 3: 3 each). A failed renewal is
-	// retried after 0.5 s, 1 s, 2 s... (backoff with 20 % jitter), and the
-	// next renewal is due 3 days after the renewed token's iat, in whole
-	// seconds: a single failure (under a second) shifts nothing, two or
-	// more in a row push that bot's later renewals a few seconds on. Bot 2
-	// fails only singly and renews 10 times, the 10th at exactly day 30;
-	// bots 0, 1 and 3 each have a run of failures, so their 10th renewal
-	// falls just past day 30: 10 + 9 + 9 + 9 = 37. Pinned: the same seed
-	// must give the same counts.
-	args := []string{"--bots", "4", "--period", "720h", "--instance-ttl", "240h", "--renewal-failure-rate", "0.25", "--seed", "42"}
-	a, b := simulateJSON(t, args...), simulateJSON(t, args...)
-	if a.Renewals != 37 || a.RenewalFailures != 19 || a.Expiries != 0 || a.ReRegistrations != 0 {
-		t.Fatalf("seed 42: %+v, want 37 renewals and 19 failures", a)
+	if len(res.Days) != 30 || res.Days[3].Renewals != 4 || res.Days[29].Registered != 4 {
+		t.Fatalf("per-day series %+v: want 30 days, 4 renewals on day 4 (72 h), 4 clients registered at the end", res.Days)
 	}
-	if a.Renewals != b.Renewals || a.RenewalFailures != b.RenewalFailures {
-		t.Fatalf("not reproducible: %+v vs %+v", a, b)
+	// Every cycle fails: a 48 h instance renews when 24 h remain, every
+	// try fails until it expires at 48 h; registered anew, it expires at
+	// 96 h again. Two cycles, two expiries per bot.
+	res = simulateJSON(t, "--bots", "2", "--period", "96h", "--instance-ttl", "48h", "--renewal-failure-rate", "1")
+	if res.Renewals != 0 || res.RenewalCyclesFailed != 4 || res.Expiries != 4 || res.ReRegistrations != 4 || res.Retries < 4*2500 {
+		t.Fatalf("every cycle failing: %+v, want 4 failed cycles, 4 expiries, 4 re-registrations, thousands of retries", res)
+	}
+	if res.FirstExpiry == nil || res.FirstExpiry.Sub(res.Start) != 48*time.Hour || res.LastExpiry.Sub(res.Start) != 96*time.Hour {
+		t.Fatalf("expiries from %v to %v, want start+48h and start+96h", res.FirstExpiry, res.LastExpiry)
+	}
+}
+
+// The question the flags answer: the auth server is down for 36 h on day
+// 10; with starts spread over two days, the clients whose renewal falls in
+// its first 12 h expire, the others renew once it is over.
+func TestSimulateOutage(t *testing.T) {
+	res := simulateJSON(t, "--bots", "12", "--period", "480h", "--instance-ttl", "72h", "--stagger", "48h", "--outage", "240h/36h")
+	var users []string
+	for _, e := range res.ExpiredUsers {
+		users = append(users, e.User+"@"+e.At.Sub(res.Start).String())
+	}
+	if got := strings.Join(users, " "); got != "sim-0@264h0m0s sim-1@268h0m0s sim-2@272h0m0s sim-3@276h0m0s" {
+		t.Fatalf("expired %s", got)
+	}
+	if res.Expiries != 4 || res.RenewalCyclesFailed != 4 || res.UnregisteredSeconds.Max < 12*3600 || len(res.Outages) != 1 {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestSimulateOutputs(t *testing.T) {
+	args := []string{"simulate", "--bots", "3", "--period", "96h", "--instance-ttl", "48h"}
+	r := cli(t, "", append(args, "--csv")...)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != exitOK || len(lines) != 5 || !strings.HasPrefix(lines[0], "day,date,registered,") || !strings.HasPrefix(lines[2], "2,2026-01-02,3,") {
+		t.Fatalf("--csv: %v", r)
+	}
+	file := filepath.Join(t.TempDir(), "timeline.html")
+	r = cli(t, "", append(args, "--html", file)...)
+	page, err := os.ReadFile(file)
+	if r.code != exitOK || err != nil || !bytes.Contains(page, []byte(`<g class="lane" data-user="sim-2">`)) {
+		t.Fatalf("--html: %v, %v", r, err)
+	}
+	if !strings.Contains(r.stdout, "renewals                12") {
+		t.Fatalf("text summary:\n%s", r.stdout)
+	}
+}
+
+func TestSimulateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--outage", "240h"},
+		{"--outage", "240h/-1h"},
+		{"--backend-outage", "x/1h"},
+		{"--renewal-policy", "sometimes"},
+		{"--transport", "pigeon"},
+		{"--json", "--csv"},
+		{"--restart-every", "1s"},
+		{"--stagger", "-1h"},
+		{"--renewal-failure-rate", "2"},
+	} {
+		r := cli(t, "", append([]string{"simulate"}, args...)...)
+		if r.code != exitUsage || strings.Count(r.stderr, "\n") != 2 {
+			t.Errorf("%q: want exit 2 and one line and the pointer to --help, got %v", args, r)
+		}
 	}
 }
 

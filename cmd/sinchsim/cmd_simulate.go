@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/sinchsim/sinchsim/credentials"
@@ -13,38 +13,82 @@ import (
 
 var simulateCommand = command{
 	name:    "simulate",
-	summary: "simulate instance TTL renewal for a fleet over months, on mock clocks",
+	summary: "simulate a fleet's instance TTL renewal for months, with outages, on a virtual clock",
 	run:     runSimulate,
 }
 
-const simulateAbout = `Runs --bots real clients against the real backend, in process, on mock
-clocks, for --period of simulated time: each instance is created with
---instance-ttl and renewed by the clients' renewal policy (TTL of 8 days or
-more: renew when 7 days remain; otherwise when 24 h remain). With
---renewal-failure-rate the application answers that share of renewal
-requests with RegisterFailed; the client keeps its expiry and retries with
-backoff. Time moves only when every bot is idle, straight to the next
-timer, so a year takes seconds. The same --seed gives the same counts.
+const simulateAbout = `Runs --bots real clients against the real backend, in process, on one
+virtual clock, for --period of simulated time: each instance is created
+with --instance-ttl and renewed by the renewal policy (--renewal-policy
+default: on a timer, when 7 days remain for a TTL of 8 days or more, else
+when 24 h remain; at-start: only when a client starts, as Sinch's Android
+documentation describes, so --restart-every matters). A failed renewal is
+retried after 0.5 s, 1 s, 2 s... up to 30 s (±20 %) until the instance
+expires; the client then registers anew. Clients connect over an in-memory
+transport (the same handshake, framing and protocol as WebSocket, without
+a socket); --transport websocket uses loopback sockets, two open files per
+client. Timers due at the same instant fire together, so 100,000 clients
+for a year take about a minute. The same --seed gives the same results.
 
-Reports renewals, renewal failures, expiries, re-registrations, rejections
-by code, and the wall time.`
+--outage START/DURATION (repeatable, e.g. 240h/36h): the auth server
+refuses every token request at times t with START <= t < START+DURATION,
+measured from the start. --backend-outage START/DURATION: the backend
+refuses connections and drops the open ones. --renewal-failure-rate P: a
+renewal cycle fails with probability P, and every retry of it fails too,
+until the instance expires (or, at-start, the next start).
+
+Reports renewals, failed renewal cycles, retries, expiries with their
+times and users, re-registrations, time spent unregistered, and a per-day
+series (--csv); --html FILE writes a timeline to look at.`
 
 // simulateFlags holds simulate's flags.
 type simulateFlags struct {
-	bots                int
-	period, instanceTTL time.Duration
-	failRate            float64
-	seed                uint64
-	asJSON              bool
+	bots                    int
+	period, instanceTTL     time.Duration
+	failRate                float64
+	outages, backendOutages windowsFlag
+	policy, transport       string
+	restartEvery, stagger   time.Duration
+	seed                    uint64
+	asJSON, asCSV           bool
+	htmlFile                string
 }
 
 func (f *simulateFlags) define(fs *flagSet) {
 	fs.IntVar(&f.bots, "bots", 100, "number of clients")
 	fs.DurationVar(&f.period, "period", 8760*time.Hour, "simulated time")
 	fs.DurationVar(&f.instanceTTL, "instance-ttl", 720*time.Hour, "instance TTL of every registration and renewal (at least 48h)")
-	fs.Float64Var(&f.failRate, "renewal-failure-rate", 0, "share of renewal requests the application fails, 0 to 1")
-	fs.Uint64Var(&f.seed, "seed", 1, "random seed; the same seed gives the same counts")
+	fs.Float64Var(&f.failRate, "renewal-failure-rate", 0, "probability that a renewal cycle fails, retries included, 0 to 1")
+	fs.Var(&f.outages, "outage", "`START/DURATION` in which the auth server refuses token requests (repeatable)")
+	fs.Var(&f.backendOutages, "backend-outage", "`START/DURATION` in which the backend refuses and drops connections (repeatable)")
+	fs.StringVar(&f.policy, "renewal-policy", sim.PolicyDefault, "when clients renew: default (on a timer) or at-start (only when a client starts)")
+	fs.DurationVar(&f.restartEvery, "restart-every", 0, "restart every client this often (0: never)")
+	fs.DurationVar(&f.stagger, "stagger", 0, "spread the clients' starts evenly over this time (0: all at once)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed; the same seed gives the same results")
+	fs.StringVar(&f.transport, "transport", sim.TransportMemory, "memory (no socket) or websocket (two open files per client)")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the result")
+	fs.BoolVar(&f.asCSV, "csv", false, "print the per-day series as CSV")
+	fs.StringVar(&f.htmlFile, "html", "", "write the timeline page to `FILE`")
+}
+
+// windowsFlag is a repeatable START/DURATION flag.
+type windowsFlag []sim.Window
+
+func (w *windowsFlag) String() string {
+	var parts []string
+	for _, x := range *w {
+		parts = append(parts, x.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (w *windowsFlag) Set(s string) error {
+	x, err := sim.ParseWindow(s)
+	if err != nil {
+		return err
+	}
+	*w = append(*w, x)
+	return nil
 }
 
 // validate checks the flags; every error is a usageErr.
@@ -58,13 +102,27 @@ func (f *simulateFlags) validate() error {
 		return usagef("--instance-ttl must be at least 48h (Sinch's minimum)")
 	case f.failRate < 0 || f.failRate > 1 || f.failRate != f.failRate:
 		return usagef("--renewal-failure-rate must be between 0 and 1")
+	case f.policy != sim.PolicyDefault && f.policy != sim.PolicyAtStart:
+		return usagef("--renewal-policy must be default or at-start")
+	case f.transport != sim.TransportMemory && f.transport != sim.TransportWebSocket:
+		return usagef("--transport must be memory or websocket")
+	case f.restartEvery < 0 || (f.restartEvery > 0 && f.restartEvery < time.Minute):
+		return usagef("--restart-every must be 0 or at least 1m")
+	case f.stagger < 0:
+		return usagef("--stagger must not be negative")
+	case f.asJSON && f.asCSV:
+		return usagef("--json and --csv both print on stdout: choose one")
 	}
 	return nil
 }
 
 // config returns the simulation's configuration.
 func (f *simulateFlags) config() sim.Config {
-	return sim.Config{Bots: f.bots, Period: f.period, InstanceTTL: f.instanceTTL, RenewalFailureRate: f.failRate, Seed: f.seed}
+	return sim.Config{
+		Bots: f.bots, Period: f.period, InstanceTTL: f.instanceTTL, RenewalFailureRate: f.failRate,
+		Outages: f.outages, BackendOutages: f.backendOutages, Policy: f.policy, RestartEvery: f.restartEvery,
+		Stagger: f.stagger, Seed: f.seed, Transport: f.transport,
+	}
 }
 
 func runSimulate(ctx context.Context, e *env, args []string) int {
@@ -77,6 +135,7 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 	if err := f.validate(); err != nil {
 		return fs.fail(err)
 	}
+	defer tuneGC(e)()
 	res, err := sim.Run(ctx, f.config())
 	if err != nil {
 		if ctx.Err() != nil {
@@ -86,13 +145,23 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 		e.errorf("%v", err)
 		return exitFail
 	}
-	if f.asJSON {
-		if err := json.NewEncoder(e.stdout).Encode(res); err != nil {
+	if f.htmlFile != "" {
+		if err := writeHTML(f.htmlFile, res); err != nil {
 			e.errorf("%v", err)
 			return exitFail
 		}
-	} else {
-		f.print(e.stdout, res)
+	}
+	switch {
+	case f.asJSON:
+		err = json.NewEncoder(e.stdout).Encode(res)
+	case f.asCSV:
+		err = sim.WriteCSV(e.stdout, res)
+	default:
+		printSimulation(e.stdout, res)
+	}
+	if err != nil {
+		e.errorf("%v", err)
+		return exitFail
 	}
 	if res.Failed > 0 {
 		return exitFail
@@ -100,23 +169,15 @@ func runSimulate(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-// print writes the result as text.
-func (f *simulateFlags) print(w io.Writer, res sim.Result) {
-	fmt.Fprintf(w, "simulate: %d bots, %v of mock time, instance TTL %v, renewal failure rate %g, seed %d\n",
-		res.Bots, f.period, f.instanceTTL, res.RenewalFailureRate, res.Seed)
-	fmt.Fprintf(w, "  renewals            %d\n", res.Renewals)
-	fmt.Fprintf(w, "  renewal failures    %d\n", res.RenewalFailures)
-	fmt.Fprintf(w, "  expiries            %d\n", res.Expiries)
-	fmt.Fprintf(w, "  re-registrations    %d\n", res.ReRegistrations)
-	if len(res.RejectionsByCode) == 0 {
-		fmt.Fprintf(w, "  rejections          none\n")
-	} else {
-		fmt.Fprintf(w, "  rejections\n")
-		for _, c := range sim.SortedCodes(res.RejectionsByCode) {
-			fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
-		}
+// writeHTML writes the timeline page to path.
+func writeHTML(path string, res sim.Result) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "  failed clients      %d\n", res.Failed)
-	fmt.Fprintf(w, "  clock steps         %d\n", res.Steps)
-	fmt.Fprintf(w, "  wall time           %v\n", (time.Duration(res.WallTimeMs) * time.Millisecond).Round(time.Millisecond))
+	if err := sim.WriteHTML(out, res); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

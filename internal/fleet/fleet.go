@@ -98,6 +98,11 @@ type Result struct {
 	// Calls summarizes the calls the bots placed (Config.CallsPerMinute);
 	// absent without calls.
 	Calls *CallSummary `json:"calls,omitempty"`
+	// Floor, with bots --floor, is the same number of bare WebSocket
+	// connections at the same concurrency (RunFloor), and Ratio the
+	// fleet's registrations per second over the floor's connections per
+	// second.
+	Floor *FloorRatio `json:"floor,omitempty"`
 	// Elapsed is the wall time of the registration phase.
 	Elapsed time.Duration `json:"-"`
 }

@@ -1,21 +1,24 @@
 // Package sim simulates instance TTL renewal for a fleet of real clients
 // against the real backend, in process, on one virtual clock (sinchsim
-// simulate): a year of renewals in seconds.
+// simulate): a year of 100,000 clients in under a minute, with outages of
+// the auth server and of the backend, and a timeline of what happened.
 //
-// The backend and every bot share one vclock.Clock: advancing it fires
-// every timer of the world in deadline order and waits for the world to
-// settle before each, so a year takes as many steps as there are timers,
-// and a seeded run gives the same counts every time.
+// The backend and every client share one vclock.Clock with tie batching:
+// the timers due at the same instant (every client's renewal when they all
+// started together) fire together, and the world settles once after them.
+// Clients connect over the in-memory transport by default: the same
+// handshake, framing and protocol as over WebSocket, without a socket.
+// A seeded run gives the same counts and times every time.
 package sim
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sinchsim/sinchsim/client"
@@ -25,231 +28,265 @@ import (
 	"github.com/sinchsim/sinchsim/vclock"
 )
 
-// Config describes a simulation.
-type Config struct {
-	Bots        int
-	Period      time.Duration
-	InstanceTTL time.Duration
-	// RenewalFailureRate is the probability that the application answers a
-	// renewal's credentials request with RegisterFailed.
-	RenewalFailureRate float64
-	// Seed makes the run reproducible: the same seed, the same counts.
-	Seed uint64
-	// Start is the simulated start time (default fakebackend.DefaultMockTime).
-	Start time.Time
-	// Renewal overrides the clients' renewal policy.
-	Renewal registration.RenewalPolicy
+// sim is one run.
+type sim struct {
+	cfg    Config
+	world  *vclock.Clock
+	srv    *fakebackend.Server
+	minter *credentials.Minter
+	store  client.DeviceStore
+	policy registration.RenewalPolicy
+	jobs   *jobs
+	bots   []*bot
+	start  time.Time
+	end    time.Time
+	ended  atomic.Bool // no more recording
+	tl     *timeline
+
+	expMu      sync.Mutex
+	expFirst   []expiryRec // the earliest expiries, sorted, at most MaxExpiredUsers
+	expCount   int
+	expFirstAt time.Time
+	expLastAt  time.Time
+
+	regFailures atomic.Int64
+	restarts    atomic.Int64
 }
 
-// Result is what happened. JSON names are a contract of sinchsim simulate --json.
-type Result struct {
-	Bots               int            `json:"bots"`
-	Period             string         `json:"period"`
-	InstanceTTL        string         `json:"instanceTtl"`
-	RenewalFailureRate float64        `json:"renewalFailureRate"`
-	Seed               uint64         `json:"seed"`
-	Renewals           int            `json:"renewals"`
-	RenewalFailures    int            `json:"renewalFailures"`
-	Expiries           int            `json:"expiries"`
-	ReRegistrations    int            `json:"reRegistrations"`
-	RejectionsByCode   map[string]int `json:"rejectionsByCode"`
-	Failed             int            `json:"failed"`
-	Steps              int            `json:"steps"`
-	WallTimeMs         int64          `json:"wallTimeMs"`
-}
-
-type bot struct {
-	i    int
-	c    *client.SinchClient
-	asks int // credentials requests answered (dispatcher goroutine only)
+type expiryRec struct {
+	at  time.Time
+	bot int
 }
 
 // Run runs the simulation.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
-	if cfg.Start.IsZero() {
-		cfg.Start = fakebackend.DefaultMockTime
-	}
-	wall := time.Now()
-	world := vclock.New(cfg.Start, vclock.WithSeed(cfg.Seed))
-	srv, err := fakebackend.NewServer(fakebackend.Config{
-		Clock: world, Applications: []fakebackend.Application{fakebackend.NewApplication()},
-		Policy: fakebackend.Policy{RateLimit: -1},
-	})
-	if err != nil {
-		return Result{}, err
-	}
-	defer srv.Close()
-
-	bots := make([]*bot, cfg.Bots)
-	for i := range bots {
-		bots[i] = &bot{i: i}
-		if err := newBot(bots[i], cfg, srv, world); err != nil {
+	cfg = cfg.withDefaults()
+	if cfg.Transport == TransportWebSocket {
+		if err := CheckOpenFiles(cfg.Bots); err != nil {
 			return Result{}, err
 		}
 	}
-	defer parallel(bots, func(b *bot) { b.c.TerminateGracefully() })
-
-	if err := startAll(ctx, bots); err != nil {
+	wall := time.Now()
+	s, err := newSim(cfg)
+	if err != nil {
 		return Result{}, err
 	}
-	fired := world.Fired()
-	if err := advance(ctx, srv, cfg.Period); err != nil {
+	defer s.srv.Close()
+	defer s.jobs.stop()
+	s.schedule()
+	fired := s.world.Fired()
+	if err := s.run(ctx); err != nil {
+		s.ended.Store(true)
+		s.terminateAll()
 		return Result{}, err
 	}
-	res := Result{
-		Bots: cfg.Bots, Period: cfg.Period.String(), InstanceTTL: cfg.InstanceTTL.String(),
-		RenewalFailureRate: cfg.RenewalFailureRate, Seed: cfg.Seed, RejectionsByCode: map[string]int{},
-		Steps: int(world.Fired() - fired),
-	}
-	res.add(bots)
-	res.WallTimeMs = time.Since(wall).Milliseconds()
+	steps := int(s.world.Fired() - fired)
+	s.ended.Store(true)
+	s.terminateAll()
+	res := s.result()
+	res.Steps = steps
+	res.WallSeconds = math.Round(time.Since(wall).Seconds()*1000) / 1000
 	return res, nil
 }
 
-// check refuses a configuration Run cannot run.
-func (cfg Config) check() error {
-	if cfg.Bots < 1 {
-		return errors.New("sim: at least one bot")
-	}
-	if cfg.InstanceTTL < credentials.MinInstanceTTL {
-		return fmt.Errorf("sim: instance TTL %v is under 48h", cfg.InstanceTTL)
-	}
-	if cfg.RenewalFailureRate < 0 || cfg.RenewalFailureRate > 1 || math.IsNaN(cfg.RenewalFailureRate) {
-		return errors.New("sim: renewal failure rate must be within [0, 1]")
-	}
-	return nil
-}
-
-// startAll registers every bot at the start time.
-func startAll(ctx context.Context, bots []*bot) error {
-	var startErr error
-	var mu sync.Mutex
-	parallel(bots, func(b *bot) {
-		err := b.c.Start()
-		if err == nil {
-			err = b.c.WaitStarted(ctx)
-		}
-		if err != nil {
-			mu.Lock()
-			startErr = errors.Join(startErr, fmt.Errorf("bot %d: %w", b.i, err))
-			mu.Unlock()
-		}
+// newSim builds the world: the clock, the backend, the minter and the bots.
+func newSim(cfg Config) (*sim, error) {
+	s := &sim{cfg: cfg, start: cfg.Start, end: cfg.Start.Add(cfg.Period), store: client.NewMemoryDeviceStore()}
+	// Work inside the world ends by itself; with tie batching one settle
+	// waits for every client of an instant, so its bound grows with them.
+	s.world = vclock.New(cfg.Start, vclock.WithSeed(cfg.Seed), vclock.WithTieBatching(true),
+		vclock.WithBounds(vclock.DefaultSettleBound+time.Duration(cfg.Bots)*time.Millisecond, 0))
+	srv, err := fakebackend.NewServer(fakebackend.Config{
+		Clock:        s.world,
+		Applications: []fakebackend.Application{fakebackend.NewApplication()},
+		Policy:       fakebackend.Policy{RateLimit: -1, MaxConnections: 2*cfg.Bots + 16},
+		InMemory:     cfg.Transport == TransportMemory,
+		EventLimit:   1000,
 	})
-	return startErr
+	if err != nil {
+		return nil, err
+	}
+	s.srv = srv
+	app := srv.Application()
+	s.minter, err = credentials.NewMinter(credentials.MinterConfig{ApplicationKey: app.Key, Secret: app.Secret, Clock: s.world, InstanceTTL: cfg.InstanceTTL})
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	s.policy = cfg.renewalPolicy()
+	s.tl = newTimeline(cfg.Start, cfg.Period)
+	s.jobs = newJobs(s.world)
+	s.bots = make([]*bot, cfg.Bots)
+	for i := range s.bots {
+		s.bots[i] = newBot(s, i)
+	}
+	return s, nil
 }
 
-// advance moves the world by period, a day at a time, so that a cancelled
-// context stops the run soon; the outcome does not depend on the step,
-// every timer fires at its time.
-func advance(ctx context.Context, srv *fakebackend.Server, period time.Duration) error {
-	for left := period; left > 0; {
+// schedule arms the backend's outages and every bot's start: at once, or
+// at i×Stagger/Bots.
+func (s *sim) schedule() {
+	for _, w := range s.cfg.BackendOutages {
+		s.world.Schedule(w.Start, func() { _ = s.srv.SetDown(true) })
+		s.world.Schedule(w.End(), func() { s.jobs.do(func() { _ = s.srv.SetDown(false) }) })
+	}
+	for _, b := range s.bots {
+		at := time.Duration(0)
+		if s.cfg.Stagger > 0 {
+			at = time.Duration(float64(s.cfg.Stagger) * float64(b.i) / float64(s.cfg.Bots))
+		}
+		b.startAt = at
+		if at == 0 {
+			s.jobs.do(b.first)
+		} else {
+			s.world.ScheduleKey(b.user, at, func() { s.jobs.do(b.first) })
+		}
+	}
+}
+
+// run moves the world through the period a day at a time, so that a
+// cancelled context stops the run soon; the outcome does not depend on the
+// step, every timer fires at its time.
+func (s *sim) run(ctx context.Context) error {
+	if err := s.world.Settle(); err != nil {
+		return err
+	}
+	hooks.started()
+	for left := s.cfg.Period; left > 0; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		d := min(left, 24*time.Hour)
-		if err := srv.Advance(d); err != nil {
+		if err := s.world.Advance(d); err != nil {
 			return err
 		}
 		left -= d
 	}
+	hooks.ended()
 	return nil
 }
 
-// add counts the bots' renewals, failures, expiries, re-registrations and
-// rejections into res.
-func (res *Result) add(bots []*bot) {
-	for _, b := range bots {
-		st := b.c.Stats()
-		res.Renewals += st.Renewals
-		res.RenewalFailures += st.RenewalFailures
-		res.Expiries += st.Expiries
-		res.ReRegistrations += max(st.InstancesCreated-1, 0)
-		for code, n := range st.Rejections {
-			res.RejectionsByCode[code] += n
-		}
-		if b.c.State() == registration.StateFailed {
-			res.Failed++
-		}
+// hooks lets a test see the phases of a run (a profile of the renewals
+// alone, say); nil functions do nothing.
+var hooks phaseHooks
+
+type phaseHooks struct{ onStarted, onEnded func() }
+
+func (h *phaseHooks) started() {
+	if h.onStarted != nil {
+		h.onStarted()
 	}
 }
 
-// newBot builds bot b's client in the world: a listener that signs tokens
-// (and fails renewals at the configured rate); backoff jitter comes from
-// the world's seed.
-func newBot(b *bot, cfg Config, srv *fakebackend.Server, world *vclock.Clock) error {
-	i := b.i
-	app := srv.Application()
-	minter, err := credentials.NewMinter(credentials.MinterConfig{ApplicationKey: app.Key, Secret: app.Secret, Clock: world, InstanceTTL: cfg.InstanceTTL})
-	if err != nil {
-		return err
+func (h *phaseHooks) ended() {
+	if h.onEnded != nil {
+		h.onEnded()
 	}
-	user := fmt.Sprintf("sim-%d", i)
-	listener := &client.ListenerFuncs{CredentialsRequired: func(c *client.SinchClient, reg *client.ClientRegistration) {
-		b.asks++
-		if reg.IsRenewal() && draw(cfg.Seed, i, b.asks) < cfg.RenewalFailureRate {
-			reg.RegisterFailed(errors.New("simulated auth server failure"))
-			return
-		}
-		jwt, err := minter.Mint(user)
-		if err != nil {
-			reg.RegisterFailed(err)
-			return
-		}
-		reg.Register(jwt)
-	}}
-	opts := []client.Option{client.WithClock(world), client.WithListener(listener),
-		client.WithInstanceTTL(true), client.WithReconnectLimit(-1)}
-	if cfg.Renewal != nil {
-		opts = append(opts, client.WithRenewalPolicy(cfg.Renewal))
-	}
-	c, err := client.New(app.Key, srv.URL(), user, opts...)
-	if err != nil {
-		return err
-	}
-	b.c = c
-	return nil
 }
 
-// draw is a deterministic uniform number in [0, 1) for a bot's n-th
-// credentials request: independent of scheduling, so runs reproduce.
-func draw(seed uint64, bot, n int) float64 {
-	return rand.New(rand.NewPCG(seed, uint64(bot)<<32|uint64(uint32(n)))).Float64()
-}
-
-// parallel runs f for every bot on a bounded pool.
-func parallel(bots []*bot, f func(*bot)) {
-	const workers = 64
-	if len(bots) == 1 {
-		f(bots[0])
-		return
-	}
-	ch := make(chan *bot)
+// terminateAll terminates every client, collecting its stats.
+func (s *sim) terminateAll() {
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, len(bots)); w++ {
+	ch := make(chan *bot)
+	for range max(runtime.GOMAXPROCS(0)*4, 8) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for b := range ch {
-				f(b)
+				if c := b.current(); c != nil {
+					c.TerminateGracefully()
+					b.collect(c)
+				}
 			}
 		}()
 	}
-	for _, b := range bots {
+	for _, b := range s.bots {
 		ch <- b
 	}
 	close(ch)
 	wg.Wait()
 }
 
-// SortedCodes returns the keys of m, sorted.
-func SortedCodes(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// offset returns t − start, clamped to [0, period].
+func (s *sim) offset(t time.Time) time.Duration {
+	return min(max(t.Sub(s.start), 0), s.cfg.Period)
+}
+
+// authDown reports whether the auth server refuses token requests at t.
+func (s *sim) authDown(t time.Time) bool {
+	d := t.Sub(s.start)
+	for _, w := range s.cfg.Outages {
+		if w.contains(d) {
+			return true
+		}
 	}
-	sort.Strings(out)
-	return out
+	return false
+}
+
+// expired records an expiry of bot i's instance at at.
+func (s *sim) expired(i int, at time.Time) {
+	s.expMu.Lock()
+	defer s.expMu.Unlock()
+	if s.expCount == 0 || at.Before(s.expFirstAt) {
+		s.expFirstAt = at
+	}
+	if s.expCount == 0 || at.After(s.expLastAt) {
+		s.expLastAt = at
+	}
+	s.expCount++
+	r := expiryRec{at, i}
+	less := func(a, b expiryRec) bool { return a.at.Before(b.at) || (a.at.Equal(b.at) && a.bot < b.bot) }
+	if len(s.expFirst) == MaxExpiredUsers && !less(r, s.expFirst[len(s.expFirst)-1]) {
+		return
+	}
+	k := sort.Search(len(s.expFirst), func(j int) bool { return less(r, s.expFirst[j]) })
+	s.expFirst = append(s.expFirst, expiryRec{})
+	copy(s.expFirst[k+1:], s.expFirst[k:])
+	s.expFirst[k] = r
+	if len(s.expFirst) > MaxExpiredUsers {
+		s.expFirst = s.expFirst[:MaxExpiredUsers]
+	}
+}
+
+// draw is a deterministic uniform number in [0, 1) for a bot's n-th
+// renewal cycle: independent of scheduling, so runs reproduce.
+func draw(seed uint64, bot, n int) float64 {
+	return rand.New(rand.NewPCG(seed, uint64(bot)<<32|uint64(uint32(n)))).Float64()
+}
+
+// jobs runs work that blocks (starting, restarting and terminating clients)
+// off the goroutine that moves the clock, counted as work of the world.
+type jobs struct {
+	w  *vclock.Work
+	ch chan func()
+	wg sync.WaitGroup
+}
+
+func newJobs(world *vclock.Clock) *jobs {
+	j := &jobs{w: world.NewWork("simulation: starting and restarting clients", false), ch: make(chan func(), 4096)}
+	for range max(runtime.GOMAXPROCS(0)*16, 32) {
+		j.wg.Add(1)
+		go func() {
+			defer j.wg.Done()
+			for f := range j.ch {
+				f()
+				j.w.End(1)
+			}
+		}()
+	}
+	return j
+}
+
+func (j *jobs) do(f func()) {
+	j.w.Begin(1)
+	j.ch <- f
+}
+
+func (j *jobs) stop() {
+	close(j.ch)
+	j.wg.Wait()
+	j.w.Close()
 }

@@ -5,6 +5,7 @@
 //	{ go test -run '^$' -bench 'Mint$|Verify$|HMACFloor|GolangJWTNaive' -count 3 ./credentials/
 //	  go test -run '^$' -bench 'Register$|Authenticate$|WebSocketEchoFloor' -count 3 ./fakebackend/
 //	  go test -run '^$' -bench 'Decode$|DecodeEncodingJSONFloor' -count 3 ./transport/
+//	  go test -run '^$' -bench 'Bots' -benchtime 3000x -count 3 ./internal/fleet/
 //	} | go run ./internal/tools/benchratios
 //
 // With -count above 1 each benchmark's median ns/op is used. A ratio whose
@@ -45,6 +46,7 @@ var ratios = []ratio{
 	{"Register / WebSocketEchoFloor", "fakebackend.Register", "fakebackend.WebSocketEchoFloor", false, 2},
 	{"Authenticate / WebSocketEchoFloor", "fakebackend.Authenticate", "fakebackend.WebSocketEchoFloor", false, 0},
 	{"DecodeEncodingJSONFloor / Decode", "transport.Decode", "transport.DecodeEncodingJSONFloor", true, 0},
+	{"BotsFloor / Bots", "fleet.Bots", "fleet.BotsFloor", true, 0.7},
 }
 
 var (

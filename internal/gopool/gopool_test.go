@@ -1,0 +1,53 @@
+package gopool
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Tasks run, also ones that block while others are started, and once the
+// work stops the idle goroutines end by themselves.
+func TestGo(t *testing.T) {
+	tests := []struct {
+		name  string
+		tasks int
+		block bool // every task waits until all have started
+	}{
+		{"sequential reuse", 1000, false},
+		{"blocking tasks get goroutines of their own", 300, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := runtime.NumGoroutine()
+			var wg sync.WaitGroup
+			release := make(chan struct{})
+			var started sync.WaitGroup
+			started.Add(tt.tasks)
+			for range tt.tasks {
+				wg.Add(1)
+				Go(func() {
+					defer wg.Done()
+					started.Done()
+					if tt.block {
+						<-release
+					}
+				})
+				if !tt.block {
+					wg.Wait()
+				}
+			}
+			started.Wait()
+			close(release)
+			wg.Wait()
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > base {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d goroutines left, %d before", runtime.NumGoroutine(), base)
+				}
+				time.Sleep(IdleTimeout / 5) // waiting for the idle timeout, not for correctness
+			}
+		})
+	}
+}
