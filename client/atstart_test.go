@@ -74,7 +74,7 @@ func TestAtStartRenewal(t *testing.T) {
 				}
 				c.TerminateGracefully()
 				log = append(log, "|")
-				c = newClient()
+				newClient()
 			}
 			if err := srv.Advance(31*day - tt.restartAt); err != nil {
 				t.Fatal(err)

@@ -210,11 +210,6 @@ func (s *sim) terminateAll() {
 	wg.Wait()
 }
 
-// offset returns t − start, clamped to [0, period].
-func (s *sim) offset(t time.Time) time.Duration {
-	return min(max(t.Sub(s.start), 0), s.cfg.Period)
-}
-
 // authDown reports whether the auth server refuses token requests at t.
 func (s *sim) authDown(t time.Time) bool {
 	d := t.Sub(s.start)
