@@ -65,14 +65,42 @@ type SinchClient struct {
 }
 
 // snapshot is an immutable view of the loop's state, replaced (and its
-// changed channel closed) whenever the loop publishes a newer one.
+// changed channel closed) whenever the loop publishes a newer one. The
+// channel is made only when someone waits (changedChan): a renewal
+// publishes three snapshots that nobody waits on.
 type snapshot struct {
 	state       registration.State
 	err         error
 	stats       Stats
 	instance    InstanceInfo
 	hasInstance bool
-	changed     chan struct{}
+	changed     atomic.Pointer[chan struct{}]
+}
+
+// closedChan is the changed channel of a superseded snapshot nobody waited on.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// changedChan returns a channel that is closed once s is superseded.
+func (s *snapshot) changedChan() <-chan struct{} {
+	if p := s.changed.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{})
+	if s.changed.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *s.changed.Load()
+}
+
+// supersede closes s's changed channel, and makes later ones closed.
+func (s *snapshot) supersede() {
+	if p := s.changed.Swap(&closedChan); p != nil && *p != closedChan {
+		close(*p)
+	}
 }
 
 // Stats counts what happened to a client since New.
@@ -157,7 +185,7 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		loopDone: make(chan struct{}),
 		idleCh:   make(chan struct{}),
 	}
-	c.snap.Store(&snapshot{state: registration.StateIdle, changed: make(chan struct{})})
+	c.snap.Store(&snapshot{state: registration.StateIdle})
 	if w := vclock.Of(o.clock); w != nil {
 		c.world = w
 		c.work = w.NewWork("client "+userID, false)
@@ -298,8 +326,8 @@ func (c *SinchClient) Terminate() {
 			return
 		}
 		prev := c.snap.Load()
-		c.snap.Store(&snapshot{state: registration.StateTerminated, err: prev.err, changed: make(chan struct{})})
-		close(prev.changed)
+		c.snap.Store(&snapshot{state: registration.StateTerminated, err: prev.err})
+		prev.supersede()
 		for _, s := range c.subscribers() {
 			s.push(registration.Transition{From: prev.state, To: registration.StateTerminated, Event: registration.EventTerminate})
 		}
@@ -328,7 +356,7 @@ func (c *SinchClient) TerminateGracefully() {
 func (c *SinchClient) WaitStarted(ctx context.Context) error {
 	for {
 		s := c.snap.Load()
-		st, err, ch := s.state, s.err, s.changed
+		st, err, ch := s.state, s.err, s.changedChan()
 		switch st {
 		case registration.StateStarted, registration.StateRenewing:
 			return nil
@@ -351,7 +379,7 @@ func (c *SinchClient) WaitStarted(ctx context.Context) error {
 func (c *SinchClient) WaitState(ctx context.Context, states ...registration.State) error {
 	for {
 		snap := c.snap.Load()
-		st, ch := snap.state, snap.changed
+		st, ch := snap.state, snap.changedChan()
 		for _, s := range states {
 			if s == st {
 				return nil

@@ -169,7 +169,7 @@ func (l *loop) do(f func()) {
 // publish replaces the client's snapshot with the loop's current view.
 func (l *loop) publish(st registration.State) {
 	l.dirty = false
-	s := &snapshot{state: st, err: l.lastErr, stats: l.stats, changed: make(chan struct{})}
+	s := &snapshot{state: st, err: l.lastErr, stats: l.stats}
 	if l.stats.Rejections != nil {
 		s.stats.Rejections = maps(l.stats.Rejections)
 	}
@@ -185,7 +185,7 @@ func (l *loop) publish(st registration.State) {
 	prev := l.lastSnap
 	l.lastSnap = s
 	l.c.snap.Store(s)
-	close(prev.changed)
+	prev.supersede()
 }
 
 func maps(m map[string]int) map[string]int {
