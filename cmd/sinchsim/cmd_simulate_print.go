@@ -12,21 +12,21 @@ import (
 // printSimulation writes the result as text.
 func printSimulation(w io.Writer, res sim.Result) {
 	fmt.Fprintf(w, "simulate: %d clients, %s of simulated time from %s, instance TTL %s, renewal policy %s, seed %d\n",
-		res.Bots, res.Period, res.Start.Format("2006-01-02 15:04"), res.InstanceTTL, res.RenewalPolicy, res.Seed)
+		res.Bots, sim.Short(res.Period), res.Start.Format("2006-01-02 15:04"), sim.Short(res.InstanceTTL), res.RenewalPolicy, res.Seed)
 	if res.RenewalFailureRate > 0 {
 		fmt.Fprintf(w, "  renewal failure rate    %g per cycle\n", res.RenewalFailureRate)
 	}
 	for _, o := range res.Outages {
-		fmt.Fprintf(w, "  auth server down        %s\n", o)
+		fmt.Fprintf(w, "  auth server down        %s\n", sim.ShortWindow(o))
 	}
 	for _, o := range res.BackendOutages {
-		fmt.Fprintf(w, "  backend down            %s\n", o)
+		fmt.Fprintf(w, "  backend down            %s\n", sim.ShortWindow(o))
 	}
 	if res.Stagger != "0s" {
-		fmt.Fprintf(w, "  starts spread over      %s\n", res.Stagger)
+		fmt.Fprintf(w, "  starts spread over      %s\n", sim.Short(res.Stagger))
 	}
 	if res.RestartEvery != "0s" {
-		fmt.Fprintf(w, "  restarts every          %s (%d restarts)\n", res.RestartEvery, res.Restarts)
+		fmt.Fprintf(w, "  restarts every          %s (%d restarts)\n", sim.Short(res.RestartEvery), res.Restarts)
 	}
 	fmt.Fprintf(w, "  renewals                %d\n", res.Renewals)
 	fmt.Fprintf(w, "  renewal cycles failed   %d\n", res.RenewalCyclesFailed)

@@ -47,6 +47,24 @@ type Window struct {
 // String returns the window as START/DURATION, e.g. "240h0m0s/36h0m0s".
 func (w Window) String() string { return w.Start.String() + "/" + w.Duration.String() }
 
+// Short writes a duration as Go does, without the zero minutes and
+// seconds: "720h", "36h", "1h30m", "0s".
+func Short(d string) string {
+	if strings.HasSuffix(d, "m0s") {
+		d = d[:len(d)-2]
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = d[:len(d)-2]
+	}
+	return d
+}
+
+// ShortWindow is Short for a START/DURATION window.
+func ShortWindow(w string) string {
+	a, b, _ := strings.Cut(w, "/")
+	return Short(a) + "/" + Short(b)
+}
+
 // End returns Start+Duration.
 func (w Window) End() time.Duration { return w.Start + w.Duration }
 

@@ -62,7 +62,7 @@ func (p *page) head() {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>sinchsim simulate: %d clients, %s</title>
+<title>sinchsim simulate: %d clients over %s</title>
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 4px; }
@@ -77,11 +77,20 @@ svg text { font: 11px system-ui, sans-serif; fill: #333; }
 </head>
 <body>
 <h1>sinchsim simulate: %d clients over %s</h1>
-`, r.Bots, html.EscapeString(r.Period), r.Bots, html.EscapeString(r.Period))
-	p.f(`<p class="params">From %s to %s &middot; instance TTL %s &middot; renewal policy %s &middot; renewal failure rate %g per cycle &middot; stagger %s &middot; restart every %s &middot; %s transport &middot; seed %d</p>
-`, r.Start.Format("2006-01-02 15:04"), r.End.Format("2006-01-02 15:04"), html.EscapeString(r.InstanceTTL),
-		html.EscapeString(r.RenewalPolicy), r.RenewalFailureRate, html.EscapeString(r.Stagger),
-		html.EscapeString(r.RestartEvery), html.EscapeString(r.Transport), r.Seed)
+`, r.Bots, html.EscapeString(Short(r.Period)), r.Bots, html.EscapeString(Short(r.Period)))
+	params := []string{"from " + r.Start.Format("2006-01-02 15:04") + " to " + r.End.Format("2006-01-02 15:04"),
+		"instance TTL " + Short(r.InstanceTTL), "renewal policy " + r.RenewalPolicy}
+	if r.RenewalFailureRate > 0 {
+		params = append(params, fmt.Sprintf("renewal failure rate %g per cycle", r.RenewalFailureRate))
+	}
+	if r.Stagger != "0s" {
+		params = append(params, "starts spread over "+Short(r.Stagger))
+	}
+	if r.RestartEvery != "0s" {
+		params = append(params, "restart every "+Short(r.RestartEvery))
+	}
+	params = append(params, r.Transport+" transport", fmt.Sprintf("seed %d", r.Seed))
+	p.f("<p class=\"params\">%s</p>\n", html.EscapeString(strings.Join(params, " · ")))
 }
 
 func (p *page) summary() {
@@ -101,10 +110,10 @@ func (p *page) summary() {
 	}
 	row("time unregistered (sum, longest)", fmt.Sprintf("%s, %s", seconds(r.UnregisteredSeconds.Sum), seconds(r.UnregisteredSeconds.Max)))
 	for _, o := range r.Outages {
-		row("auth server down", o)
+		row("auth server down", ShortWindow(o))
 	}
 	for _, o := range r.BackendOutages {
-		row("backend down", o)
+		row("backend down", ShortWindow(o))
 	}
 	p.b.WriteString("</table>\n")
 }
@@ -199,7 +208,7 @@ func (p *page) outages(top, bottom float64) {
 			}
 			x0, x1 := p.x(p.res.Start.Add(w.Start)), p.x(p.res.Start.Add(w.End()))
 			p.f(`<rect class="outage %s" data-window="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" fill-opacity="0.3"><title>%s %s</title></rect>
-`, class, html.EscapeString(s), x0, top, max(x1-x0, 1), bottom-top, color, label, html.EscapeString(s))
+`, class, html.EscapeString(s), x0, top, max(x1-x0, 1), bottom-top, color, label, html.EscapeString(ShortWindow(s)))
 		}
 	}
 	draw(p.res.Outages, "auth", "#ef6c00", "auth server down")
