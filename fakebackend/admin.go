@@ -209,13 +209,29 @@ func DecodeAdminJSON(r io.Reader, v any) error {
 }
 
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"status":           "ok",
 		"time":             s.clock.Now().UTC().Format(time.RFC3339Nano),
 		"mockClock":        s.world != nil,
 		"applications":     len(s.Applications()),
-		"instances":        len(s.Instances()),
 		"connectedClients": s.ConnectedClients(),
 		"url":              s.URL(),
-	})
+	}
+	if s.shared == nil {
+		body["instances"] = len(s.Instances())
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	// One replica of several: the shared store must answer.
+	body["replica"] = s.shared.Replica()
+	n, err := s.shared.InstanceCount()
+	reps, rerr := s.shared.Replicas()
+	if err = errors.Join(err, rerr); err != nil {
+		body["status"] = "unavailable"
+		body["error"] = unavailableReason
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	body["instances"], body["replicas"] = n, reps
+	writeJSON(w, http.StatusOK, body)
 }

@@ -37,7 +37,7 @@ func TestAdminInstancesPaging(t *testing.T) {
 		if k == 4 {
 			inst.ExpireAt = time.Time{} // unlimited: sorts last by expiry
 		}
-		if err := s.store.PutInstance(inst); err != nil {
+		if err := putInstance(s.store, inst); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,7 +91,7 @@ func TestAdminInstanceRenewAt(t *testing.T) {
 	grant := t0.Add(48 * time.Hour)
 	inst := Instance{ID: "i1", Application: "a", User: "u", Device: "d", CreatedAt: t0, ExpireAt: grant.Add(30 * 24 * time.Hour),
 		History: []TTLChange{{At: t0, ExpireAt: t0.Add(72 * time.Hour), Reason: "created"}, {At: grant, ExpireAt: grant.Add(30 * 24 * time.Hour), Reason: "extended"}}}
-	if err := s.store.PutInstance(inst); err != nil {
+	if err := putInstance(s.store, inst); err != nil {
 		t.Fatal(err)
 	}
 	var v InstanceView

@@ -6,6 +6,7 @@ package fakebackend
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/registration"
+	"github.com/sinchsim/sinchsim/transport"
 )
 
 type appView struct {
@@ -70,11 +72,35 @@ type InstanceView struct {
 	RenewAt time.Time `json:"renewAt,omitzero"`
 }
 
-func (s *Server) view(i Instance) InstanceView {
+// views returns the admin view of instances. Connected says whether a
+// connection holds the instance: on this replica, or with a shared store,
+// on any replica.
+func (s *Server) views(insts []Instance) []InstanceView {
+	out := make([]InstanceView, len(insts))
+	now := s.clock.Now()
 	s.mu.Lock()
-	_, connected := s.byInst[i.ID]
+	for k, i := range insts {
+		_, connected := s.byInst[i.ID]
+		out[k] = viewAt(i, now, connected)
+	}
 	s.mu.Unlock()
-	v := InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(s.clock.Now()), Connected: connected}
+	if s.shared != nil && len(insts) > 0 {
+		ids := make([]string, len(insts))
+		for k, i := range insts {
+			ids[k] = i.ID
+		}
+		if hs, err := s.shared.Holders(ids); err == nil && len(hs) == len(ids) {
+			for k, h := range hs {
+				out[k].Connected = out[k].Connected || h.Replica != ""
+			}
+		}
+	}
+	return out
+}
+
+// viewAt is the admin view of one instance at time now.
+func viewAt(i Instance, now time.Time, connected bool) InstanceView {
+	v := InstanceView{Instance: i, Limited: i.Limited(), Expired: i.ExpiredAt(now), Connected: connected}
 	if v.Limited {
 		issued := i.CreatedAt
 		if n := len(i.History); n > 0 {
@@ -131,7 +157,11 @@ func (s *Server) adminListInstances(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app, user, part := q.Get("applicationKey"), q.Get("userId"), strings.ToLower(q.Get("userContains"))
-	all := s.Instances() // in creation order
+	all, err := s.store.Instances() // in creation order
+	if err != nil {
+		storeError(w, err)
+		return
+	}
 	match := make([]*Instance, 0, len(all))
 	for k := range all {
 		i := &all[k]
@@ -152,10 +182,11 @@ func (s *Server) adminListInstances(w http.ResponseWriter, r *http.Request) {
 	if limit >= 0 {
 		match = match[:min(limit, len(match))]
 	}
-	out := make([]InstanceView, 0, len(match))
-	for _, i := range match {
-		out = append(out, s.view(*i))
+	page := make([]Instance, len(match))
+	for k, i := range match {
+		page[k] = *i
 	}
+	out := s.views(page)
 	writeJSON(w, http.StatusOK, map[string]any{"instances": out, "total": total, "offset": offset, "time": s.clock.Now().UTC().Format(time.RFC3339Nano)})
 }
 
@@ -168,17 +199,35 @@ func queryInt(v string, def int) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
+// storeError answers an admin request that the store could not serve.
+func storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		adminError(w, http.StatusServiceUnavailable, transport.CodeUnavailable, unavailableReason)
+		return
+	}
+	adminError(w, http.StatusInternalServerError, "internal_error", "the store failed")
+}
+
 func (s *Server) adminGetInstance(w http.ResponseWriter, r *http.Request) {
-	i, ok := s.Instance(r.PathValue("id"))
-	if !ok {
+	i, err := s.store.Instance(r.PathValue("id"))
+	if errors.Is(err, ErrNotFound) {
 		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(i))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.views([]Instance{i})[0])
 }
 
 func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
-	if !s.RevokeInstance(r.PathValue("id")) {
+	ok, err := s.revoke(r.PathValue("id"))
+	if err != nil {
+		storeError(w, err)
+		return
+	}
+	if !ok {
 		adminError(w, http.StatusNotFound, "instance_not_found", "no instance "+strconv.Quote(r.PathValue("id")))
 		return
 	}

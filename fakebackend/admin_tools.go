@@ -16,10 +16,35 @@ import (
 )
 
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) {
+	if s.shared != nil {
+		s.adminSharedEvents(w, r)
+		return
+	}
 	evs, ok := sinceLimit(w, r, s.Events(), func(e Event) uint64 { return e.Seq }, "an event")
 	if ok {
 		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
 	}
+}
+
+// adminSharedEvents answers GET /admin/events from the shared decision
+// log, which holds every replica's decisions.
+func (s *Server) adminSharedEvents(w http.ResponseWriter, r *http.Request) {
+	since, limit, ok := sinceLimitParams(w, r, "an event")
+	if !ok {
+		return
+	}
+	evs := []Event{}
+	if limit != 0 {
+		var err error
+		if evs, err = s.shared.Events(since, max(limit, 0)); err != nil {
+			storeError(w, err)
+			return
+		}
+		if evs == nil {
+			evs = []Event{}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
 }
 
 // adminPushes lists the pushes sent (managed push), oldest first, with
@@ -35,29 +60,43 @@ func (s *Server) adminPushes(w http.ResponseWriter, r *http.Request) {
 // sequence number) and limit (the last n of them) to items in sequence
 // order; on a bad parameter it answers 400 and returns false.
 func sinceLimit[T any](w http.ResponseWriter, r *http.Request, items []T, seq func(T) uint64, what string) ([]T, bool) {
+	since, limit, ok := sinceLimitParams(w, r, what)
+	if !ok {
+		return nil, false
+	}
+	i := 0
+	for i < len(items) && seq(items[i]) <= since {
+		i++
+	}
+	items = items[i:]
+	if limit >= 0 && len(items) > limit {
+		items = items[len(items)-limit:]
+	}
+	return items, true
+}
+
+// sinceLimitParams parses the query parameters since (default 0) and
+// limit (default -1: no limit); on a bad one it answers 400 and returns
+// false.
+func sinceLimitParams(w http.ResponseWriter, r *http.Request, what string) (since uint64, limit int, ok bool) {
+	limit = -1
 	if v := r.URL.Query().Get("since"); v != "" {
-		since, err := strconv.ParseUint(v, 10, 64)
+		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			adminError(w, http.StatusBadRequest, "bad_request", "since must be "+what+" sequence number")
-			return nil, false
+			return 0, 0, false
 		}
-		i := 0
-		for i < len(items) && seq(items[i]) <= since {
-			i++
-		}
-		items = items[i:]
+		since = n
 	}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			adminError(w, http.StatusBadRequest, "bad_request", "limit must be a non-negative integer")
-			return nil, false
+			return 0, 0, false
 		}
-		if len(items) > n {
-			items = items[len(items)-n:]
-		}
+		limit = n
 	}
-	return items, true
+	return since, limit, true
 }
 
 type faultRequest struct {

@@ -80,7 +80,7 @@ func offline(t testing.TB, s *Server, user, device string, ttl time.Duration, to
 	}
 	c.Shutdown(transport.CloseNormal, "")
 	s.settle()
-	if inst, _ := s.Instance(created.Instance.ID); s.view(inst).Connected {
+	if inst, _ := s.Instance(created.Instance.ID); s.views([]Instance{inst})[0].Connected {
 		t.Fatal("the backend still counts the connection")
 	}
 	return &party{user: user, device: device, inst: created.Instance.ID, secret: created.Instance.Secret}

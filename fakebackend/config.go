@@ -115,7 +115,10 @@ type Config struct {
 	// clock's time included: a server started again on it continues at the
 	// saved time when that is later than its clock's.
 	DataDir string
-	// Store replaces the built-in store (DataDir is then ignored).
+	// Store replaces the built-in store (DataDir is then ignored). A
+	// Shared store (package redisstore) makes this server one replica of
+	// a backend that several processes serve together. The server closes
+	// the store when it closes.
 	Store Store
 	// AdminToken is the bearer token of the admin API and the console.
 	// When set, every admin request needs it, from loopback too. When

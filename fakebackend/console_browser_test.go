@@ -385,7 +385,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			created := t0.Add(-time.Duration(i) * time.Minute)
 			inst := Instance{ID: fmt.Sprintf("inst-%05d", i), Application: app.Key, User: fmt.Sprintf("user-%05d", i), Device: "device-1",
 				CreatedAt: created, ExpireAt: created.Add(30 * 24 * time.Hour), History: []TTLChange{{At: created, ExpireAt: created.Add(30 * 24 * time.Hour), Reason: "created"}}}
-			if err := s.store.PutInstance(inst); err != nil {
+			if err := putInstance(s.store, inst); err != nil {
 				t.Fatal(err)
 			}
 		}

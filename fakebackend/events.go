@@ -50,7 +50,9 @@ const (
 	KindPush = "push"
 )
 
-// eventLog is a bounded ring of events, newest last.
+// eventLog is a bounded ring of events, newest last. With a shared store
+// the ring is not used: events go to the store's log, and subscribers are
+// fed from it (every replica's decisions) while there are any.
 type eventLog struct {
 	mu    sync.Mutex
 	limit int
@@ -59,7 +61,13 @@ type eventLog struct {
 	start int
 	// subs maps each subscriber to whether it is a stream (an HTTP
 	// response that must end when the server stops serving).
-	subs map[chan Event]bool
+	subs   map[chan Event]bool
+	shared Shared
+	log    *slog.Logger
+	// tailStop ends the goroutine that feeds subscribers from the shared
+	// log; tailDone is closed when it has ended.
+	tailStop context.CancelFunc
+	tailDone chan struct{}
 }
 
 func newEventLog(limit int) *eventLog {
@@ -67,6 +75,13 @@ func newEventLog(limit int) *eventLog {
 }
 
 func (l *eventLog) add(e Event) Event {
+	if l.shared != nil {
+		out, err := l.shared.AppendEvent(e, l.limit)
+		if err != nil && l.log != nil {
+			l.log.Warn("adding to the shared decision log", "err", err)
+		}
+		return out
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq++
@@ -77,16 +92,27 @@ func (l *eventLog) add(e Event) Event {
 		l.buf[l.start] = e
 		l.start = (l.start + 1) % l.limit
 	}
+	l.fanoutLocked(e)
+	return e
+}
+
+func (l *eventLog) fanoutLocked(e Event) {
 	for ch := range l.subs {
 		select {
 		case ch <- e:
 		default: // a slow subscriber loses events rather than blocking decisions
 		}
 	}
-	return e
 }
 
 func (l *eventLog) list() []Event {
+	if l.shared != nil {
+		evs, err := l.shared.Events(0, 0)
+		if err != nil && l.log != nil {
+			l.log.Warn("reading the shared decision log", "err", err)
+		}
+		return evs
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]Event, 0, len(l.buf))
@@ -104,6 +130,9 @@ func (l *eventLog) reset() {
 func (l *eventLog) subscribe(n int, stream bool) (<-chan Event, func()) {
 	ch := make(chan Event, n)
 	l.mu.Lock()
+	if l.shared != nil && len(l.subs) == 0 && l.tailStop == nil {
+		l.startTailLocked()
+	}
 	l.subs[ch] = stream
 	l.mu.Unlock()
 	return ch, func() {
@@ -114,7 +143,59 @@ func (l *eventLog) subscribe(n int, stream bool) (<-chan Event, func()) {
 				close(ch) // the stream's reader treats it as the end
 			}
 		}
+		last := len(l.subs) == 0
 		l.mu.Unlock()
+		if last {
+			l.stopTail(false)
+		}
+	}
+}
+
+// startTailLocked starts feeding subscribers from the shared log, from
+// its newest event on.
+func (l *eventLog) startTailLocked() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	l.tailStop, l.tailDone = cancel, done
+	go func() {
+		defer close(done)
+		var since uint64
+		if last, err := l.shared.Events(0, 1); err == nil && len(last) == 1 {
+			since = last[0].Seq
+		}
+		for ctx.Err() == nil {
+			evs, err := l.shared.WaitEvents(ctx, since)
+			if err != nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second): // the store is down: try again
+				}
+				continue
+			}
+			l.mu.Lock()
+			for _, e := range evs {
+				since = max(since, e.Seq)
+				l.fanoutLocked(e)
+			}
+			l.mu.Unlock()
+		}
+	}()
+}
+
+// stopTail ends the feeding from the shared log and waits for it: when
+// force is set (the server closes), or when no subscriber is left.
+func (l *eventLog) stopTail(force bool) {
+	l.mu.Lock()
+	if !force && len(l.subs) > 0 {
+		l.mu.Unlock()
+		return
+	}
+	stop, done := l.tailStop, l.tailDone
+	l.tailStop, l.tailDone = nil, nil
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
 	}
 }
 

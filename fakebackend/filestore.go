@@ -53,6 +53,19 @@ type journalRecord struct {
 	Key      string          `json:"key,omitempty"`
 	At       time.Time       `json:"at,omitzero"`
 	Window   time.Duration   `json:"window,omitempty"`
+	Change   *changeRecord   `json:"change,omitempty"`
+}
+
+// changeRecord is a committed Change in the journal: one line, so that a
+// decision is replayed whole or (a torn last line) not at all.
+type changeRecord struct {
+	Application string           `json:"applicationKey"`
+	User        string           `json:"userId"`
+	CreatedAt   time.Time        `json:"createdAt,omitzero"` // a counted creation
+	Put         []instanceRecord `json:"put,omitempty"`
+	Delete      []string         `json:"delete,omitempty"`
+	Devices     []Device         `json:"devices,omitempty"`
+	Sequence    uint64           `json:"sequence,omitempty"`
 }
 
 type snapshotFile struct {
@@ -65,6 +78,16 @@ type snapshotFile struct {
 type creationRecord struct {
 	Key string      `json:"key"`
 	At  []time.Time `json:"at"`
+}
+
+// OpenFileStore opens (or creates) the crash-safe store in a data
+// directory, as Config.DataDir does: state survives restarts.
+func OpenFileStore(dir string) (Store, error) {
+	fs, err := openFileStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	return fs, nil
 }
 
 func openFileStore(dir string) (*fileStore, error) {
@@ -221,6 +244,24 @@ func (fs *fileStore) apply(rec journalRecord) error {
 		m.creations[rec.Key] = append(m.creations[rec.Key], rec.At)
 	case "nonce":
 		m.nonces.use(rec.Key, rec.At, time.Time{}, 0)
+	case "commit":
+		if rec.Change == nil {
+			return errors.New("commit record without change")
+		}
+		c := Change{Application: rec.Change.Application, User: rec.Change.User, Devices: rec.Change.Devices, Sequence: rec.Change.Sequence}
+		for _, r := range rec.Change.Put {
+			i := r.Instance
+			i.Secret = InstanceSecret(r.Secret)
+			c.Put = append(c.Put, i)
+		}
+		for _, id := range rec.Change.Delete {
+			c.Delete = append(c.Delete, Ended{Instance: id})
+		}
+		m.applyLocked(c)
+		if !rec.Change.CreatedAt.IsZero() {
+			k := userKey(c.Application, c.User)
+			m.creations[k] = append(m.creations[k], rec.Change.CreatedAt)
+		}
 	case "reset":
 		m.resetLocked()
 	default:
@@ -299,42 +340,26 @@ func (fs *fileStore) PutApplication(a Application) error {
 	return fs.logLocked(journalRecord{Op: "app", App: &appRecord{Key: a.Key, Secret: a.Secret.Text()}})
 }
 
-func (fs *fileStore) PutInstance(i Instance) error {
+func (fs *fileStore) Commit(c Change) (Committed, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	fs.memStore.PutInstance(i)
-	return fs.logLocked(journalRecord{Op: "instance", Instance: &instanceRecord{Instance: i, Secret: string(i.Secret)}})
-}
-
-func (fs *fileStore) DeleteInstance(id string) error {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.memStore.DeleteInstance(id)
-	return fs.logLocked(journalRecord{Op: "delete", ID: id})
-}
-
-func (fs *fileStore) PutDevice(d Device) error {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.memStore.PutDevice(d)
-	return fs.logLocked(journalRecord{Op: "device", Device: &d})
-}
-
-func (fs *fileStore) SetLegacySequence(app, user string, seq uint64) error {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.memStore.SetLegacySequence(app, user, seq)
-	return fs.logLocked(journalRecord{Op: "sequence", Sequence: &sequenceRecord{Application: app, User: user, Sequence: seq}})
-}
-
-func (fs *fileStore) RecordCreation(app, user string, now time.Time, window time.Duration, limit int) (bool, time.Duration, error) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	ok, wait, err := fs.memStore.RecordCreation(app, user, now, window, limit)
-	if err != nil || !ok {
-		return ok, wait, err
+	fs.memStore.mu.Lock()
+	res, err := fs.memStore.commitLocked(c)
+	fs.memStore.mu.Unlock()
+	if err != nil || res.RateLimited {
+		return res, err
 	}
-	return true, 0, fs.logLocked(journalRecord{Op: "creation", Key: userKey(app, user), At: now})
+	rec := &changeRecord{Application: c.Application, User: c.User, Devices: c.Devices, Sequence: c.Sequence}
+	if c.Creation != nil {
+		rec.CreatedAt = c.Creation.At
+	}
+	for _, i := range c.Put {
+		rec.Put = append(rec.Put, instanceRecord{Instance: i, Secret: string(i.Secret)})
+	}
+	for _, e := range c.Delete {
+		rec.Delete = append(rec.Delete, e.Instance)
+	}
+	return res, fs.logLocked(journalRecord{Op: "commit", Change: rec})
 }
 
 func (fs *fileStore) UseNonce(app, nonce string, validUntil, now time.Time, max int) (bool, error) {

@@ -175,3 +175,14 @@ func signRaw(header, payload string, key []byte) string {
 	m.Write([]byte(in))
 	return in + "." + enc.EncodeToString(m.Sum(nil))
 }
+
+// putInstance writes an instance straight into the store, as a decision
+// of the rules would.
+func putInstance(st Store, inst Instance) error {
+	v, err := st.UserVersion(inst.Application, inst.User)
+	if err != nil {
+		return err
+	}
+	_, err = st.Commit(Change{Application: inst.Application, User: inst.User, Version: v, Put: []Instance{inst}})
+	return err
+}

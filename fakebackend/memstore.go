@@ -24,15 +24,25 @@ type memStore struct {
 	sequences map[string]uint64
 	creations map[string][]time.Time
 	nonces    nonceSet
+	// versions survive Reset (each moves on), so that a decision made
+	// before a reset cannot be committed after it.
+	versions map[string]uint64
 }
 
+// NewMemoryStore returns the in-memory Store a server uses by default:
+// nothing survives the process.
+func NewMemoryStore() Store { return newMemStore() }
+
 func newMemStore() *memStore {
-	s := &memStore{apps: map[string]Application{}}
+	s := &memStore{apps: map[string]Application{}, versions: map[string]uint64{}}
 	s.resetLocked()
 	return s
 }
 
 func (s *memStore) resetLocked() {
+	for k := range s.versions {
+		s.versions[k]++
+	}
 	s.instances = map[string]*Instance{}
 	s.devices = map[string]Device{}
 	s.sequences = map[string]uint64{}
@@ -117,19 +127,9 @@ func sortInstances(out []Instance) {
 	})
 }
 
-func (s *memStore) PutInstance(i Instance) error {
+func (s *memStore) putInstanceLocked(i Instance) {
 	c := cloneInstance(&i)
-	s.mu.Lock()
 	s.instances[i.ID] = &c
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *memStore) DeleteInstance(id string) error {
-	s.mu.Lock()
-	delete(s.instances, id)
-	s.mu.Unlock()
-	return nil
 }
 
 func (s *memStore) Device(app, user, device string) (Device, error) {
@@ -142,30 +142,59 @@ func (s *memStore) Device(app, user, device string) (Device, error) {
 	return d, nil
 }
 
-func (s *memStore) PutDevice(d Device) error {
-	s.mu.Lock()
-	s.devices[deviceKey(d.Application, d.User, d.Device)] = d
-	s.mu.Unlock()
-	return nil
-}
-
 func (s *memStore) LegacySequence(app, user string) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sequences[userKey(app, user)], nil
 }
 
-func (s *memStore) SetLegacySequence(app, user string, seq uint64) error {
-	s.mu.Lock()
-	s.sequences[userKey(app, user)] = seq
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *memStore) RecordCreation(app, user string, now time.Time, window time.Duration, limit int) (bool, time.Duration, error) {
+func (s *memStore) UserVersion(app, user string) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := userKey(app, user)
+	return s.versions[userKey(app, user)], nil
+}
+
+func (s *memStore) Commit(c Change) (Committed, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commitLocked(c)
+}
+
+func (s *memStore) commitLocked(c Change) (Committed, error) {
+	k := userKey(c.Application, c.User)
+	if s.versions[k] != c.Version {
+		return Committed{}, ErrConflict
+	}
+	if cr := c.Creation; cr != nil {
+		if ok, wait := s.recordCreationLocked(k, cr.At, cr.Window, cr.Limit); !ok {
+			return Committed{RateLimited: true, RetryAfter: wait}, nil
+		}
+	}
+	s.applyLocked(c)
+	s.versions[k]++
+	return Committed{}, nil
+}
+
+// applyLocked writes a Change's instances, deletions, devices and sequence.
+func (s *memStore) applyLocked(c Change) {
+	for _, i := range c.Put {
+		s.putInstanceLocked(i)
+	}
+	for _, e := range c.Delete {
+		delete(s.instances, e.Instance)
+	}
+	for _, d := range c.Devices {
+		s.devices[deviceKey(d.Application, d.User, d.Device)] = d
+	}
+	if c.Sequence != 0 {
+		s.sequences[userKey(c.Application, c.User)] = c.Sequence
+	}
+}
+
+// recordCreationLocked counts a creation at now unless limit creations
+// already happened within window before now; then it returns false and
+// how long until a creation is allowed again.
+func (s *memStore) recordCreationLocked(k string, now time.Time, window time.Duration, limit int) (bool, time.Duration) {
 	ts := s.creations[k]
 	// Drop creations that left the window (they are in time order).
 	cut := 0
@@ -175,10 +204,10 @@ func (s *memStore) RecordCreation(app, user string, now time.Time, window time.D
 	ts = ts[cut:]
 	if limit > 0 && len(ts) >= limit {
 		s.creations[k] = ts
-		return false, ts[0].Add(window).Sub(now), nil
+		return false, ts[0].Add(window).Sub(now)
 	}
 	s.creations[k] = append(ts, now)
-	return true, 0, nil
+	return true, 0
 }
 
 func (s *memStore) UseNonce(app, nonce string, validUntil, now time.Time, max int) (bool, error) {

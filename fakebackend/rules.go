@@ -29,12 +29,48 @@ func tokenRejection(id string, err error, ev Event) (transport.Message, Event) {
 	if errors.Is(err, ErrNonceStoreFull) {
 		return rejection(id, transport.CodeUnavailable, "too many registrations in flight; retry shortly", ev)
 	}
+	if errors.Is(err, ErrUnavailable) {
+		return rejection(id, transport.CodeUnavailable, unavailableReason, ev)
+	}
 	return rejection(id, transport.CodeInternalError, "token verification failed", ev)
 }
 
+// unavailableReason is the reason given when the store cannot be reached:
+// the backend refuses rather than decide without it.
+const unavailableReason = "the backend's store cannot be reached; retry shortly"
+
+// maxCommitAttempts bounds how often a decision is made again because the
+// user's state changed while it was made (ErrConflict).
+const maxCommitAttempts = 32
+
 func storeFailure(id string, err error, ev Event, log func(string, ...any)) (transport.Message, Event) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		log("store unavailable", "err", err)
+		return rejection(id, transport.CodeUnavailable, unavailableReason, ev)
+	case errors.Is(err, ErrConflict):
+		log("too many conflicting changes", "user", ev.User)
+		return rejection(id, transport.CodeUnavailable, "too many simultaneous changes for this user; retry shortly", ev)
+	}
 	log("store failure", "err", err)
 	return rejection(id, transport.CodeInternalError, "the backend could not store the change", ev)
+}
+
+// decide runs one decision until it is committed without a conflict, at
+// most maxCommitAttempts times. try returns ErrConflict to be run again.
+func (s *Server) decide(id string, ev Event, try func() (transport.Message, Event, error)) (transport.Message, Event) {
+	for range maxCommitAttempts {
+		reply, out, err := try()
+		if !errors.Is(err, ErrConflict) {
+			return reply, out
+		}
+	}
+	return storeFailure(id, ErrConflict, ev, s.log.Warn)
+}
+
+// failed wraps a finished reply for decide's try functions.
+func failed(reply transport.Message, ev Event) (transport.Message, Event, error) {
+	return reply, ev, nil
 }
 
 // checkIdentity validates the user and device of a registration request.
@@ -57,7 +93,7 @@ func (ss *session) createInstance(m *transport.CreateInstance) (transport.Messag
 	if code, reason := checkIdentity(m.ApplicationKey, m.UserID, m.DeviceID); code != "" {
 		return rejection(m.ID, code, reason, ev)
 	}
-	if _, ok := s.keys.Secret(m.ApplicationKey); !ok {
+	if _, ok := s.appSecret(m.ApplicationKey); !ok {
 		return rejection(m.ID, credentials.CodeUnknownApplication, "application "+strconv.Quote(m.ApplicationKey)+" is not known here", ev)
 	}
 	unlock := s.lockUser(m.ApplicationKey, m.UserID)
@@ -70,7 +106,7 @@ func (ss *session) createInstance(m *transport.CreateInstance) (transport.Messag
 		return rejection(m.ID, credentials.CodeSubjectMismatch, "the token is for application "+strconv.Quote(tok.Claims.ApplicationKey)+", the request for "+strconv.Quote(m.ApplicationKey), ev)
 	}
 	expireAt, limited := tok.Claims.InstanceExpiry()
-	return ss.create(m.ID, m.ApplicationKey, m.UserID, m.DeviceID, m.Capabilities, m.SDKVersion, expireAt, limited, false, ev)
+	return ss.create(m.ID, m.ApplicationKey, m.UserID, m.DeviceID, m.Capabilities, m.SDKVersion, expireAt, limited, nil, ev)
 }
 
 func (ss *session) legacyRegister(m *transport.LegacyRegister) (transport.Message, Event) {
@@ -82,90 +118,117 @@ func (ss *session) legacyRegister(m *transport.LegacyRegister) (transport.Messag
 	if code, reason := checkIdentity(m.ApplicationKey, m.UserID, m.DeviceID); code != "" {
 		return rejection(m.ID, code, reason, ev)
 	}
-	secret, ok := s.keys.Secret(m.ApplicationKey)
+	secret, ok := s.appSecret(m.ApplicationKey)
 	if !ok {
 		return rejection(m.ID, credentials.CodeUnknownApplication, "application "+strconv.Quote(m.ApplicationKey)+" is not known here", ev)
 	}
 	unlock := s.lockUser(m.ApplicationKey, m.UserID)
 	defer unlock()
-	last, err := s.store.LegacySequence(m.ApplicationKey, m.UserID)
-	if err != nil {
-		return storeFailure(m.ID, err, ev, s.log.Error)
-	}
-	if err := credentials.VerifyLegacy(m.UserID, m.ApplicationKey, m.Sequence, m.Signature, secret, last); err != nil {
-		return tokenRejection(m.ID, err, ev)
-	}
-	reply, ev := ss.create(m.ID, m.ApplicationKey, m.UserID, m.DeviceID, m.Capabilities, m.SDKVersion, time.Time{}, false, true, ev)
-	if ev.Code == "" || ev.Code == CodeOK {
-		if err := s.store.SetLegacySequence(m.ApplicationKey, m.UserID, m.Sequence); err != nil {
-			return storeFailure(m.ID, err, ev, s.log.Error)
-		}
-	}
-	return reply, ev
+	lc := &legacyCheck{seq: m.Sequence, sig: m.Signature, secret: secret}
+	return ss.create(m.ID, m.ApplicationKey, m.UserID, m.DeviceID, m.Capabilities, m.SDKVersion, time.Time{}, false, lc, ev)
 }
 
-// create applies rules 9 and 11 and creates the instance (user lock held).
-func (ss *session) create(id, app, user, device string, caps []string, sdk string, expireAt time.Time, limited, legacy bool, ev Event) (transport.Message, Event) {
+// legacyCheck is what a legacy registration proves (rule 12): checked in
+// the same decision as the creation, against the last sequence the store
+// holds, and recorded with it.
+type legacyCheck struct {
+	seq    uint64
+	sig    string
+	secret credentials.Secret
+}
+
+// create applies rules 9 and 11 (and 12 for a legacy registration) and
+// creates the instance (user lock held).
+func (ss *session) create(id, app, user, device string, caps []string, sdk string, expireAt time.Time, limited bool, legacy *legacyCheck, ev Event) (transport.Message, Event) {
+	return ss.s.decide(id, ev, func() (transport.Message, Event, error) {
+		return ss.tryCreate(id, app, user, device, caps, sdk, expireAt, limited, legacy, ev)
+	})
+}
+
+const replacedByRegistration = "a new registration of this user on this device replaced the instance"
+
+func (ss *session) tryCreate(id, app, user, device string, caps []string, sdk string, expireAt time.Time, limited bool, legacy *legacyCheck, ev Event) (transport.Message, Event, error) {
 	s := ss.s
 	now := s.clock.Now()
+	ver, err := s.store.UserVersion(app, user)
+	if err != nil {
+		return failed(storeFailure(id, err, ev, s.log.Error))
+	}
+	var seq uint64
+	if legacy != nil {
+		last, err := s.store.LegacySequence(app, user)
+		if err != nil {
+			return failed(storeFailure(id, err, ev, s.log.Error))
+		}
+		if err := credentials.VerifyLegacy(user, app, legacy.seq, legacy.sig, legacy.secret, last); err != nil {
+			return failed(tokenRejection(id, err, ev))
+		}
+		seq = legacy.seq
+	}
 	dev, err := s.store.Device(app, user, device)
 	if err != nil {
-		return storeFailure(id, err, ev, s.log.Error)
+		return failed(storeFailure(id, err, ev, s.log.Error))
 	}
 	if dev.Limited && !limited {
-		return rejection(id, transport.CodeInstanceTTLRequired, "a limited TTL was used for this user on this device before; the token must carry "+credentials.InstanceExpiryClaim, ev)
+		return failed(rejection(id, transport.CodeInstanceTTLRequired, "a limited TTL was used for this user on this device before; the token must carry "+credentials.InstanceExpiryClaim, ev))
 	}
 	// The connection limit before any change: a registration refused for
 	// it must not create, count or replace anything.
 	if te := ss.roomFor(app, user); te != nil {
 		ev.Code, ev.Reason = te.Code, te.Message
-		return errorReply(id, te), ev
-	}
-	ok, wait, err := s.store.RecordCreation(app, user, now, s.policy.RateWindow, s.policy.RateLimit)
-	if err != nil {
-		return storeFailure(id, err, ev, s.log.Error)
-	}
-	if !ok {
-		ev.Code, ev.Reason = transport.CodeInstanceCreationRateExceeded, "Instance creation rate exceeded"
-		e := transport.NewError(transport.CodeInstanceCreationRateExceeded, "Instance creation rate exceeded")
-		e.RetryAfterMs = wait.Milliseconds()
-		return errorReply(id, e), ev
+		return errorReply(id, te), ev, nil
 	}
 	inst := Instance{
 		ID: transport.NewID("inst"), Application: app, User: user, Device: device,
 		Secret: InstanceSecret(transport.NewInstanceSecret()), Capabilities: caps, SDKVersion: sdk,
-		Legacy: legacy, CreatedAt: now,
+		Legacy: legacy != nil, CreatedAt: now,
 	}
 	if limited {
 		inst.ExpireAt = expireAt
 	}
 	inst.History = []TTLChange{{At: now, ExpireAt: inst.ExpireAt, Reason: "created"}}
-	if err := s.store.PutInstance(inst); err != nil {
-		return storeFailure(id, err, ev, s.log.Error)
-	}
 	superseded := dev.InstanceID
 	dev.InstanceID = inst.ID
 	dev.Limited = dev.Limited || limited
-	if err := s.store.PutDevice(dev); err != nil {
-		return storeFailure(id, err, ev, s.log.Error)
+	ch := Change{
+		Application: app, User: user, Version: ver,
+		Creation: &Creation{At: now, Window: s.policy.RateWindow, Limit: s.policy.RateLimit},
+		Put:      []Instance{inst}, Devices: []Device{dev}, Sequence: seq,
 	}
-	ev.Instance = inst.ID
-	bindErr := ss.bind(inst)
 	if superseded != "" && superseded != inst.ID {
 		// One instance per user and device: a new registration replaces
 		// the old one (a client bound to it elsewhere is told).
-		_ = s.store.DeleteInstance(superseded)
-		s.notifyRevoked(superseded, transport.CodeInstanceReplaced, "a new registration of this user on this device replaced the instance")
+		ch.Delete = []Ended{{Instance: superseded, Code: transport.CodeInstanceReplaced, Message: replacedByRegistration}}
+	}
+	res, err := s.store.Commit(ch)
+	if errors.Is(err, ErrConflict) {
+		return nil, ev, err
+	}
+	if err != nil {
+		return failed(storeFailure(id, err, ev, s.log.Error))
+	}
+	if res.RateLimited {
+		ev.Code, ev.Reason = transport.CodeInstanceCreationRateExceeded, "Instance creation rate exceeded"
+		e := transport.NewError(transport.CodeInstanceCreationRateExceeded, "Instance creation rate exceeded")
+		e.RetryAfterMs = res.RetryAfter.Milliseconds()
+		return errorReply(id, e), ev, nil
+	}
+	ev.Instance = inst.ID
+	bindErr := ss.bind(inst)
+	if len(ch.Delete) > 0 {
+		s.notifyRevoked(superseded, transport.CodeInstanceReplaced, replacedByRegistration)
 	}
 	if bindErr != nil {
 		var te *transport.Error
-		errors.As(bindErr, &te)
+		if !errors.As(bindErr, &te) {
+			te = transport.NewError(transport.CodeUnavailable, unavailableReason)
+		}
 		ev.Code, ev.Reason = te.Code, te.Message
-		return errorReply(id, te), ev
+		return errorReply(id, te), ev, nil
 	}
 	return &transport.InstanceCreated{ID: id, Instance: transport.Instance{
 		ID: inst.ID, Secret: string(inst.Secret), DeviceID: inst.Device, ExpireAt: inst.ExpireAt, Capabilities: inst.Capabilities,
-	}}, ev
+	}}, ev, nil
 }
 
 func (ss *session) authenticate(m *transport.Authenticate) (transport.Message, Event) {
@@ -194,7 +257,9 @@ func (ss *session) authenticate(m *transport.Authenticate) (transport.Message, E
 	unlock()
 	if err != nil {
 		var te *transport.Error
-		errors.As(err, &te)
+		if !errors.As(err, &te) {
+			te = transport.NewError(transport.CodeUnavailable, unavailableReason)
+		}
 		ev.Code, ev.Reason = te.Code, te.Message
 		return errorReply(m.ID, te), ev
 	}
@@ -229,39 +294,65 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 		return rejection(m.ID, credentials.CodeSubjectMismatch, "the token is for another application than the instance", ev)
 	}
 	expireAt, limited := tok.Claims.InstanceExpiry()
+	return s.decide(m.ID, ev, func() (transport.Message, Event, error) {
+		return ss.tryExtend(m.ID, id, app, user, device, expireAt, limited, ev)
+	})
+}
+
+// tryExtend is the decision of updateInstanceTTL once its token is
+// verified (user lock held).
+func (ss *session) tryExtend(reqID, id, app, user, device string, expireAt time.Time, limited bool, ev Event) (transport.Message, Event, error) {
+	s := ss.s
+	ver, err := s.store.UserVersion(app, user)
+	if err != nil {
+		return failed(storeFailure(reqID, err, ev, s.log.Error))
+	}
+	inst, err := s.store.Instance(id)
+	if errors.Is(err, ErrNotFound) {
+		return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
+	}
+	if err != nil {
+		return failed(storeFailure(reqID, err, ev, s.log.Error))
+	}
+	now := s.clock.Now()
+	if inst.ExpiredAt(now) {
+		return failed(rejection(reqID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev))
+	}
 	dev, err := s.store.Device(app, user, device)
 	if err != nil {
-		return storeFailure(m.ID, err, ev, s.log.Error)
+		return failed(storeFailure(reqID, err, ev, s.log.Error))
 	}
 	if !limited {
 		if dev.Limited || inst.Limited() {
-			return rejection(m.ID, transport.CodeInstanceTTLRequired, "this instance has a limited TTL; the token must carry "+credentials.InstanceExpiryClaim, ev)
+			return failed(rejection(reqID, transport.CodeInstanceTTLRequired, "this instance has a limited TTL; the token must carry "+credentials.InstanceExpiryClaim, ev))
 		}
-		return &transport.InstanceTTLUpdated{ID: m.ID, InstanceID: id}, ev // unlimited stays unlimited
+		return &transport.InstanceTTLUpdated{ID: reqID, InstanceID: id}, ev, nil // unlimited stays unlimited
 	}
 	if inst.Limited() && expireAt.Before(inst.ExpireAt) {
 		// An update prolongs; it never brings the end closer. (An
 		// unlimited instance may be given a first limit.)
-		return rejection(m.ID, transport.CodeInstanceTTLShortened, "the token's "+credentials.InstanceExpiryClaim+" ("+expireAt.UTC().Format(time.RFC3339)+
-			") is earlier than the instance's expiry ("+inst.ExpireAt.UTC().Format(time.RFC3339)+"); an update can only prolong the instance", ev)
+		return failed(rejection(reqID, transport.CodeInstanceTTLShortened, "the token's "+credentials.InstanceExpiryClaim+" ("+expireAt.UTC().Format(time.RFC3339)+
+			") is earlier than the instance's expiry ("+inst.ExpireAt.UTC().Format(time.RFC3339)+"); an update can only prolong the instance", ev))
 	}
 	inst.ExpireAt = expireAt
 	inst.History = append(inst.History, TTLChange{At: now, ExpireAt: expireAt, Reason: "extended"})
-	if err := s.store.PutInstance(inst); err != nil {
-		return storeFailure(m.ID, err, ev, s.log.Error)
-	}
+	ch := Change{Application: app, User: user, Version: ver, Put: []Instance{inst}}
 	if !dev.Limited {
 		dev.Limited = true
-		if err := s.store.PutDevice(dev); err != nil {
-			return storeFailure(m.ID, err, ev, s.log.Error)
+		ch.Devices = []Device{dev}
+	}
+	if _, err := s.store.Commit(ch); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return nil, ev, err
 		}
+		return failed(storeFailure(reqID, err, ev, s.log.Error))
 	}
 	ss.mu.Lock()
 	if ss.inst == id {
 		ss.armExpiryLocked(inst)
 	}
 	ss.mu.Unlock()
-	return &transport.InstanceTTLUpdated{ID: m.ID, InstanceID: id, ExpireAt: expireAt}, ev
+	return &transport.InstanceTTLUpdated{ID: reqID, InstanceID: id, ExpireAt: expireAt}, ev, nil
 }
 
 // maxPushTokenLen bounds a registered push token.
@@ -294,22 +385,31 @@ func (ss *session) setPush(reqID, token, typ string) (transport.Message, Event) 
 	}
 	unlock := s.lockUser(app, user)
 	defer unlock()
-	inst, err := s.store.Instance(id)
-	if errors.Is(err, ErrNotFound) {
-		return rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev)
-	}
-	if err != nil {
-		return storeFailure(reqID, err, ev, s.log.Error)
-	}
-	if inst.ExpiredAt(s.clock.Now()) {
-		return rejection(reqID, transport.CodeInstanceExpired, "the instance expired; register anew", ev)
-	}
-	inst.PushToken, inst.PushType = token, typ
-	if err := s.store.PutInstance(inst); err != nil {
-		return storeFailure(reqID, err, ev, s.log.Error)
-	}
-	if token == "" {
-		return &transport.PushTokenUnregistered{ID: reqID, InstanceID: id}, ev
-	}
-	return &transport.PushTokenRegistered{ID: reqID, InstanceID: id}, ev
+	return s.decide(reqID, ev, func() (transport.Message, Event, error) {
+		ver, err := s.store.UserVersion(app, user)
+		if err != nil {
+			return failed(storeFailure(reqID, err, ev, s.log.Error))
+		}
+		inst, err := s.store.Instance(id)
+		if errors.Is(err, ErrNotFound) {
+			return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
+		}
+		if err != nil {
+			return failed(storeFailure(reqID, err, ev, s.log.Error))
+		}
+		if inst.ExpiredAt(s.clock.Now()) {
+			return failed(rejection(reqID, transport.CodeInstanceExpired, "the instance expired; register anew", ev))
+		}
+		inst.PushToken, inst.PushType = token, typ
+		if _, err := s.store.Commit(Change{Application: app, User: user, Version: ver, Put: []Instance{inst}}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return nil, ev, err
+			}
+			return failed(storeFailure(reqID, err, ev, s.log.Error))
+		}
+		if token == "" {
+			return &transport.PushTokenUnregistered{ID: reqID, InstanceID: id}, ev, nil
+		}
+		return &transport.PushTokenRegistered{ID: reqID, InstanceID: id}, ev, nil
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,13 @@ type Server struct {
 	wg       sync.WaitGroup // session handlers and the HTTP server
 
 	userLocks [64]sync.Mutex // serialise rule sequences per user
+
+	// shared is the store when other replicas share it (nil otherwise);
+	// leave ends this replica's membership.
+	shared     Shared
+	leave      func()
+	appsLoaded time.Time    // last reload of the applications (guarded by mu)
+	connSeq    atomic.Int64 // numbers the connections
 
 	events  *eventLog
 	faults  *faultTable
@@ -102,6 +110,10 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 	s.calls = newCallTable(s)
 	s.pushes = newPushOutbox(s, cfg.EventLimit, cfg.PushWebhook)
 	s.metrics.setInstanceGauge(func() float64 {
+		if s.shared != nil {
+			n, _ := s.shared.InstanceCount()
+			return float64(n)
+		}
 		insts, _ := s.store.Instances()
 		return float64(len(insts))
 	})
@@ -119,6 +131,10 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 			s.store.Close()
 			return nil, err
 		}
+	}
+	if err := s.joinShared(); err != nil {
+		s.store.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -148,6 +164,8 @@ func (s *Server) openStore() error {
 		s.keys.Add(a.Key, a.Secret)
 	}
 	s.store = st
+	s.shared, _ = st.(Shared)
+	s.events.shared, s.events.log = s.shared, s.log
 	return nil
 }
 
@@ -266,6 +284,10 @@ func (s *Server) Close() error {
 	if s.pushes.hook != nil {
 		s.pushes.hook.close()
 	}
+	if s.leave != nil {
+		s.leave()
+	}
+	s.events.stopTail(true)
 	return errors.Join(s.saveClock(), s.store.Close())
 }
 

@@ -39,6 +39,9 @@ func (s *Server) Advance(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("fakebackend: cannot advance by a negative duration %v", d)
 	}
+	if s.shared != nil {
+		return errors.Join(s.moveShared(s.world.Now().Add(d), false), s.saveClock())
+	}
 	return errors.Join(s.world.Advance(d), s.saveClock())
 }
 
@@ -47,6 +50,9 @@ func (s *Server) Advance(d time.Duration) error {
 func (s *Server) SetTime(t time.Time) error {
 	if s.world == nil {
 		return ErrNotMockClock
+	}
+	if s.shared != nil {
+		return errors.Join(s.moveShared(t, t.Before(s.world.Now())), s.saveClock())
 	}
 	return errors.Join(s.world.Set(t), s.saveClock())
 }

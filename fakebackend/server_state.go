@@ -18,6 +18,11 @@ func (s *Server) AddApplication(a Application) error {
 		return err
 	}
 	s.keys.Add(a.Key, a.Secret)
+	if s.shared != nil && s.leave != nil {
+		if err := s.shared.Send("", Notice{Kind: NoticeApplications}); err != nil {
+			s.log.Warn("telling the other replicas of an application", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -68,14 +73,20 @@ func (s *Server) Instance(id string) (Instance, bool) {
 
 // Reset drops every instance, device record, sequence, nonce, event,
 // push and fault, and closes client connections (which ends their calls);
-// applications stay.
+// applications stay. With a shared store, every replica does so.
 func (s *Server) Reset() error {
 	s.CloseClientConnections()
 	s.events.reset()
 	s.faults.reset()
 	s.pushes.reset()
 	s.calls.reset()
-	return s.store.Reset()
+	if err := s.store.Reset(); err != nil {
+		return err
+	}
+	if s.shared != nil {
+		return s.shared.Send("", Notice{Kind: NoticeReset})
+	}
+	return nil
 }
 
 // CloseClientConnections drops every client connection abruptly (no close

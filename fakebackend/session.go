@@ -26,6 +26,7 @@ const (
 // reader; transport.Conn owns the only writer.
 type session struct {
 	s             *Server
+	id            string // unique within the server (Holder.Conn)
 	conn          *transport.Conn
 	remote        string
 	challenge     string
@@ -85,6 +86,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ss := &session{
 		s:             s,
+		id:            strconv.FormatInt(s.connSeq.Add(1), 10),
 		conn:          conn,
 		remote:        r.RemoteAddr,
 		challenge:     transport.NewChallenge(),
@@ -181,6 +183,9 @@ func (ss *session) handle(m transport.Message) {
 		return
 	}
 	kind := m.MessageType()
+	if s.shared != nil {
+		ss.catchUp()
+	}
 	if f, ok := s.faults.take(kind); ok {
 		if f.Delay > 0 {
 			select {
@@ -286,6 +291,8 @@ func (ss *session) roomFor(app, user string) *transport.Error {
 }
 
 // bind attaches the session to an instance and arms its expiry timer.
+// With a shared store it also records that this connection holds the
+// instance, and tells a connection on another replica that held it.
 func (ss *session) bind(inst Instance) error {
 	s := ss.s
 	key := userKey(inst.Application, inst.User)
@@ -299,7 +306,7 @@ func (ss *session) bind(inst Instance) error {
 	if old := s.byInst[inst.ID]; old != nil && old != ss {
 		// Another connection of the same instance: the newest one is
 		// bound, and the older one is told.
-		defer old.replaced(inst.ID, "another connection authenticated this instance; this connection is no longer bound to it")
+		defer old.replaced(inst.ID, replacedByConnection)
 	}
 	s.byInst[inst.ID] = ss
 	s.mu.Unlock()
@@ -309,8 +316,28 @@ func (ss *session) bind(inst Instance) error {
 	ss.lost = ""
 	ss.armExpiryLocked(inst)
 	ss.mu.Unlock()
+	if s.shared != nil {
+		prev, err := s.shared.Hold(inst.ID, ss.id)
+		if err != nil {
+			s.log.Warn("recording the holder of an instance", "err", err)
+			ss.unbindIf(inst.ID)
+			return transport.NewError(transport.CodeUnavailable, unavailableReason)
+		}
+		if prev.Replica != "" && prev.Replica != s.shared.Replica() {
+			err := s.shared.Send(prev.Replica, Notice{Kind: NoticeRevoked, Instance: inst.ID, Conn: prev.Conn, Code: transport.CodeInstanceReplaced, Message: replacedByConnection})
+			if err != nil {
+				s.log.Warn("telling another replica", "replica", prev.Replica, "err", err)
+			}
+		}
+	}
 	return nil
 }
+
+// Messages of instanceRevoked.
+const (
+	replacedByConnection = "another connection authenticated this instance; this connection is no longer bound to it"
+	revokedMessage       = "the instance was revoked"
+)
 
 func (ss *session) armExpiryLocked(inst Instance) {
 	if ss.expiry != nil {
@@ -379,40 +406,82 @@ func (ss *session) unbindFor(id string, expired bool) bool {
 	}
 	s.mu.Unlock()
 	s.calls.left(ss, expired)
+	if s.shared != nil {
+		if err := s.shared.Release(inst, ss.id); err != nil {
+			s.log.Debug("releasing an instance", "err", err)
+		}
+	}
 	return true
 }
 
 // expired runs on the backend clock when the bound instance's TTL ends.
+// The stored expiry decides: an instance extended in the meantime lives
+// on.
 func (ss *session) expired(id string) {
 	inst, err := ss.s.store.Instance(id)
 	if err == nil && !inst.ExpiredAt(ss.s.clock.Now()) {
 		return // extended in the meantime
 	}
+	_, app, user, device := ss.bound()
 	if !ss.unbindFor(id, true) {
 		return
+	}
+	if err != nil {
+		inst.Application, inst.User, inst.Device = app, user, device
 	}
 	ss.s.record(Event{Kind: KindExpire, Code: transport.CodeInstanceExpired, Reason: "instance TTL ran out", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
 	ss.send(&transport.InstanceRevoked{InstanceID: id, Code: transport.CodeInstanceExpired, Message: "the instance's TTL ran out; register anew"})
 }
 
 // RevokeInstance deletes an instance and tells a client bound to it
-// (instanceRevoked with code instance_not_found). It reports whether the
-// instance existed. On a virtual clock it returns once the world has
-// settled: a connected client in the world has been told and has reacted
-// (a SinchClient has failed with instance_not_found and its listener has
-// been called). On the real clock it returns once the notice is queued.
+// (instanceRevoked with code instance_not_found), on whichever replica
+// holds it. It reports whether the instance existed. On a virtual clock it
+// returns once the world has settled: a connected client in the world has
+// been told and has reacted (a SinchClient has failed with
+// instance_not_found and its listener has been called). On the real clock
+// it returns once the notice is queued.
 func (s *Server) RevokeInstance(id string) bool {
+	ok, _ := s.revoke(id)
+	return ok
+}
+
+// revoke is RevokeInstance with the store's error.
+func (s *Server) revoke(id string) (bool, error) {
 	inst, err := s.store.Instance(id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	unlock := s.lockUser(inst.Application, inst.User)
-	_ = s.store.DeleteInstance(id)
+	var found bool
+	for range maxCommitAttempts {
+		var ver uint64
+		if ver, err = s.store.UserVersion(inst.Application, inst.User); err != nil {
+			break
+		}
+		if _, err = s.store.Instance(id); err != nil {
+			break
+		}
+		_, err = s.store.Commit(Change{Application: inst.Application, User: inst.User, Version: ver,
+			Delete: []Ended{{Instance: id, Code: transport.CodeInstanceNotFound, Message: revokedMessage}}})
+		if !errors.Is(err, ErrConflict) {
+			found = err == nil
+			break
+		}
+	}
 	unlock()
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if !found {
+		return false, err
+	}
 	s.record(Event{Kind: KindRevoke, Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})
-	s.notifyRevoked(id, transport.CodeInstanceNotFound, "the instance was revoked")
+	s.notifyRevoked(id, transport.CodeInstanceNotFound, revokedMessage)
 	s.settle()
-	return true
+	return true, nil
 }
 
 // notifyRevoked unbinds the connection bound to instance id, if any, and
@@ -423,6 +492,10 @@ func (s *Server) notifyRevoked(id, code, msg string) {
 	s.mu.Unlock()
 	if ss != nil {
 		ss.revoked(id, code, msg)
+		return
+	}
+	if s.shared != nil {
+		s.tellHolder(id, code, msg)
 	}
 }
 

@@ -9,13 +9,17 @@ import (
 )
 
 // Store holds all backend state. The rules (rules.go) never keep state of
-// their own: they read and write through this interface, so that a store
-// shared by several backend replicas can be added without touching them.
+// their own: they read and write through this interface, and a Store never
+// decides a rule: it keeps what the rules decided.
 //
-// Each method is atomic on its own. Sequences of calls that must be atomic
-// together (check the rate limit, then create an instance) are serialised
-// by the server per user; a shared store would provide the same with its
-// own locking or compare-and-set.
+// Each method is atomic on its own. A rule that reads and then writes
+// (create an instance, extend it, revoke it) reads the user's version
+// first (UserVersion), decides, and hands its writes to Commit with that
+// version: Commit applies them all at once, or none when anything of that
+// user changed in between (ErrConflict), and the rule decides again. So
+// several backend replicas sharing one store (package redisstore) decide
+// as one backend would. Within one process the server also serialises
+// each user's decisions, so that a conflict there is rare.
 type Store interface {
 	// Applications returns every application, sorted by key.
 	Applications() ([]Application, error)
@@ -26,30 +30,29 @@ type Store interface {
 	Instance(id string) (Instance, error)
 	// Instances returns every instance, sorted by creation time then id.
 	Instances() ([]Instance, error)
-	// PutInstance inserts or replaces an instance.
-	PutInstance(Instance) error
-	// DeleteInstance removes an instance; removing a missing one is not an error.
-	DeleteInstance(id string) error
 
 	// Device returns what is remembered of a user's device (zero Device
 	// when nothing is).
 	Device(app, user, device string) (Device, error)
-	// PutDevice records a device.
-	PutDevice(Device) error
 
 	// LegacySequence returns the last accepted legacy sequence of a user (0: none).
 	LegacySequence(app, user string) (uint64, error)
-	// SetLegacySequence records the last accepted legacy sequence.
-	SetLegacySequence(app, user string, seq uint64) error
 
-	// RecordCreation counts an instance creation for a user at now, unless
-	// limit creations already happened within window before now; then it
-	// returns false and how long until a creation is allowed again.
-	RecordCreation(app, user string, now time.Time, window time.Duration, limit int) (bool, time.Duration, error)
+	// UserVersion returns the version of what the store keeps for one
+	// user of one application: their instances, devices, legacy sequence
+	// and instance creations. Every Commit for the user moves it.
+	UserVersion(app, user string) (uint64, error)
+	// Commit applies c atomically if the user's version is still
+	// c.Version, and returns ErrConflict (changing nothing) if it is not.
+	// With c.Creation set and the creation limit reached, it changes
+	// nothing either and reports RateLimited.
+	Commit(c Change) (Committed, error)
 
 	// UseNonce records a nonce until validUntil and reports whether it was
 	// unused. Entries whose validUntil has passed (at now) may be evicted;
-	// at most max entries are kept (oldest expiry evicted first).
+	// at most max entries are kept (oldest expiry evicted first). Whether
+	// an entry still counts is decided by its validUntil and now, never by
+	// how long the store happens to keep it.
 	UseNonce(app, nonce string, validUntil, now time.Time, max int) (bool, error)
 
 	// Reset drops all state but the applications.
@@ -57,6 +60,63 @@ type Store interface {
 	// Close flushes and releases the store.
 	Close() error
 }
+
+// Change is what one decision of the rules writes for one user of one
+// application, as a whole.
+type Change struct {
+	Application string
+	User        string
+	// Version is the user's version the decision was made at.
+	Version uint64
+	// Creation, when set, counts an instance creation, unless the limit
+	// was reached; then nothing of the Change is applied.
+	Creation *Creation
+	// Put inserts or replaces instances.
+	Put []Instance
+	// Delete removes instances (a missing one is not an error), each with
+	// how it ended, which a shared store keeps for a while for the
+	// connection that holds it (see Ended).
+	Delete []Ended
+	// Devices records devices.
+	Devices []Device
+	// Sequence, when not zero, becomes the user's last accepted legacy sequence.
+	Sequence uint64
+}
+
+// Creation is an instance creation counted against the rate limit: it is
+// allowed unless Limit creations happened within Window before At
+// (Limit ≤ 0: no limit).
+type Creation struct {
+	At     time.Time
+	Window time.Duration
+	Limit  int
+}
+
+// Committed is what Commit did.
+type Committed struct {
+	// RateLimited is true when Change.Creation was refused (nothing was
+	// applied); RetryAfter is how long until a creation is allowed again.
+	RateLimited bool
+	RetryAfter  time.Duration
+}
+
+// Ended says how an instance ended: its id, and the code and message of
+// the instanceRevoked notice its client gets.
+type Ended struct {
+	Instance string `json:"instanceId"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+// ErrConflict is returned by Commit when the user's version moved since
+// the decision was made.
+var ErrConflict = errors.New("fakebackend: the state changed during the decision")
+
+// ErrUnavailable marks a store error that says the store cannot be
+// reached (a shared store's server is down or too slow). The backend then
+// refuses the request with the retryable code unavailable; it never
+// decides without the store.
+var ErrUnavailable = errors.New("fakebackend: the store is unavailable")
 
 // ErrNotFound is returned by Store.Instance for an unknown id.
 var ErrNotFound = errors.New("fakebackend: not found")
