@@ -157,12 +157,14 @@ func (l *eventLog) startTailLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	l.tailStop, l.tailDone = cancel, done
+	// From the newest event at the time of subscribing: the subscriber
+	// sees every decision made after Subscribe returns.
+	var since uint64
+	if last, err := l.shared.Events(0, 1); err == nil && len(last) == 1 {
+		since = last[0].Seq
+	}
 	go func() {
 		defer close(done)
-		var since uint64
-		if last, err := l.shared.Events(0, 1); err == nil && len(last) == 1 {
-			since = last[0].Seq
-		}
 		for ctx.Err() == nil {
 			evs, err := l.shared.WaitEvents(ctx, since)
 			if err != nil {

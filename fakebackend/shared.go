@@ -258,8 +258,12 @@ func (s *Server) appSecret(key string) (secret credentials.Secret, ok bool) {
 	if secret, ok = s.keys.Secret(key); ok || s.shared == nil {
 		return secret, ok
 	}
+	// An unknown key reloads the applications at most ten times a second.
 	s.mu.Lock()
 	recent := time.Since(s.appsLoaded) < 100*time.Millisecond
+	if !recent {
+		s.appsLoaded = time.Now()
+	}
 	s.mu.Unlock()
 	if recent {
 		return secret, false
@@ -270,9 +274,6 @@ func (s *Server) appSecret(key string) (secret credentials.Secret, ok bool) {
 
 // reloadApplications adds the shared store's applications to the keyring.
 func (s *Server) reloadApplications() {
-	s.mu.Lock()
-	s.appsLoaded = time.Now()
-	s.mu.Unlock()
 	apps, err := s.store.Applications()
 	if err != nil {
 		s.log.Warn("loading the applications", "err", err)
