@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,10 @@ import (
 // called from listener callbacks.
 type SinchClient struct {
 	appKey string
-	url    string
+	// urls are the backend's WebSocket URLs; urlIdx is the one the next
+	// connection attempt uses (see WithEnvironmentHosts).
+	urls   []string
+	urlIdx atomic.Uint32
 	userID string
 	o      options
 	log    *slog.Logger
@@ -170,6 +174,16 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	for _, opt := range opts {
 		opt(&o)
 	}
+	urls := []string{u}
+	for _, h := range o.hosts {
+		hu, err := environmentURL(h)
+		if err != nil {
+			return nil, &Error{Code: codes.InvalidArgument, Domain: DomainGeneric, Message: err.Error()}
+		}
+		if !slices.Contains(urls, hu) {
+			urls = append(urls, hu)
+		}
+	}
 	if o.store == nil {
 		o.store = NewMemoryDeviceStore()
 	}
@@ -178,12 +192,16 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 	}
 	c := &SinchClient{
 		appKey:   applicationKey,
-		url:      u,
+		urls:     urls,
 		userID:   userID,
 		o:        o,
 		log:      o.logger,
 		loopDone: make(chan struct{}),
 		idleCh:   make(chan struct{}),
+	}
+	if len(urls) > 1 {
+		// Round-robin at start: the clients of a process spread over the hosts.
+		c.urlIdx.Store(uint32(startHost.Add(1)-1) % uint32(len(urls)))
 	}
 	c.snap.Store(&snapshot{state: registration.StateIdle})
 	if w := vclock.Of(o.clock); w != nil {
@@ -229,8 +247,22 @@ func (c *SinchClient) ApplicationKey() string { return c.appKey }
 // UserID returns the user id.
 func (c *SinchClient) UserID() string { return c.userID }
 
-// URL returns the backend's WebSocket URL.
-func (c *SinchClient) URL() string { return c.url }
+// startHost numbers the clients with several hosts, for round-robin.
+var startHost atomic.Uint32
+
+// URL returns the backend's WebSocket URL: with several hosts
+// (WithEnvironmentHosts), the one the client uses now, or tries next.
+func (c *SinchClient) URL() string { return c.urls[c.urlIdx.Load()] }
+
+// URLs returns every backend WebSocket URL the client may use, in order.
+func (c *SinchClient) URLs() []string { return slices.Clone(c.urls) }
+
+// nextHost makes the next host the one the next connection attempt uses.
+func (c *SinchClient) nextHost() {
+	if len(c.urls) > 1 {
+		c.urlIdx.Store((c.urlIdx.Load() + 1) % uint32(len(c.urls)))
+	}
+}
 
 // State returns the current lifecycle state.
 func (c *SinchClient) State() registration.State { return c.snap.Load().state }

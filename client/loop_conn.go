@@ -20,8 +20,9 @@ func (l *loop) connect() {
 	dial := c.o.dial
 	dial.World = c.world
 	dial.InMemory = dial.InMemory || c.o.inMemory
+	url := c.URL()
 	l.background(false, func(ctx context.Context) {
-		conn, w, err := transport.Dial(ctx, c.url, dial)
+		conn, w, err := transport.Dial(ctx, url, dial)
 		if !c.post(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {
 			conn.Discard()
 		}
@@ -59,14 +60,14 @@ func (l *loop) onDialed(tk ticket, conn *transport.Conn, w *transport.Welcome, e
 		return
 	}
 	if err != nil {
-		l.c.logf(slog.LevelWarn, "connecting to %s failed: %v", l.c.url, err)
+		l.c.logf(slog.LevelWarn, "connecting to %s failed: %v", l.c.URL(), err)
 		l.connectionLost(&Error{Code: CodeConnectionFailed, Domain: DomainNetwork, Message: "could not connect", Retryable: true, Err: err})
 		return
 	}
 	l.conn = conn
 	l.clearPending()
 	l.startReader(tk, conn)
-	l.c.logf(slog.LevelDebug, "connected to %s", l.c.url)
+	l.c.logf(slog.LevelDebug, "connected to %s", l.c.URL())
 	switch {
 	case l.dev.HasInstance():
 		l.fire(registration.EventAuthenticate)
@@ -252,6 +253,7 @@ func (l *loop) onConnLost(tk ticket, conn *transport.Conn, err error) {
 // after too many attempts in a row.
 func (l *loop) connectionLost(e *Error) {
 	l.count(func(s *Stats) { s.ConnectionLosses++ })
+	l.c.nextHost() // with several hosts, the next attempt goes to the next one
 	l.cancel(slotRenew)
 	l.reconnects++
 	if lim := l.c.o.reconnectLimit; lim >= 0 && l.reconnects > lim {

@@ -29,6 +29,7 @@ type options struct {
 	reconnectLimit int
 	instanceTTL    bool
 	seed           *uint64
+	hosts          []string
 	inMemory       bool
 	onTransition   func(registration.Transition)
 }
@@ -136,3 +137,13 @@ func WithReconnectLimit(n int) Option { return func(o *options) { o.reconnectLim
 // WithInstanceTTL asks the provider or listener for tokens that limit the
 // instance's TTL from the first registration on (Request.InstanceTTL).
 func WithInstanceTTL(on bool) Option { return func(o *options) { o.instanceTTL = on } }
+
+// WithEnvironmentHosts adds backend hosts besides New's environmentHost
+// (same forms: "host:port" or a ws:// or wss:// URL), for a backend that
+// several replicas serve (sinchsim serve --store redis://...). The clients
+// of a process start at the hosts in turn (round-robin), and a client
+// whose connection fails or is lost tries the next host when it
+// reconnects; its instance credentials work on every replica.
+func WithEnvironmentHosts(hosts ...string) Option {
+	return func(o *options) { o.hosts = append(o.hosts, hosts...) }
+}
