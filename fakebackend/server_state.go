@@ -71,6 +71,13 @@ func (s *Server) Instance(id string) (Instance, bool) {
 	return i, err == nil
 }
 
+// Store returns the server's store.
+func (s *Server) Store() Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store
+}
+
 // Reset drops every instance, device record, sequence, nonce, event,
 // push and fault, and closes client connections (which ends their calls);
 // applications stay. With a shared store, every replica does so.

@@ -34,7 +34,17 @@ registration latency p50/p95/p99 and registrations per second.
 
 Without --url the fleet registers against an in-process fake backend. A
 bot whose connection attempt fails (connection refused, no such host)
-fails at once with that error.
+fails at once with that error. --url takes several URLs of one backend,
+comma-separated (its replicas, sinchsim serve --store): the bots start
+at them in turn, and a bot whose connection fails or is lost tries the
+next one.
+
+--procs N spreads the bots over N worker processes (this command run
+again), past one process's limit of open files, and merges their
+results; the percentiles are exact, from the merged latency histograms,
+which --json includes. "sinchsim bots merge A.json B.json ..." merges the
+--json results of runs on several machines the same way (give each
+machine its own --first-user range).
 
 Tokens come from --app-secret (self-signed: for tests only, never ship the
 secret in an app) or from an auth server, --auth-url, a URL template in
@@ -69,11 +79,13 @@ type botsFlags struct {
 	asJSON, floor                  bool
 	callsPerMinute                 float64
 	answerDelay, hold              time.Duration
+	procs, firstUser               int
+	hosts                          []string           // set by validate: --url's URLs after the first
 	secret                         credentials.Secret // set by validate, or by backend
 }
 
 func (f *botsFlags) define(fs *flagSet) {
-	fs.StringVar(&f.url, "url", "", "backend WebSocket URL, ws://HOST:PORT (default: an in-process backend)")
+	fs.StringVar(&f.url, "url", "", "backend WebSocket URL, ws://HOST:PORT, or several of one backend's\nreplicas, comma-separated (default: an in-process backend)")
 	fs.StringVar(&f.appKey, "app-key", "", "application key (default with the in-process backend: a generated one)")
 	fs.StringVar(&f.appSecret, "app-secret", "", "application secret: bots sign their own tokens (test use only); with\n--url and without --auth-url, when the flag is absent, it is read from the\nenvironment variable SINCHSIM_APP_SECRET, which keeps it out of ps")
 	fs.StringVar(&f.authURL, "auth-url", "", "auth server URL template with {userId} (and {applicationKey},\n{instanceTtl}): bots fetch tokens there")
@@ -89,6 +101,8 @@ func (f *botsFlags) define(fs *flagSet) {
 	fs.DurationVar(&f.answerDelay, "answer-delay", fleet.DefaultAnswerDelay, "with --calls-per-minute: a callee answers after a random delay up to this")
 	fs.DurationVar(&f.hold, "hold", fleet.DefaultHoldTime, "with --calls-per-minute: a caller hangs up this long after the answer")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the summary")
+	fs.IntVar(&f.procs, "procs", 1, "spread the bots over this many worker processes")
+	fs.IntVar(&f.firstUser, "first-user", 0, "the number of the first bot (user PREFIX<first-user>), to split a\nfleet over machines")
 	fs.BoolVar(&f.floor, "floor", false, "after the fleet, measure the floor: as many bare WebSocket connections\n(connect, one echo of a registration's size, close) at the same\nconcurrency, to a loopback echo server, and print registrations/s as a\nratio of it")
 }
 
@@ -103,6 +117,10 @@ func (f *botsFlags) validate(fs *flagSet) error {
 	switch {
 	case f.n < 1:
 		return usagef("-n must be at least 1")
+	case f.procs < 1 || f.procs > f.n:
+		return usagef("--procs must be between 1 and -n")
+	case f.firstUser < 0:
+		return usagef("--first-user must not be negative")
 	case f.concurrency < 1:
 		return usagef("--concurrency must be at least 1")
 	case f.duration < 0:
@@ -125,7 +143,16 @@ func (f *botsFlags) validate(fs *flagSet) error {
 	if f.authURL != "" && f.appKey == "" && f.url == "" {
 		return usagef("with --auth-url, give the --app-key the auth server signs for")
 	}
-	if err := checkPrefix(f.prefix, f.n); err != nil {
+	if f.url != "" {
+		urls := strings.Split(f.url, ",")
+		for k, u := range urls {
+			if urls[k] = strings.TrimSpace(u); urls[k] == "" {
+				return usagef("--url has an empty URL in its list")
+			}
+		}
+		f.url, f.hosts = urls[0], urls[1:]
+	}
+	if err := checkPrefix(f.prefix, f.firstUser+f.n); err != nil {
 		return usagef("%v", err)
 	}
 	if f.appSecret != "" {
@@ -160,7 +187,7 @@ func (f *botsFlags) authProvider(e *env) (credentials.Provider, error) {
 // flags then take); stop closes it.
 func (f *botsFlags) backend() (target, where string, stop func(), err error) {
 	if f.url != "" {
-		return f.url, f.url, func() {}, nil
+		return f.url, strings.Join(append([]string{f.url}, f.hosts...), ", "), func() {}, nil
 	}
 	app := fakebackend.NewApplication()
 	if f.appKey != "" {
@@ -193,13 +220,18 @@ func (f *botsFlags) selfSigned() (credentials.Provider, error) {
 // config returns the fleet's configuration.
 func (f *botsFlags) config(target string, provider credentials.Provider) fleet.Config {
 	return fleet.Config{
-		URL: target, ApplicationKey: f.appKey, Provider: provider, N: f.n, Concurrency: f.concurrency,
-		Duration: f.duration, StoreDir: f.store, UserPrefix: f.prefix, InstanceTTL: f.instanceTTL > 0,
+		URL: target, Hosts: f.hosts, ApplicationKey: f.appKey, Provider: provider, N: f.n, Concurrency: f.concurrency,
+		Duration: f.duration, StoreDir: f.store, UserPrefix: f.prefix, FirstUser: f.firstUser, InstanceTTL: f.instanceTTL > 0,
 		CallsPerMinute: f.callsPerMinute, AnswerDelay: f.answerDelay, HoldTime: f.hold,
 	}
 }
 
 func runBots(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && args[0] == "merge" {
+		sub := *e
+		sub.name = e.name + " merge"
+		return runBotsMerge(&sub, args[1:])
+	}
 	var f botsFlags
 	fs := e.newFlags("[flags]", botsAbout)
 	f.define(fs)
@@ -224,6 +256,9 @@ func runBots(ctx context.Context, e *env, args []string) int {
 			return fs.fail(err)
 		}
 	}
+	if f.procs > 1 {
+		return f.runWorkers(ctx, e, args, target, where)
+	}
 	return f.run(ctx, e, f.config(target, provider), where)
 }
 
@@ -241,7 +276,13 @@ func (f *botsFlags) run(ctx context.Context, e *env, cfg fleet.Config, where str
 		}
 		res.SetFloor(floor)
 	}
-	if f.asJSON {
+	return report(e, f.asJSON, where, res, runErr)
+}
+
+// report prints a fleet's result (the summary, or its JSON) and returns
+// the exit status.
+func report(e *env, asJSON bool, where string, res fleet.Result, runErr error) int {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		if err := enc.Encode(res); err != nil {
 			e.errorf("%v", err)
@@ -279,6 +320,10 @@ func printFleet(e *env, where string, r fleet.Result) {
 	fmt.Fprintf(w, "  failed after start   %d\n", r.FailedAfterStart)
 	printCodes(w, r.FailuresAfterStartByCode, r.FailureExamples)
 	fmt.Fprintf(w, "  instance expiries    %d\n", r.Expiries)
+	if r.ConnectionLosses > 0 || r.RegisteredAgain > 0 {
+		fmt.Fprintf(w, "  connections lost     %d (then reconnected)\n", r.ConnectionLosses)
+		fmt.Fprintf(w, "  registered again     %d\n", r.RegisteredAgain)
+	}
 	fmt.Fprintf(w, "  granted instance TTL %s\n", grantedText(r.GrantedInstanceTTL))
 	if r.Started == 0 {
 		fmt.Fprintf(w, "  latency p50/p95/p99  n/a\n")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/fakebackend/redisstore"
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
 )
@@ -34,7 +35,15 @@ Every rule's policy has a flag; the defaults are the documented ones.
 
 The admin API and the console need --admin-token when --addr is not a
 loopback address. Once a token is set, every admin request needs it, from
-loopback too; the console asks for it.`
+loopback too; the console asks for it.
+
+With --store redis://HOST:PORT/DB several serve processes (replicas, on
+one machine or many) keep their state in one Redis and behave as one
+backend: a client may register at one and authenticate at another, every
+rule holds across them, a revocation reaches the client on whichever
+replica holds its connection, and with --clock mock advancing the clock at
+one replica advances them all. Without Redis they refuse requests with
+unavailable. docs/SCALING.md says how to run them.`
 
 // adminTokenEnv names the environment variable that gives serve its admin
 // token when --admin-token does not.
@@ -69,6 +78,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // them into the backend's Config.
 type serveFlags struct {
 	addr, clock, dataDir, adminToken string
+	store, storePrefix, replica      string
 	tlsCert, tlsKey                  string
 	logLevel                         string
 	logJSON, legacy                  bool
@@ -91,6 +101,9 @@ func (f *serveFlags) define(fs *flagSet) {
 	fs.StringVar(&f.clock, "clock", "real", "the backend's clock: real, or mock (moved only by POST /admin/clock)")
 	fs.Var(&f.startTime, "start-time", "with --clock mock: the starting time, RFC 3339 (default now)")
 	fs.StringVar(&f.dataDir, "data", "", "data directory: state survives restarts (default: memory only)")
+	fs.StringVar(&f.store, "store", "", "keep the state in Redis, redis://HOST:PORT/DB (or rediss://), shared by\nevery replica started with the same --store and --store-prefix")
+	fs.StringVar(&f.storePrefix, "store-prefix", redisstore.DefaultPrefix, "with --store: the prefix of every Redis key (backends with different\nprefixes share nothing)")
+	fs.StringVar(&f.replica, "replica", "", "with --store: this replica's name (default: host name, process id and a\nrandom suffix)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token for /admin/ and the console; once set, every admin\nrequest needs it (required off loopback). Default $"+adminTokenEnv+",\nbetter than the flag: other users of the machine can read a command line")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (serves wss:// and https://)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file")
@@ -143,6 +156,14 @@ func (f *serveFlags) validate() error {
 			return usagef("--push-webhook must be an http:// or https:// URL")
 		}
 	}
+	switch {
+	case f.store != "" && f.dataDir != "":
+		return usagef("give --store or --data, not both")
+	case f.store != "" && !strings.HasPrefix(f.store, "redis://") && !strings.HasPrefix(f.store, "rediss://"):
+		return usagef("--store must be a redis:// or rediss:// URL")
+	case f.store == "" && (f.replica != "" || f.storePrefix != redisstore.DefaultPrefix):
+		return usagef("--store-prefix and --replica need --store")
+	}
 	return nil
 }
 
@@ -180,6 +201,13 @@ func (f *serveFlags) config(now func() time.Time, logger *slog.Logger) (fakeback
 		// With --data, a later time saved there wins: a restart continues
 		// where the last run stopped.
 		cfg.Clock = vclock.New(f.startTime.or(now).UTC())
+	}
+	if f.store != "" {
+		st, err := redisstore.Open(f.store, redisstore.Options{Prefix: f.storePrefix, Replica: f.replica})
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Store = st
 	}
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
@@ -256,6 +284,9 @@ func (f *serveFlags) printBanner(out io.Writer, srv *fakebackend.Server, generat
 	fmt.Fprintf(out, "  clock      %s (%s)\n", f.clock, srv.Now().UTC().Format(time.RFC3339))
 	if f.dataDir != "" {
 		fmt.Fprintf(out, "  data       %s\n", f.dataDir)
+	}
+	if st, ok := srv.Store().(*redisstore.Store); ok {
+		fmt.Fprintf(out, "  store      %s\n", st)
 	}
 	for _, a := range srv.Applications() {
 		fmt.Fprintf(out, "  application %s\n", a.Key)

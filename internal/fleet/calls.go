@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"math/rand/v2"
-	"sort"
 	"sync"
 	"time"
 
@@ -32,6 +31,9 @@ type CallSummary struct {
 	// (by then the callee's connections have been rung), over the calls
 	// the backend placed; all zero when it placed none.
 	SetupLatencyMs Latency `json:"setupLatencyMs"`
+	// SetupLatencyHistogram holds every setup latency to the microsecond,
+	// so that merged runs (Merge) give exact percentiles.
+	SetupLatencyHistogram Histogram `json:"setupLatencyHistogram"`
 }
 
 // callLoad makes the online bots call each other: it places calls from a
@@ -221,8 +223,11 @@ func (l *callLoad) summary() *CallSummary {
 	for k, v := range l.sum.FailedByCause {
 		s.FailedByCause[k] = v
 	}
-	lats := append([]time.Duration(nil), l.lats...)
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	s.SetupLatencyMs = Latency{P50: pct(lats, 50), P95: pct(lats, 95), P99: pct(lats, 99)}
+	us := make(map[int64]int64, len(l.lats))
+	for _, d := range l.lats {
+		us[d.Microseconds()]++
+	}
+	s.SetupLatencyHistogram = histogramOf(us)
+	s.SetupLatencyMs = s.SetupLatencyHistogram.latency()
 	return &s
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,7 +20,11 @@ import (
 // Config describes a fleet.
 type Config struct {
 	// URL of the backend (ws://host:port/ws/v1 or host:port).
-	URL            string
+	URL string
+	// Hosts are more URLs of the same backend (its other replicas): the
+	// bots start at URL and Hosts in turn and reconnect to the next one
+	// (client.WithEnvironmentHosts).
+	Hosts          []string
 	ApplicationKey string
 	// Provider supplies registration tokens.
 	Provider credentials.Provider
@@ -32,8 +35,10 @@ type Config struct {
 	Duration time.Duration
 	// StoreDir, when set, gives each bot a DirDeviceStore in StoreDir/<user>.
 	StoreDir string
-	// UserPrefix: users are UserPrefix + index.
+	// UserPrefix: users are UserPrefix + index, the index counting from
+	// FirstUser.
 	UserPrefix string
+	FirstUser  int
 	// InstanceTTL asks for limited-TTL tokens.
 	InstanceTTL bool
 	// StartTimeout bounds one client's registration (default 30 s). A
@@ -103,6 +108,19 @@ type Result struct {
 	// fleet's registrations per second over the floor's connections per
 	// second.
 	Floor *FloorRatio `json:"floor,omitempty"`
+	// LatencyHistogram holds every started client's registration latency
+	// to the microsecond, so that the percentiles of several runs merged
+	// (Merge) are exact.
+	LatencyHistogram Histogram `json:"latencyHistogram"`
+	// ElapsedSeconds is the wall time of the registration phase.
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
+	// ConnectionLosses counts the connections the started clients lost
+	// or could not make while online (each then reconnects, to the next
+	// host when there are several).
+	ConnectionLosses int `json:"connectionLosses"`
+	// RegisteredAgain counts instances the started clients created after
+	// their start, because the backend no longer knew theirs.
+	RegisteredAgain int `json:"registeredAgain"`
 	// Elapsed is the wall time of the registration phase.
 	Elapsed time.Duration `json:"-"`
 }
@@ -139,8 +157,8 @@ type outcome struct {
 	limited bool
 	c       *client.SinchClient
 	b       *bot
-	// expiries is the client's Stats().Expiries once it is terminated.
-	expiries int
+	// final is the client's Stats() once it is terminated.
+	final client.Stats
 }
 
 // online counts the started clients that are still online; gone is
@@ -271,7 +289,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					failed.Add(1)
 				}
 				if cfg.Duration == 0 && o.c != nil {
-					o.expiries = terminate(o.c)
+					o.final = terminate(o.c)
 					o.c = nil
 				}
 				outs[i] = o
@@ -290,6 +308,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Calls = load.summary()
 	}
 	res.Elapsed = elapsed
+	res.ElapsedSeconds = elapsed.Seconds()
 	if elapsed > 0 {
 		res.RegistrationsPerSecond = float64(res.Started) / elapsed.Seconds()
 	}
@@ -321,12 +340,13 @@ wait:
 }
 
 func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) outcome {
-	user := fmt.Sprintf("%s%d", cfg.UserPrefix, i)
+	user := fmt.Sprintf("%s%d", cfg.UserPrefix, cfg.FirstUser+i)
 	lis := &client.ListenerFuncs{ClientFailed: func(_ *client.SinchClient, err error) { b.failed(err) }}
 	if load != nil {
 		load.listener(lis)
 	}
 	opts := []client.Option{
+		client.WithEnvironmentHosts(cfg.Hosts...),
 		client.WithCredentialsProvider(cfg.Provider),
 		client.WithInstanceTTL(cfg.InstanceTTL),
 		client.WithListener(lis),
@@ -355,7 +375,7 @@ func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) ou
 	}
 	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	err = waitStarted(wctx, c, sub)
+	err = waitStarted(wctx, c, sub, 1+len(cfg.Hosts))
 	lat := time.Since(t0)
 	if err != nil {
 		state := c.State()
@@ -383,10 +403,12 @@ func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) ou
 }
 
 // waitStarted waits until c is started (nil), failed or terminated (the
-// error), or its first connection attempt failed (that error: a fleet
-// measures registration, it does not wait out the reconnect backoff of a
-// backend that is not there), or ctx ends (ctx.Err()).
-func waitStarted(ctx context.Context, c *client.SinchClient, sub *client.Subscription) error {
+// error), or its first connection attempt to each of its hosts failed
+// (that error: a fleet measures registration, it does not wait out the
+// reconnect backoff of a backend that is not there), or ctx ends
+// (ctx.Err()).
+func waitStarted(ctx context.Context, c *client.SinchClient, sub *client.Subscription, hosts int) error {
+	refused := 0
 	for {
 		t, err := sub.Next(ctx)
 		if err != nil {
@@ -401,6 +423,9 @@ func waitStarted(ctx context.Context, c *client.SinchClient, sub *client.Subscri
 			return client.ErrTerminated
 		case registration.StateReconnecting:
 			if t.From == registration.StateConnecting {
+				if refused++; refused < hosts {
+					continue // the client tries the next host
+				}
 				if err := c.Err(); err != nil {
 					return err
 				}
@@ -410,10 +435,10 @@ func waitStarted(ctx context.Context, c *client.SinchClient, sub *client.Subscri
 	}
 }
 
-// terminate ends a client and returns its expiry count.
-func terminate(c *client.SinchClient) int {
+// terminate ends a client and returns its final counters.
+func terminate(c *client.SinchClient) client.Stats {
 	c.TerminateGracefully()
-	return c.Stats().Expiries
+	return c.Stats()
 }
 
 func terminateAll(outs []outcome, par int) {
@@ -424,7 +449,7 @@ func terminateAll(outs []outcome, par int) {
 		go func() {
 			defer wg.Done()
 			for o := range ch {
-				o.expiries = terminate(o.c)
+				o.final = terminate(o.c)
 				o.c = nil
 			}
 		}()
@@ -445,19 +470,25 @@ func summarize(outs []outcome) Result {
 			res.FailureExamples[code] = msg
 		}
 	}
-	var lats []time.Duration
+	h := map[int64]int64{}
 	for _, o := range outs {
 		switch {
 		case o.started:
 			res.Started++
-			lats = append(lats, o.latency)
+			h[o.latency.Microseconds()]++
 			if o.created {
 				res.InstancesCreated++
 			}
 			if o.reauth {
 				res.Reauthenticated++
 			}
-			res.Expiries += o.expiries
+			res.Expiries += o.final.Expiries
+			res.ConnectionLosses += o.final.ConnectionLosses
+			if again := o.final.InstancesCreated; o.created {
+				res.RegisteredAgain += max(again-1, 0)
+			} else {
+				res.RegisteredAgain += again
+			}
 			if o.limited {
 				g := &res.GrantedInstanceTTL
 				secs := int64(o.ttl / time.Second)
@@ -489,20 +520,7 @@ func summarize(outs []outcome) Result {
 			example(code, o.message)
 		}
 	}
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	res.LatencyMs = Latency{P50: pct(lats, 50), P95: pct(lats, 95), P99: pct(lats, 99)}
+	res.LatencyHistogram = histogramOf(h)
+	res.LatencyMs = res.LatencyHistogram.latency()
 	return res
-}
-
-// pct is the nearest-rank percentile, in milliseconds.
-func pct(sorted []time.Duration, p int) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := (p*len(sorted) + 99) / 100
-	if rank < 1 {
-		rank = 1
-	}
-	d := sorted[rank-1]
-	return float64(d.Microseconds()) / 1000
 }

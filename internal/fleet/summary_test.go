@@ -59,9 +59,9 @@ func TestSummarizeAfterStart(t *testing.T) {
 
 	day := 24 * time.Hour
 	outs := []outcome{
-		{started: true, b: revoked, limited: true, ttl: 3 * day, expiries: 1},
+		{started: true, b: revoked, limited: true, ttl: 3 * day, final: client.Stats{Expiries: 1}},
 		{started: true, b: early, limited: true, ttl: 2 * day},
-		{started: true, b: fine, expiries: 2},
+		{started: true, b: fine, final: client.Stats{Expiries: 2}},
 	}
 	r := summarize(outs)
 	if r.FailedAfterStart != 2 || r.FailuresAfterStartByCode["instance_not_found"] != 1 || r.FailuresAfterStartByCode[client.CodeConnectionFailed] != 1 || r.Failed != 0 {

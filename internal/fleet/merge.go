@@ -1,0 +1,169 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Histogram counts latencies to the microsecond: Microseconds[k] was seen
+// Counts[k] times, Microseconds ascending. Percentiles taken from it are
+// those of the latencies themselves (to the microsecond), and from merged
+// histograms those of every run together.
+type Histogram struct {
+	Microseconds []int64 `json:"us"`
+	Counts       []int64 `json:"counts"`
+}
+
+func histogramOf(m map[int64]int64) Histogram {
+	h := Histogram{Microseconds: make([]int64, 0, len(m)), Counts: make([]int64, 0, len(m))}
+	for _, us := range slices.Sorted(maps.Keys(m)) {
+		h.Microseconds = append(h.Microseconds, us)
+		h.Counts = append(h.Counts, m[us])
+	}
+	return h
+}
+
+// total is the number of latencies counted.
+func (h Histogram) total() int64 {
+	var n int64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+// percentile is the nearest-rank percentile p, in milliseconds (0 when
+// the histogram is empty).
+func (h Histogram) percentile(p int) float64 {
+	n := h.total()
+	if n == 0 {
+		return 0
+	}
+	rank := max((int64(p)*n+99)/100, 1)
+	var seen int64
+	for k, c := range h.Counts {
+		if seen += c; seen >= rank {
+			return float64(h.Microseconds[k]) / 1000
+		}
+	}
+	return float64(h.Microseconds[len(h.Microseconds)-1]) / 1000
+}
+
+func (h Histogram) latency() Latency {
+	return Latency{P50: h.percentile(50), P95: h.percentile(95), P99: h.percentile(99)}
+}
+
+// valid reports whether h is well formed: as many counts as values,
+// values strictly ascending, counts positive.
+func (h Histogram) valid() bool {
+	if len(h.Microseconds) != len(h.Counts) {
+		return false
+	}
+	for k := range h.Counts {
+		if h.Counts[k] <= 0 || h.Microseconds[k] < 0 || (k > 0 && h.Microseconds[k] <= h.Microseconds[k-1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Merge adds up the results of fleets that ran at the same time (worker
+// processes, or several machines against one backend) into one. Counts
+// add up; percentiles come from the merged histograms, so they are exact;
+// the registration rate is every start over the longest registration
+// phase. A result whose histogram does not hold its started clients is an
+// error: it does not come from sinchsim bots --json.
+func Merge(results ...Result) (Result, error) {
+	out := Result{FailuresByCode: map[string]int{}, FailuresAfterStartByCode: map[string]int{}, FailureExamples: map[string]string{}}
+	h := map[int64]int64{}
+	calls := callMerge{setup: map[int64]int64{}}
+	var elapsed float64
+	for k, r := range results {
+		if !r.LatencyHistogram.valid() || r.LatencyHistogram.total() != int64(r.Started) {
+			return Result{}, fmt.Errorf("result %d: its latency histogram does not hold its %d started clients", k+1, r.Started)
+		}
+		out.Clients += r.Clients
+		out.Started += r.Started
+		out.InstancesCreated += r.InstancesCreated
+		out.Reauthenticated += r.Reauthenticated
+		out.Failed += r.Failed
+		out.FailedAfterStart += r.FailedAfterStart
+		out.Expiries += r.Expiries
+		out.ConnectionLosses += r.ConnectionLosses
+		out.RegisteredAgain += r.RegisteredAgain
+		for c, n := range r.FailuresByCode {
+			out.FailuresByCode[c] += n
+		}
+		for c, n := range r.FailuresAfterStartByCode {
+			out.FailuresAfterStartByCode[c] += n
+		}
+		for _, c := range slices.Sorted(maps.Keys(r.FailureExamples)) {
+			if _, ok := out.FailureExamples[c]; !ok {
+				out.FailureExamples[c] = r.FailureExamples[c]
+			}
+		}
+		g, m := &out.GrantedInstanceTTL, r.GrantedInstanceTTL
+		if m.Limited > 0 {
+			if g.Limited == 0 || m.MinSeconds < g.MinSeconds {
+				g.MinSeconds = m.MinSeconds
+			}
+			g.MaxSeconds = max(g.MaxSeconds, m.MaxSeconds)
+		}
+		g.Limited += m.Limited
+		g.Unlimited += m.Unlimited
+		for i, us := range r.LatencyHistogram.Microseconds {
+			h[us] += r.LatencyHistogram.Counts[i]
+		}
+		calls.add(r.Calls)
+		elapsed = max(elapsed, r.ElapsedSeconds)
+	}
+	if len(results) == 0 {
+		return Result{}, errors.New("no results to merge")
+	}
+	out.LatencyHistogram = histogramOf(h)
+	out.LatencyMs = out.LatencyHistogram.latency()
+	out.Calls = calls.result()
+	out.ElapsedSeconds = elapsed
+	out.Elapsed = time.Duration(elapsed * float64(time.Second))
+	if elapsed > 0 {
+		out.RegistrationsPerSecond = float64(out.Started) / elapsed
+	}
+	return out, nil
+}
+
+// callMerge adds up the call summaries of several runs.
+type callMerge struct {
+	sum   *CallSummary
+	setup map[int64]int64
+}
+
+func (m *callMerge) add(c *CallSummary) {
+	if c == nil {
+		return
+	}
+	if m.sum == nil {
+		m.sum = &CallSummary{FailedByCause: map[string]int{}}
+	}
+	m.sum.Placed += c.Placed
+	m.sum.Answered += c.Answered
+	m.sum.Failed += c.Failed
+	for k, n := range c.FailedByCause {
+		m.sum.FailedByCause[k] += n
+	}
+	for i, us := range c.SetupLatencyHistogram.Microseconds {
+		m.setup[us] += c.SetupLatencyHistogram.Counts[i]
+	}
+}
+
+// result is the merged summary (nil when no run placed calls).
+func (m *callMerge) result() *CallSummary {
+	if m.sum == nil {
+		return nil
+	}
+	m.sum.SetupLatencyHistogram = histogramOf(m.setup)
+	m.sum.SetupLatencyMs = m.sum.SetupLatencyHistogram.latency()
+	return m.sum
+}

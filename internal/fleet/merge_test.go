@@ -1,0 +1,108 @@
+package fleet
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestMergeIsExact: results split over several runs and merged have the
+// percentiles and counts of one run over everything.
+func TestMergeIsExact(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		name  string
+		n     int
+		parts int
+	}{
+		{"one part", 100, 1},
+		{"three parts", 3001, 3},
+		{"uneven", 17, 5},
+		{"many", 20000, 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			all := make([]outcome, tc.n)
+			for i := range all {
+				all[i] = outcome{started: i%7 != 0, created: i%2 == 0, reauth: i%2 == 1, latency: time.Duration(rnd.ExpFloat64() * float64(20*time.Millisecond))}
+				if !all[i].started {
+					all[i] = outcome{code: "timeout", message: "slow"}
+				}
+			}
+			want := summarize(all)
+			var parts []Result
+			for p := range tc.parts {
+				var mine []outcome
+				for i := p; i < tc.n; i += tc.parts {
+					mine = append(mine, all[i])
+				}
+				r := summarize(mine)
+				// Through JSON, as bots merge reads them.
+				b, err := json.Marshal(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var back Result
+				if err := json.Unmarshal(b, &back); err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, back)
+			}
+			got, err := Merge(parts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.LatencyMs != want.LatencyMs {
+				t.Fatalf("merged percentiles %+v, want %+v", got.LatencyMs, want.LatencyMs)
+			}
+			if !reflect.DeepEqual(got.LatencyHistogram, want.LatencyHistogram) {
+				t.Fatal("merged histogram differs")
+			}
+			if got.Clients != want.Clients || got.Started != want.Started || got.Failed != want.Failed ||
+				got.InstancesCreated != want.InstancesCreated || got.FailuresByCode["timeout"] != want.FailuresByCode["timeout"] {
+				t.Fatalf("merged counts %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestMergeRate(t *testing.T) {
+	a := summarize([]outcome{{started: true, latency: time.Millisecond}, {started: true, latency: 2 * time.Millisecond}})
+	b := summarize([]outcome{{started: true, latency: 3 * time.Millisecond}})
+	a.ElapsedSeconds, b.ElapsedSeconds = 2, 1
+	got, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RegistrationsPerSecond != 1.5 || got.ElapsedSeconds != 2 {
+		t.Fatalf("rate %v over %vs, want 1.5 over 2s (concurrent runs)", got.RegistrationsPerSecond, got.ElapsedSeconds)
+	}
+	if got.LatencyMs != (Latency{P50: 2, P95: 3, P99: 3}) {
+		t.Fatalf("latency %+v", got.LatencyMs)
+	}
+}
+
+func TestMergeRefusesBadInput(t *testing.T) {
+	good := summarize([]outcome{{started: true, latency: time.Millisecond}})
+	tests := []struct {
+		name string
+		r    Result
+	}{
+		{"no histogram", Result{Started: 3}},
+		{"short counts", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1}}}},
+		{"unsorted", Result{Started: 2, LatencyHistogram: Histogram{Microseconds: []int64{5, 2}, Counts: []int64{1, 1}}}},
+		{"zero count", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1, 0}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Merge(good, tc.r); err == nil {
+				t.Fatal("merged a result that is not one")
+			}
+		})
+	}
+	if _, err := Merge(); err == nil {
+		t.Fatal("merged nothing")
+	}
+}
