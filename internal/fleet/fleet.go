@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,11 @@ type Result struct {
 	// RegisteredAgain counts instances the started clients created after
 	// their start, because the backend no longer knew theirs.
 	RegisteredAgain int `json:"registeredAgain"`
+	// MemoryInUseBytes is the heap and goroutine stacks in use in the
+	// fleet's process (the sum over worker processes) once the clients
+	// have registered, after a garbage collection: with a Duration only,
+	// else 0.
+	MemoryInUseBytes uint64 `json:"memoryInUseBytes"`
 	// Elapsed is the wall time of the registration phase.
 	Elapsed time.Duration `json:"-"`
 }
@@ -300,10 +306,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Duration(lastStart.Load())
+	var inUse uint64
 	if cfg.Duration > 0 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		inUse = ms.HeapInuse + ms.StackInuse
 		stayOnline(ctx, cfg, outs, on, load)
 	}
 	res := summarize(outs)
+	res.MemoryInUseBytes = inUse
 	if load != nil {
 		res.Calls = load.summary()
 	}

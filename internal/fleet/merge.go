@@ -94,6 +94,7 @@ func Merge(results ...Result) (Result, error) {
 		out.Expiries += r.Expiries
 		out.ConnectionLosses += r.ConnectionLosses
 		out.RegisteredAgain += r.RegisteredAgain
+		out.MemoryInUseBytes += r.MemoryInUseBytes
 		for c, n := range r.FailuresByCode {
 			out.FailuresByCode[c] += n
 		}
