@@ -201,7 +201,7 @@ var table = []Info{
 		Fix:     "Retry with backoff; if it persists, read the backend's log."},
 	{Code: Unavailable, Group: GroupBackend, Kind: "rejection", Domain: DomainNetwork, Retryable: true, Wire: true,
 		Meaning: "The server is shutting down, or a fault was injected; retry with backoff.",
-		Fix:     "Retry with backoff, no sooner than `retryAfterMs`; look for an armed fault (`GET /admin/faults`) or a backend shutting down."},
+		Fix:     "Retry with backoff, no sooner than `retryAfterMs`; look for an armed fault (`GET /admin/faults`), a backend shutting down, or replicas whose Redis does not answer (docs/SCALING.md)."},
 	{Code: ClockSkew, Group: GroupCheck, Kind: "WARN beyond 5 s, FAIL when it makes the token not yet valid or expired",
 		Meaning: "`iat` differs from this machine's clock.",
 		Fix:     "Sync the auth server's clock (NTP)."},

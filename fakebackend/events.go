@@ -68,19 +68,71 @@ type eventLog struct {
 	// log; tailDone is closed when it has ended.
 	tailStop context.CancelFunc
 	tailDone chan struct{}
+	// outbox holds events for the shared log, which one goroutine appends
+	// (in order) off the requests' path; outboxDone is closed when it has
+	// appended the last one, after closeOutbox.
+	outbox     chan Event
+	outboxDone chan struct{}
+	// outMu guards outClosed, so that no event is sent on a closed outbox.
+	outMu     sync.RWMutex
+	outClosed bool
+}
+
+// outboxSize bounds the events waiting for the shared log; past it an
+// event is dropped (and logged) rather than holding up a decision.
+const outboxSize = 16384
+
+// startOutbox starts the goroutine that appends to the shared log.
+func (l *eventLog) startOutbox() {
+	l.outbox = make(chan Event, outboxSize)
+	l.outboxDone = make(chan struct{})
+	go func() {
+		defer close(l.outboxDone)
+		for e := range l.outbox {
+			if _, err := l.shared.AppendEvent(e, l.limit); err != nil && l.log != nil {
+				l.log.Warn("adding to the shared decision log", "err", err)
+			}
+		}
+	}()
+}
+
+// closeOutbox appends what is left and stops the outbox's goroutine.
+func (l *eventLog) closeOutbox() {
+	if l.outbox == nil {
+		return
+	}
+	l.outMu.Lock()
+	if !l.outClosed {
+		l.outClosed = true
+		close(l.outbox)
+	}
+	l.outMu.Unlock()
+	<-l.outboxDone
 }
 
 func newEventLog(limit int) *eventLog {
 	return &eventLog{limit: limit, subs: map[chan Event]bool{}}
 }
 
+// add appends e to the log and tells the subscribers.
+//
+// With a shared store the event is appended to the shared log shortly
+// after, off the request's path (it gets its sequence number there).
 func (l *eventLog) add(e Event) Event {
 	if l.shared != nil {
-		out, err := l.shared.AppendEvent(e, l.limit)
-		if err != nil && l.log != nil {
-			l.log.Warn("adding to the shared decision log", "err", err)
+		l.outMu.RLock()
+		defer l.outMu.RUnlock()
+		if l.outbox == nil || l.outClosed {
+			return e // the server is closing: nothing is logged any more
 		}
-		return out
+		select {
+		case l.outbox <- e:
+		default:
+			if l.log != nil {
+				l.log.Warn("the shared decision log is behind; an event was dropped", "kind", e.Kind, "code", e.Code)
+			}
+		}
+		return e
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -154,6 +154,24 @@ func (s *memStore) UserVersion(app, user string) (uint64, error) {
 	return s.versions[userKey(app, user)], nil
 }
 
+func (s *memStore) ReadUser(app, user, device, instance string) (UserState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := UserState{Version: s.versions[userKey(app, user)], Sequence: s.sequences[userKey(app, user)]}
+	if device != "" {
+		d, ok := s.devices[deviceKey(app, user, device)]
+		if !ok {
+			d = Device{Application: app, User: user, Device: device}
+		}
+		st.Device = d
+	}
+	if i := s.instances[instance]; instance != "" && i != nil {
+		c := cloneInstance(i)
+		st.Instance = &c
+	}
+	return st, nil
+}
+
 func (s *memStore) Commit(c Change) (Committed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

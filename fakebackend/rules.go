@@ -150,24 +150,17 @@ const replacedByRegistration = "a new registration of this user on this device r
 func (ss *session) tryCreate(id, app, user, device string, caps []string, sdk string, expireAt time.Time, limited bool, legacy *legacyCheck, ev Event) (transport.Message, Event, error) {
 	s := ss.s
 	now := s.clock.Now()
-	ver, err := s.store.UserVersion(app, user)
+	st, err := s.store.ReadUser(app, user, device, "")
 	if err != nil {
 		return failed(storeFailure(id, err, ev, s.log.Error))
 	}
+	ver, dev := st.Version, st.Device
 	var seq uint64
 	if legacy != nil {
-		last, err := s.store.LegacySequence(app, user)
-		if err != nil {
-			return failed(storeFailure(id, err, ev, s.log.Error))
-		}
-		if err := credentials.VerifyLegacy(user, app, legacy.seq, legacy.sig, legacy.secret, last); err != nil {
+		if err := credentials.VerifyLegacy(user, app, legacy.seq, legacy.sig, legacy.secret, st.Sequence); err != nil {
 			return failed(tokenRejection(id, err, ev))
 		}
 		seq = legacy.seq
-	}
-	dev, err := s.store.Device(app, user, device)
-	if err != nil {
-		return failed(storeFailure(id, err, ev, s.log.Error))
 	}
 	if dev.Limited && !limited {
 		return failed(rejection(id, transport.CodeInstanceTTLRequired, "a limited TTL was used for this user on this device before; the token must carry "+credentials.InstanceExpiryClaim, ev))
@@ -303,24 +296,17 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 // verified (user lock held).
 func (ss *session) tryExtend(reqID, id, app, user, device string, expireAt time.Time, limited bool, ev Event) (transport.Message, Event, error) {
 	s := ss.s
-	ver, err := s.store.UserVersion(app, user)
+	st, err := s.store.ReadUser(app, user, device, id)
 	if err != nil {
 		return failed(storeFailure(reqID, err, ev, s.log.Error))
 	}
-	inst, err := s.store.Instance(id)
-	if errors.Is(err, ErrNotFound) {
+	if st.Instance == nil {
 		return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
 	}
-	if err != nil {
-		return failed(storeFailure(reqID, err, ev, s.log.Error))
-	}
+	ver, inst, dev := st.Version, *st.Instance, st.Device
 	now := s.clock.Now()
 	if inst.ExpiredAt(now) {
 		return failed(rejection(reqID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev))
-	}
-	dev, err := s.store.Device(app, user, device)
-	if err != nil {
-		return failed(storeFailure(reqID, err, ev, s.log.Error))
 	}
 	if !limited {
 		if dev.Limited || inst.Limited() {
@@ -386,17 +372,14 @@ func (ss *session) setPush(reqID, token, typ string) (transport.Message, Event) 
 	unlock := s.lockUser(app, user)
 	defer unlock()
 	return s.decide(reqID, ev, func() (transport.Message, Event, error) {
-		ver, err := s.store.UserVersion(app, user)
+		st, err := s.store.ReadUser(app, user, "", id)
 		if err != nil {
 			return failed(storeFailure(reqID, err, ev, s.log.Error))
 		}
-		inst, err := s.store.Instance(id)
-		if errors.Is(err, ErrNotFound) {
+		if st.Instance == nil {
 			return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
 		}
-		if err != nil {
-			return failed(storeFailure(reqID, err, ev, s.log.Error))
-		}
+		ver, inst := st.Version, *st.Instance
 		if inst.ExpiredAt(s.clock.Now()) {
 			return failed(rejection(reqID, transport.CodeInstanceExpired, "the instance expired; register anew", ev))
 		}

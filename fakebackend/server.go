@@ -123,20 +123,26 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.restoreClock(); err != nil {
-		s.store.Close()
+		s.abandon()
 		return nil, err
 	}
 	for _, a := range cfg.Applications {
 		if err := s.AddApplication(a); err != nil {
-			s.store.Close()
+			s.abandon()
 			return nil, err
 		}
 	}
 	if err := s.joinShared(); err != nil {
-		s.store.Close()
+		s.abandon()
 		return nil, err
 	}
 	return s, nil
+}
+
+// abandon releases what New set up when it fails after opening the store.
+func (s *Server) abandon() {
+	s.events.closeOutbox()
+	s.store.Close()
 }
 
 func (s *Server) openStore() error {
@@ -166,6 +172,9 @@ func (s *Server) openStore() error {
 	s.store = st
 	s.shared, _ = st.(Shared)
 	s.events.shared, s.events.log = s.shared, s.log
+	if s.shared != nil && s.events.outbox == nil {
+		s.events.startOutbox()
+	}
 	return nil
 }
 
@@ -288,6 +297,7 @@ func (s *Server) Close() error {
 		s.leave()
 	}
 	s.events.stopTail(true)
+	s.events.closeOutbox()
 	return errors.Join(s.saveClock(), s.store.Close())
 }
 

@@ -457,14 +457,15 @@ func (s *Server) revoke(id string) (bool, error) {
 	unlock := s.lockUser(inst.Application, inst.User)
 	var found bool
 	for range maxCommitAttempts {
-		var ver uint64
-		if ver, err = s.store.UserVersion(inst.Application, inst.User); err != nil {
+		var st UserState
+		if st, err = s.store.ReadUser(inst.Application, inst.User, "", id); err != nil {
 			break
 		}
-		if _, err = s.store.Instance(id); err != nil {
+		if st.Instance == nil {
+			err = ErrNotFound
 			break
 		}
-		_, err = s.store.Commit(Change{Application: inst.Application, User: inst.User, Version: ver,
+		_, err = s.store.Commit(Change{Application: inst.Application, User: inst.User, Version: st.Version,
 			Delete: []Ended{{Instance: id, Code: transport.CodeInstanceNotFound, Message: revokedMessage}}})
 		if !errors.Is(err, ErrConflict) {
 			found = err == nil

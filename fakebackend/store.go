@@ -42,6 +42,10 @@ type Store interface {
 	// user of one application: their instances, devices, legacy sequence
 	// and instance creations. Every Commit for the user moves it.
 	UserVersion(app, user string) (uint64, error)
+	// ReadUser reads, at once, what a decision about one user needs: the
+	// version, the legacy sequence, a device (when device is not "") and
+	// an instance (when instance is not "" and it exists).
+	ReadUser(app, user, device, instance string) (UserState, error)
 	// Commit applies c atomically if the user's version is still
 	// c.Version, and returns ErrConflict (changing nothing) if it is not.
 	// With c.Creation set and the creation limit reached, it changes
@@ -59,6 +63,15 @@ type Store interface {
 	Reset() error
 	// Close flushes and releases the store.
 	Close() error
+}
+
+// UserState is what ReadUser returns.
+type UserState struct {
+	Version  uint64
+	Sequence uint64
+	Device   Device
+	// Instance is nil when none was asked for or it does not exist.
+	Instance *Instance
 }
 
 // Change is what one decision of the rules writes for one user of one

@@ -40,7 +40,8 @@ at them in turn, and a bot whose connection fails or is lost tries the
 next one.
 
 --procs N spreads the bots over N worker processes (this command run
-again), past one process's limit of open files, and merges their
+again), past one process's limit of open files (with --url: the
+in-process backend would hold every connection itself), and merges their
 results; the percentiles are exact, from the merged latency histograms,
 which --json includes. "sinchsim bots merge A.json B.json ..." merges the
 --json results of runs on several machines the same way (give each

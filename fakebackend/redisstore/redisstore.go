@@ -343,6 +343,57 @@ func (s *Store) UserVersion(app, user string) (uint64, error) {
 	return s.userField(app, user, "v")
 }
 
+// ReadUser reads the user's version and sequence, a device and an
+// instance in one transaction (MULTI/EXEC): one round trip, one moment.
+func (s *Store) ReadUser(app, user, device, instance string) (fakebackend.UserState, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var fields *redis.SliceCmd
+	var dev, inst *redis.StringCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		fields = p.HMGet(ctx, s.userKey(app, user), "v", "seq")
+		if device != "" {
+			dev = p.Get(ctx, s.deviceKey(app, user, device))
+		}
+		if instance != "" {
+			inst = p.Get(ctx, s.instKey(instance))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fakebackend.UserState{}, fail(err)
+	}
+	var st fakebackend.UserState
+	vals := fields.Val()
+	for k, dst := range []*uint64{&st.Version, &st.Sequence} {
+		if v, ok := vals[k].(string); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("redisstore: a stored user record is damaged: %v", err)
+			}
+			*dst = n
+		}
+	}
+	if dev != nil {
+		st.Device = fakebackend.Device{Application: app, User: user, Device: device}
+		if v, err := dev.Result(); err == nil {
+			if err := json.Unmarshal([]byte(v), &st.Device); err != nil {
+				return st, fmt.Errorf("redisstore: a stored device is damaged: %v", err)
+			}
+		}
+	}
+	if inst != nil {
+		if v, err := inst.Result(); err == nil {
+			i, err := decodeInstance(v)
+			if err != nil {
+				return st, err
+			}
+			st.Instance = &i
+		}
+	}
+	return st, nil
+}
+
 func (s *Store) userField(app, user, field string) (uint64, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()

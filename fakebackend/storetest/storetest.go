@@ -61,6 +61,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) fakebackend.Store, 
 		{"Delete", testDelete},
 		{"Devices", testDevices},
 		{"LegacySequence", testLegacySequence},
+		{"ReadUser", testReadUser},
 		{"VersionConflict", testVersionConflict},
 		{"VersionsPerUser", testVersionsPerUser},
 		{"CreationLimit", testCreationLimit},
@@ -268,6 +269,33 @@ func testLegacySequence(t *testing.T, st fakebackend.Store) {
 	must(t, err)
 	if got, _ := st.LegacySequence("app", "dave"); got != 18446744073709551615 {
 		t.Fatalf("sequence after a commit without one = %d", got)
+	}
+}
+
+// testReadUser: ReadUser gives what the single reads give, at once.
+func testReadUser(t *testing.T, st fakebackend.Store) {
+	empty, err := st.ReadUser("app", "lou", "phone", "nope")
+	must(t, err)
+	if empty.Version != 0 || empty.Sequence != 0 || empty.Instance != nil ||
+		empty.Device != (fakebackend.Device{Application: "app", User: "lou", Device: "phone"}) {
+		t.Fatalf("ReadUser of nothing = %+v", empty)
+	}
+	inst := instance("l1", "app", "lou", "phone", base)
+	dev := fakebackend.Device{Application: "app", User: "lou", Device: "phone", Limited: true, InstanceID: "l1"}
+	v, _ := st.UserVersion("app", "lou")
+	_, err = st.Commit(fakebackend.Change{Application: "app", User: "lou", Version: v, Put: []fakebackend.Instance{inst}, Devices: []fakebackend.Device{dev}, Sequence: 12})
+	must(t, err)
+	got, err := st.ReadUser("app", "lou", "phone", "l1")
+	must(t, err)
+	v, _ = st.UserVersion("app", "lou")
+	if got.Version != v || got.Sequence != 12 || got.Device != dev || got.Instance == nil {
+		t.Fatalf("ReadUser = %+v, want version %d, sequence 12, %+v and the instance", got, v, dev)
+	}
+	sameInstance(t, *got.Instance, inst)
+	only, err := st.ReadUser("app", "lou", "", "")
+	must(t, err)
+	if only.Version != v || only.Instance != nil || only.Device != (fakebackend.Device{}) {
+		t.Fatalf("ReadUser without device and instance = %+v", only)
 	}
 }
 
