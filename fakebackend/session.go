@@ -1,6 +1,7 @@
 package fakebackend
 
 import (
+	"cmp"
 	"errors"
 	"log"
 	"log/slog"
@@ -186,28 +187,8 @@ func (ss *session) handle(m transport.Message) {
 	if s.shared != nil {
 		ss.catchUp()
 	}
-	if f, ok := s.faults.take(kind); ok {
-		if f.Delay > 0 {
-			select {
-			case <-time.After(f.Delay):
-			case <-ss.conn.Done():
-				return
-			}
-		}
-		if f.Drop {
-			s.record(Event{Kind: kind, Code: CodeDropped, Reason: "injected fault: connection dropped"})
-			ss.drop()
-			return
-		}
-		if f.Code != "" {
-			msg := f.Message
-			if msg == "" {
-				msg = "injected fault"
-			}
-			s.record(Event{Kind: kind, Code: f.Code, Reason: msg})
-			ss.send(errorReply(req.RequestID(), transport.NewError(f.Code, msg)))
-			return
-		}
+	if ss.injectFault(kind, req.RequestID()) {
+		return
 	}
 	var reply transport.Message
 	var ev Event
@@ -254,6 +235,36 @@ func (ss *session) handle(m transport.Message) {
 	default:
 		ss.send(reply)
 	}
+}
+
+// injectFault applies an armed fault for a request of this kind: a delay,
+// then a dropped connection or an error reply. It reports whether the
+// fault has answered the request (or the connection ended meanwhile).
+func (ss *session) injectFault(kind, id string) bool {
+	s := ss.s
+	f, ok := s.faults.take(kind)
+	if !ok {
+		return false
+	}
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-ss.conn.Done():
+			return true
+		}
+	}
+	if f.Drop {
+		s.record(Event{Kind: kind, Code: CodeDropped, Reason: "injected fault: connection dropped"})
+		ss.drop()
+		return true
+	}
+	if f.Code != "" {
+		msg := cmp.Or(f.Message, "injected fault")
+		s.record(Event{Kind: kind, Code: f.Code, Reason: msg})
+		ss.send(errorReply(id, transport.NewError(f.Code, msg)))
+		return true
+	}
+	return false
 }
 
 func errorReply(id string, e *transport.Error) *transport.ErrorMessage {

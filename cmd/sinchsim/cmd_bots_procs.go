@@ -37,6 +37,7 @@ func (f *botsFlags) runWorkers(ctx context.Context, e *env, args []string, targe
 	results := make([]fleet.Result, f.procs)
 	errs := make([]error, f.procs)
 	var wg sync.WaitGroup
+	stderr := &lockedWriter{w: e.stderr} // the workers write to it at once
 	first := f.firstUser
 	for k := range f.procs {
 		n := f.n / f.procs
@@ -50,7 +51,7 @@ func (f *botsFlags) runWorkers(ctx context.Context, e *env, args []string, targe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[k], errs[k] = runWorker(ctx, e, exe, wargs, env)
+			results[k], errs[k] = runWorker(ctx, stderr, exe, wargs, env)
 		}()
 	}
 	wg.Wait()
@@ -75,13 +76,13 @@ func (f *botsFlags) runWorkers(ctx context.Context, e *env, args []string, targe
 
 // runWorker runs one worker and decodes its result. Its stderr goes to
 // the command's; an interrupt is passed on, so that it prints its result.
-func runWorker(ctx context.Context, e *env, exe string, args, env []string) (fleet.Result, error) {
+func runWorker(ctx context.Context, stderr io.Writer, exe string, args, env []string) (fleet.Result, error) {
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = env
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, e.stderr
+	cmd.Stdout, cmd.Stderr = &out, stderr
 	runErr := cmd.Run()
 	var res fleet.Result
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
@@ -95,6 +96,18 @@ func runWorker(ctx context.Context, e *env, exe string, args, env []string) (fle
 		return res, runErr
 	}
 	return res, nil
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 const botsMergeAbout = `Merges the --json results of fleets that ran at the same time against one

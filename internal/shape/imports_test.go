@@ -31,15 +31,21 @@ var layers = map[string]int{
 	// The two ends of a connection.
 	"client":      3,
 	"fakebackend": 3,
-	// Fleets of clients against a backend.
-	"internal/fleet": 4,
-	"internal/sim":   4,
+	// Fleets of clients against a backend; the backend's other stores
+	// and the contract every store keeps.
+	"internal/fleet":           4,
+	"internal/sim":             4,
+	"fakebackend/redisstore":   4,
+	"fakebackend/storetest":    4,
+	"fakebackend/redisstore/*": 5,
 	// Programs and whole-system tests: wiring only.
 	"cmd/*":                5,
 	"examples":             5,
 	"examples/*":           5,
 	"internal/reliability": 5,
 	"internal/tools/*":     5,
+	// Tests of several processes, which use the test helpers above.
+	"internal/scale": 6,
 }
 
 func TestImportLayers(t *testing.T) {
