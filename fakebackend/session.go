@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
 )
@@ -145,9 +146,29 @@ func (ss *session) serve() {
 			ss.conn.Handled()
 			return
 		}
-		ss.handle(m)
+		ss.handleApart(m)
 		ss.conn.Handled()
 	})
+}
+
+// handleApart handles m on another goroutine, from a pool, and waits for
+// it. A socket's reader lives as long as the connection and so keeps the
+// small stack of a read; the stack that handling grows (token checks,
+// store calls) stays with the pool's goroutines, which are few. Idle
+// connections by the ten thousand feel the difference. Over an in-memory
+// pipe the reader itself runs only while there is something to read, so
+// it handles m itself.
+func (ss *session) handleApart(m transport.Message) {
+	if ss.conn.InMemory() {
+		ss.handle(m)
+		return
+	}
+	done := make(chan struct{})
+	gopool.Go(func() {
+		defer close(done)
+		ss.handle(m)
+	})
+	<-done
 }
 
 func (s *Server) endSession(ss *session) {

@@ -2,11 +2,12 @@ package transport
 
 import (
 	"errors"
-	"github.com/sinchsim/sinchsim/codes"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sinchsim/sinchsim/codes"
 )
 
 var (

@@ -106,17 +106,18 @@ const (
 )
 
 // Conn is one WebSocket connection carrying protocol v1 messages, for either
-// side. It owns exactly one goroutine, the writer, which also sends pings
-// (except over an in-memory pipe, see [ListenMem]: no pings, no PongWait).
+// side. Its writer, which also sends the pings (except over an in-memory
+// pipe, see [ListenMem]: no pings, no PongWait), is a goroutine that runs
+// only while there is something to write or the connection is ending: an
+// idle connection holds no writer goroutine.
 //
 // Use: one goroutine calls Read in a loop; any goroutine may call Send,
 // Close, Abort, Done and CloseCode. Control frames (pong, close) are only
 // seen while Read is being called, so keep reading until Read returns an
 // error that is not a *ProtocolError — also after calling Close.
 type Conn struct {
-	ws    *websocket.Conn
-	cfg   Config
-	queue chan *[]byte
+	ws  *websocket.Conn
+	cfg Config
 
 	closing  chan struct{} // closed once the connection starts to end
 	readDone chan struct{} // closed once the reader has seen the end
@@ -140,13 +141,16 @@ type Conn struct {
 
 	// keepalive is false on an in-memory pipe: no pings, no read deadline.
 	keepalive bool
-	// mc is the in-memory pipe under ws, or nil. Over a pipe the writer
-	// and the reader (Serve) are goroutines that run only while there is
-	// something to write or read: an idle connection holds none.
+	// mc is the in-memory pipe under ws, or nil. Over a pipe the reader
+	// (Serve) is a goroutine too that runs only while there is something
+	// to read, and a Send may write at once.
 	mc      *memConn
-	qmu     sync.Mutex  // guards memQ
-	memQ    []*[]byte   // the send queue over a pipe (queue is nil there)
-	writing atomic.Bool // a writer runs (pipe only): a Send writing inline, or writeSome
+	qmu     sync.Mutex  // guards queue and ping
+	queue   []*[]byte   // the send queue (at most Config.SendQueue)
+	ping    *time.Timer // asks the writer for a ping every PingInterval (keepalive only)
+	pingDue atomic.Bool // a ping is to be written
+	aborted bool        // a slow consumer: writes keep their past deadline (guarded by qmu)
+	writing atomic.Bool // a writer runs: a Send writing inline, or writeSome
 	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
 	handle  func(Message, error)
 }
@@ -189,9 +193,6 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		keepalive: !isMem(ws.NetConn()),
 	}
 	c.mc, _ = ws.NetConn().(*memConn)
-	if c.mc == nil {
-		c.queue = make(chan *[]byte, cfg.SendQueue)
-	}
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
 	ws.SetPongHandler(func(string) error {
@@ -214,10 +215,27 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(cfg.WriteWait))
 		return nil
 	})
-	if c.mc == nil {
-		go c.writeLoop()
+	if c.keepalive {
+		c.qmu.Lock() // pingTick reads c.ping
+		c.ping = time.AfterFunc(cfg.PingInterval, c.pingTick)
+		c.qmu.Unlock()
 	}
 	return c
+}
+
+// pingTick runs on the ping timer: the writer sends a ping, and the timer
+// is armed for the next one.
+func (c *Conn) pingTick() {
+	if isDone(c.closing) {
+		return
+	}
+	c.pingDue.Store(true)
+	c.kickWriter()
+	c.qmu.Lock()
+	if !isDone(c.closing) { // finish stops the timer under qmu, after closing
+		c.ping.Reset(c.cfg.PingInterval)
+	}
+	c.qmu.Unlock()
 }
 
 // extend moves the read deadline: the peer has shown it is alive.
@@ -246,24 +264,15 @@ func (c *Conn) Send(m Message) error {
 		return err
 	}
 	counted := c.link.Sent(c.peer())
-	if c.mc != nil {
-		if c.sendMem(bp) {
-			return nil
-		}
-	} else {
-		select {
-		case c.queue <- bp:
-			return nil
-		default:
-		}
+	if c.enqueue(bp) {
+		return nil
 	}
 	if counted {
 		c.link.Unsent(c.peer())
 	}
 	putMsgBuf(bp)
 	if c.begin(modeAbort, ClosePolicyViolation, "send queue full") {
-		// Unblock a writer stuck on a peer that does not read.
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now())
+		c.abortWrites() // unblock a writer stuck on a peer that does not read
 	}
 	return ErrSlowConsumer
 }
@@ -417,6 +426,10 @@ func (c *Conn) CloseCode() (code int, reason string) {
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
 
+// InMemory reports whether the connection runs over an in-memory pipe (see
+// ListenMem) rather than a socket.
+func (c *Conn) InMemory() bool { return c.mc != nil }
+
 // begin starts ending the connection; only the first call takes effect and
 // reports true.
 func (c *Conn) begin(mode closeMode, code int, reason string) bool {
@@ -433,34 +446,6 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 		c.link.Sent(c.peer())
 	})
 	return started
-}
-
-func (c *Conn) writeLoop() {
-	defer close(c.done)
-	var pings <-chan time.Time
-	if c.keepalive {
-		ping := time.NewTicker(c.cfg.PingInterval)
-		defer ping.Stop()
-		pings = ping.C
-	}
-	for done := false; !done; {
-		select {
-		case bp := <-c.queue:
-			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
-				c.begin(modeEnd, 0, "")
-				done = true
-			}
-		case <-pings:
-			c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
-			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
-				c.begin(modeEnd, 0, "")
-				done = true
-			}
-		case <-c.closing:
-			done = true
-		}
-	}
-	c.finish()
 }
 
 func (c *Conn) write(bp *[]byte, deadline time.Time) error {
@@ -513,6 +498,11 @@ func (c *Conn) finish() {
 		}
 		grace.Stop()
 	}
+	c.qmu.Lock()
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.qmu.Unlock()
 	_ = c.ws.Close()
 	for bp := c.next(); bp != nil; bp = c.next() {
 		putMsgBuf(bp)

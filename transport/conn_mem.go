@@ -3,29 +3,31 @@ package transport
 import (
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sinchsim/sinchsim/internal/gopool"
 )
 
-// A Conn over an in-memory pipe (see ListenMem) has no writer goroutine of
-// its own and, read through Serve, no reader goroutine either: a Send
-// writes at once when nothing else is being written and the pipe has
-// room, else it queues and a writer runs until the queue is empty; the
-// pipe wakes a reader when bytes arrive. An idle connection holds no
-// goroutine, and 100,000 of them hold none.
+// A Conn has no writer goroutine of its own: a Send queues, and a writer
+// runs until the queue is empty (over an in-memory pipe a Send writes at
+// once when nothing else is being written and the pipe has room); the
+// ping timer starts a writer for each ping. Over a pipe, read through
+// Serve, there is no reader goroutine either: the pipe wakes a reader
+// when bytes arrive. An idle connection over a socket holds one goroutine,
+// its reader; over a pipe it holds none, and 100,000 of them hold none.
 
-// sendMem writes bp over a pipe at once when nothing else is being written
-// and the pipe has room for it (so that it cannot block), or queues it for
-// a writer goroutine. It reports false when the queue is full.
-func (c *Conn) sendMem(bp *[]byte) bool {
+// enqueue queues bp for a writer goroutine or, over a pipe, writes it at
+// once when nothing else is being written and the pipe has room for it
+// (so that it cannot block). It reports false when the queue is full.
+func (c *Conn) enqueue(bp *[]byte) bool {
 	c.qmu.Lock()
-	if len(c.memQ) >= c.cfg.SendQueue {
+	if len(c.queue) >= c.cfg.SendQueue {
 		c.qmu.Unlock()
 		return false
 	}
-	inline := len(c.memQ) == 0 && len(*bp) <= writeBufferSize-maxFrameHeader &&
+	inline := c.mc != nil && len(c.queue) == 0 && len(*bp) <= writeBufferSize-maxFrameHeader &&
 		c.mc.room(writeBufferSize) && !isDone(c.closing) && c.writing.CompareAndSwap(false, true)
 	if !inline {
-		c.memQ = append(c.memQ, bp)
+		c.queue = append(c.queue, bp)
 	}
 	c.qmu.Unlock()
 	if inline {
@@ -48,44 +50,39 @@ const maxFrameHeader = 14
 
 // next takes the oldest queued message, or returns nil.
 func (c *Conn) next() *[]byte {
-	if c.mc == nil {
-		select {
-		case bp := <-c.queue:
-			return bp
-		default:
-			return nil
-		}
-	}
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if len(c.memQ) == 0 {
+	if len(c.queue) == 0 {
 		return nil
 	}
-	bp := c.memQ[0]
-	c.memQ[0] = nil
-	if c.memQ = c.memQ[1:]; len(c.memQ) == 0 {
-		c.memQ = nil
+	bp := c.queue[0]
+	c.queue[0] = nil
+	if c.queue = c.queue[1:]; len(c.queue) == 0 {
+		c.queue = nil // an idle connection holds no queue
 	}
 	return bp
 }
 
-// queued reports whether messages wait in a pipe's queue.
+// queued reports whether messages, or a ping, wait to be written.
 func (c *Conn) queued() bool {
+	if c.pingDue.Load() {
+		return true
+	}
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	return len(c.memQ) > 0
+	return len(c.queue) > 0
 }
 
-// kickWriter starts a writer goroutine over a pipe unless one runs.
+// kickWriter starts a writer goroutine unless one runs.
 func (c *Conn) kickWriter() {
-	if c.mc != nil && c.writing.CompareAndSwap(false, true) {
+	if c.writing.CompareAndSwap(false, true) {
 		gopool.Go(c.writeSome)
 	}
 }
 
-// writeSome is the writer over a pipe: it writes what is queued and ends
-// when the queue is empty, or ends the connection once it is closing (then
-// it never runs again).
+// writeSome is the writer: it writes what is queued, and a ping when one
+// is due, and ends when nothing is left, or ends the connection once it
+// is closing (then it never runs again).
 func (c *Conn) writeSome() {
 	for {
 		if isDone(c.closing) {
@@ -94,7 +91,17 @@ func (c *Conn) writeSome() {
 			return
 		}
 		if bp := c.next(); bp != nil {
-			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
+			c.armWrite()
+			err := c.ws.WriteMessage(websocket.TextMessage, *bp)
+			putMsgBuf(bp)
+			if err != nil {
+				c.begin(modeEnd, 0, "")
+			}
+			continue
+		}
+		if c.pingDue.CompareAndSwap(true, false) {
+			c.armWrite()
+			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
 				c.begin(modeEnd, 0, "")
 			}
 			continue
@@ -105,6 +112,27 @@ func (c *Conn) writeSome() {
 			return
 		}
 	}
+}
+
+// armWrite gives the next write its deadline, unless the connection was
+// aborted: then the deadline stays at the moment of the abort, so that a
+// write to a peer that does not read cannot hold the writer up (see
+// abortWrites).
+func (c *Conn) armWrite() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.aborted {
+		c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
+	}
+}
+
+// abortWrites ends a write in progress, and fails the ones to come until
+// finish sets a deadline of its own.
+func (c *Conn) abortWrites() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.aborted = true
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 }
 
 func isDone(ch chan struct{}) bool {

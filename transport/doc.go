@@ -5,9 +5,10 @@
 // Framing is kept apart from protocol. [Encode] and [Decode] are pure
 // functions over bytes — strict, allocation-light, testable without a
 // network — and [Conn] moves their output over a gorilla/websocket
-// connection: one text frame per message, one writer goroutine per
-// connection that also sends pings, a bounded send queue that drops a slow
-// consumer, a read limit, and a clean close handshake. Both sides use Conn:
+// connection: one text frame per message, a writer that also sends pings
+// and runs on a goroutine only while there is something to write (an idle
+// connection holds just its reader), a bounded send queue that drops a
+// slow consumer, a read limit, and a clean close handshake. Both sides use Conn:
 // the server gets one from [Upgrader.Upgrade], the client from [Dial].
 //
 // Client side, shortest working use:
