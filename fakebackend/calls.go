@@ -82,6 +82,9 @@ type call struct {
 	answered callPeer
 	state    callState
 	timer    vclock.Stopper // no answer
+	// announced: the other replicas know that the call rings with a push
+	// (until it stops ringing).
+	announced bool
 }
 
 func (c *call) rang(p callPeer) bool { return slices.Contains(c.rung, p) }
@@ -101,6 +104,12 @@ type callTable struct {
 	peerInst map[callPeer]string
 	route    callRouter
 	seq      uint64
+	// remote holds the calls of other replicas that ring or take place on
+	// this replica's connections, by call id; pushed the calls of other
+	// replicas that ring with a push, by userKey of the callee, then call
+	// id (calls_shared.go).
+	remote map[string]remoteCall
+	pushed map[string]map[string]pushedCall
 }
 
 func newCallTable(s *Server) *callTable {
@@ -116,6 +125,8 @@ func (t *callTable) resetLocked() {
 	t.active = map[string]int{}
 	t.placed = map[string][]time.Time{}
 	t.peerInst = map[callPeer]string{}
+	t.remote = map[string]remoteCall{}
+	t.pushed = map[string]map[string]pushedCall{}
 }
 
 // reset forgets the limits' history (calls end with their connections).
@@ -288,6 +299,9 @@ func (t *callTable) placeLocked(from callPeer, fromInst string, m *transport.Cal
 		s.pushes.deliver(Push{CallID: c.id, Application: c.app, User: c.callee, Instance: inst.ID, Device: inst.Device,
 			PushToken: inst.PushToken, PushType: inst.PushType, CallerUserID: c.caller, Headers: c.headers})
 	}
+	if len(pushes) > 0 {
+		t.announceLocked(c)
+	}
 	// The answer comes last: once the caller has it, the call rings, its
 	// pushes are recorded and its timeout is armed.
 	from.send(progressing)
@@ -345,6 +359,7 @@ func (t *callTable) finishLocked(c *call, reason string, by callPeer, reqID stri
 	}
 	wasRinging := c.state == callRinging
 	c.state = callOver
+	t.stoppedRingingLocked(c)
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -388,10 +403,18 @@ func (ss *session) act(kind, reqID, callID string) (transport.Message, Event) {
 		return rejection(reqID, transport.CodeNotAuthenticated, "authenticate or create an instance on this connection first", ev)
 	}
 	t := ss.s.calls
+	if ss.s.shared != nil && t.forward(ss, kind, reqID, callID) {
+		return nil, ev // the call's home answers
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.actLocked(ss, kind, reqID, callID, ev)
+}
+
+// actLocked is act for connection p, this replica's or another's: it
+// answers p and records the event, or returns a refusal.
+func (t *callTable) actLocked(p callPeer, kind, reqID, callID string, ev Event) (transport.Message, Event) {
 	c := t.byID[callID]
-	var p callPeer = ss
 	notFound := func(why string) (transport.Message, Event) {
 		return rejection(reqID, transport.CodeCallNotFound, "call "+strconv.Quote(callID)+" "+why, ev)
 	}
@@ -404,13 +427,13 @@ func (ss *session) act(kind, reqID, callID string) (transport.Message, Event) {
 		if c.state != callRinging || !c.rang(p) {
 			return notFound("does not ring on this connection")
 		}
-		ss.s.record(ev)
+		t.s.record(ev)
 		t.establishLocked(c, p, reqID)
 	case transport.TypeDeclineCall:
 		if c.state != callRinging || !c.rang(p) {
 			return notFound("does not ring on this connection")
 		}
-		ss.s.record(ev)
+		t.s.record(ev)
 		t.finishLocked(c, transport.EndDeclined, p, reqID)
 	default: // hangupCall
 		var reason string
@@ -424,7 +447,7 @@ func (ss *session) act(kind, reqID, callID string) (transport.Message, Event) {
 		default:
 			return notFound("does not take place on this connection")
 		}
-		ss.s.record(ev)
+		t.s.record(ev)
 		t.finishLocked(c, reason, p, reqID)
 	}
 	return nil, ev
@@ -435,6 +458,7 @@ func (ss *session) act(kind, reqID, callID string) (transport.Message, Event) {
 func (t *callTable) establishLocked(c *call, p callPeer, reqID string) {
 	c.state = callEstablished
 	c.answered = p
+	t.stoppedRingingLocked(c)
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -479,6 +503,9 @@ func (t *callTable) bound(ss *session, reply transport.Message) {
 		addTo(t.byPeer, p, c)
 		p.send(c.incoming())
 	}
+	if t.s.shared != nil {
+		t.boundRemoteLocked(ss, inst, app, user)
+	}
 }
 
 // left takes p out of every call it takes part in: its connection closed,
@@ -491,6 +518,9 @@ func (t *callTable) left(p callPeer, expired bool) {
 	if inst, ok := t.peerInst[p]; ok {
 		t.route.left(inst, p)
 		delete(t.peerInst, p)
+	}
+	if ss, ok := p.(*session); ok && t.s.shared != nil {
+		t.leftRemoteLocked(ss, expired)
 	}
 	calls := make([]*call, 0, len(t.byPeer[p]))
 	for c := range t.byPeer[p] {

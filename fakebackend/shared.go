@@ -101,6 +101,16 @@ type Notice struct {
 	// NoticeTime: the mock clock's new time; Backward sets it back.
 	Time     time.Time `json:"time,omitzero"`
 	Backward bool      `json:"backward,omitempty"`
+	// The call notices (calls_shared.go): the call, the act asked and its
+	// request id, the message for a connection (encoded), the callee, and
+	// whether a connection left because its instance expired.
+	CallID      string `json:"callId,omitempty"`
+	Act         string `json:"act,omitempty"`
+	Request     string `json:"request,omitempty"`
+	Payload     string `json:"payload,omitempty"`
+	Application string `json:"applicationKey,omitempty"`
+	User        string `json:"userId,omitempty"`
+	Expired     bool   `json:"expired,omitempty"`
 }
 
 // Notice kinds.
@@ -136,6 +146,9 @@ func (s *Server) joinShared() error {
 			}
 		}
 	}
+	s.calls.mu.Lock()
+	s.calls.route = sharedRoutes{localRoutes: localRoutes{}, s: s}
+	s.calls.mu.Unlock()
 	leave, err := s.shared.Join(s.deliver)
 	if err != nil {
 		return fmt.Errorf("fakebackend: joining the other replicas: %w", err)
@@ -176,6 +189,8 @@ func (s *Server) deliver(n Notice) {
 		s.faults.reset()
 	case NoticeApplications:
 		s.reloadApplications()
+	case NoticeCall, NoticeCallAct, NoticeCallLeft, NoticeCallRinging, NoticeCallOver, NoticeCallBound:
+		s.deliverCall(n)
 	}
 }
 

@@ -1,0 +1,141 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/transport"
+)
+
+// The tests of calls whose caller and callee are on different replicas:
+// the call lives on the caller's replica and reaches the callee's
+// connection over the bus, and the callee's answers travel back.
+
+// want fails the test unless m is a message of type T; it returns it.
+func want[T transport.Message](t *testing.T, m transport.Message) T {
+	t.Helper()
+	v, ok := m.(T)
+	if !ok {
+		var zero T
+		t.Fatalf("got %#v, want a %T", m, zero)
+	}
+	return v
+}
+
+// callAcross places a call from caller on A to callee on B and returns
+// the call id, once the callee's connection rings.
+func callAcross(t *testing.T, onA, onB *raw, callee string) string {
+	t.Helper()
+	prog := want[*transport.CallProgressing](t, onA.request(&transport.CallUser{ID: onA.id(), CalleeUserID: callee}))
+	in := want[*transport.IncomingCall](t, onB.next())
+	if in.CallID != prog.CallID || in.CallerUserID != "alice" {
+		t.Fatalf("incomingCall %#v for call %s", in, prog.CallID)
+	}
+	return prog.CallID
+}
+
+func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
+	c := newCluster(t, 2, clusterOpts{})
+	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
+	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
+	onB.mustCreate("bob", "phone", c.token(t, "bob", 0))
+	id := callAcross(t, onA, onB, "bob")
+
+	est := want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: id}))
+	if est.ID == "" || est.CallID != id {
+		t.Fatalf("the answer's reply: %#v", est)
+	}
+	if est := want[*transport.CallEstablished](t, onA.next()); est.CallID != id || est.ID != "" {
+		t.Fatalf("the caller is told: %#v", est)
+	}
+	// The callee hangs up, from its replica.
+	end := want[*transport.CallEnded](t, onB.request(&transport.HangupCall{ID: onB.id(), CallID: id}))
+	if end.Reason != transport.EndHungUp || end.ID == "" {
+		t.Fatalf("the hangup's reply: %#v", end)
+	}
+	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndHungUp {
+		t.Fatalf("the caller is told: %#v", end)
+	}
+	// The call is over everywhere: acting on it again is refused.
+	if code := errorCode(onB.request(&transport.HangupCall{ID: onB.id(), CallID: id})); code != transport.CodeCallNotFound {
+		t.Fatalf("hanging up an ended call: %q", code)
+	}
+}
+
+func TestReplicasCallDeclinedAcross(t *testing.T) {
+	c := newCluster(t, 3, clusterOpts{})
+	onA, onC := dial(t, c.srvs[0]), dial(t, c.srvs[2])
+	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
+	onC.mustCreate("carol", "phone", c.token(t, "carol", 0))
+	id := callAcross(t, onA, onC, "carol")
+	end := want[*transport.CallEnded](t, onC.request(&transport.DeclineCall{ID: onC.id(), CallID: id}))
+	if end.Reason != transport.EndDeclined {
+		t.Fatalf("the decline's reply: %#v", end)
+	}
+	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndDeclined || end.CallID != id {
+		t.Fatalf("the caller is told: %#v", end)
+	}
+}
+
+// TestReplicasCallCalleeConnectionLostAcross: the callee's connection on
+// another replica drops during the call; the caller's call ends.
+func TestReplicasCallCalleeConnectionLostAcross(t *testing.T) {
+	c := newCluster(t, 2, clusterOpts{})
+	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
+	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
+	onB.mustCreate("bob", "phone", c.token(t, "bob", 0))
+	id := callAcross(t, onA, onB, "bob")
+	want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: id}))
+	want[*transport.CallEstablished](t, onA.next())
+	onB.conn.Abort()
+	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndHungUp || end.CallID != id {
+		t.Fatalf("the caller is told: %#v", end)
+	}
+}
+
+// TestReplicasCallPushedCalleeComesUpElsewhere: the callee has no
+// connection, only a push token; the call rings on A with a push, and the
+// callee's connection that comes up on B is rung and answers.
+func TestReplicasCallPushedCalleeComesUpElsewhere(t *testing.T) {
+	c := newCluster(t, 2, clusterOpts{})
+	onA := dial(t, c.srvs[0])
+	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
+	first := dial(t, c.srvs[1])
+	bob := first.mustCreate("bob", "phone", c.token(t, "bob", 0))
+	want[*transport.PushTokenRegistered](t, first.request(&transport.RegisterPushToken{ID: first.id(), PushToken: "tok-bob", PushType: "fcm"}))
+	first.conn.Abort()
+	waitReleased(t, c, bob.ID)
+
+	prog := want[*transport.CallProgressing](t, onA.request(&transport.CallUser{ID: onA.id(), CalleeUserID: "bob"}))
+	pushes := c.srvs[0].Pushes()
+	if len(pushes) != 1 || pushes[0].CallID != prog.CallID || pushes[0].PushToken != "tok-bob" {
+		t.Fatalf("pushes on A: %+v", pushes)
+	}
+	onB := dial(t, c.srvs[1])
+	want[*transport.Authenticated](t, onB.authenticate("bob", bob))
+	in := want[*transport.IncomingCall](t, onB.next())
+	if in.CallID != prog.CallID {
+		t.Fatalf("incomingCall %#v, want call %s", in, prog.CallID)
+	}
+	want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: in.CallID}))
+	want[*transport.CallEstablished](t, onA.next())
+}
+
+// waitReleased waits until no connection holds instance id: the replica
+// that held it has seen its connection end. Each look is a round trip to
+// Redis, so the loop needs no pause of its own.
+func waitReleased(t *testing.T, c *cluster, id string) {
+	t.Helper()
+	sh := c.srvs[0].Store().(fakebackend.Shared)
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+		hs, err := sh.Holders([]string{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hs[0].Replica == "" {
+			return
+		}
+	}
+	t.Fatalf("instance %s is still held after %v", id, wait)
+}
