@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/codes"
-	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
@@ -60,15 +59,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrorCode returns the code (codes.Coder).
 func (e *Error) ErrorCode() string { return e.Code }
 
-// Is matches errors with the same code: client sentinels, transport errors
-// and credentials errors.
+// Is matches errors with the same code: client sentinels, and the
+// codes.Error of credentials and transport.
 func (e *Error) Is(target error) bool {
 	switch t := target.(type) {
 	case *Error:
 		return t.Code == e.Code
-	case *credentials.Error:
-		return t.Code == e.Code
-	case *transport.Error:
+	case *codes.Error: // credentials' and transport's errors
 		return t.Code == e.Code
 	}
 	return false

@@ -9,6 +9,10 @@
 //	i, _ := codes.Lookup(codes.SignatureInvalid)
 //	fmt.Println(i.Meaning, i.Fix)
 //
+// Error is the one error with a code below package client: the token
+// rules return it (credentials.Error) and the backend's error messages
+// carry it (transport.Error); both are aliases of it.
+//
 // Codes never change meaning. It imports nothing of sinchsim, so any
 // package may import it.
 package codes

@@ -63,31 +63,11 @@ func Codes() []string {
 	}
 }
 
-// Error is the one error type token and legacy verification return. Code is
-// one of the Code* constants; Reason is one human line that never contains a
-// secret or a derived key.
-type Error struct {
-	Code   string // a Code* constant
-	Reason string // one line for humans; empty in the sentinels
-}
-
-// ErrorCode returns the code (codes.Coder).
-func (e *Error) ErrorCode() string { return e.Code }
-
-// Error formats the error as "code: reason", the form the CLI prints.
-func (e *Error) Error() string {
-	if e.Reason == "" {
-		return e.Code
-	}
-	return e.Code + ": " + e.Reason
-}
-
-// Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, credentials.ErrSignatureInvalid) works whatever the reason.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+// Error is the one error type token and legacy verification return:
+// codes.Error, the error with a code that the backend's answers carry
+// too. Code is one of the Code* constants; Message is one human line (the
+// reason) that never contains a secret or a derived key.
+type Error = codes.Error
 
 // Sentinels for errors.Is; they carry a code and no reason.
 var (
@@ -119,10 +99,10 @@ func CodeOf(err error) string { return codes.Of(err) }
 // a reason) gives err.Error().
 func ReasonOf(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Reason != "" {
-		return e.Reason
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
 	}
 	return err.Error()
 }
 
-func reject(code, reason string) *Error { return &Error{Code: code, Reason: reason} }
+func reject(code, reason string) *Error { return &Error{Code: code, Message: reason} }

@@ -25,10 +25,10 @@ func checkVerifyInvariants(t *testing.T, v *Verifier, token string) {
 		if tk != nil {
 			t.Fatal("token returned with an error")
 		}
-		if strings.ContainsAny(e.Reason, "\n\r") || len(e.Reason) > 400 {
-			t.Fatalf("reason %q", e.Reason)
+		if strings.ContainsAny(e.Message, "\n\r") || len(e.Message) > 400 {
+			t.Fatalf("reason %q", e.Message)
 		}
-		assertNoSecret(t, "reason", e.Reason)
+		assertNoSecret(t, "reason", e.Message)
 	} else {
 		if tk == nil || tk.Raw != token || tk.Claims.UserID == "" || tk.Claims.ApplicationKey == "" {
 			t.Fatalf("accepted with token %+v", tk)

@@ -428,7 +428,7 @@ func TestRejections(t *testing.T) {
 				t.Fatalf("error = %v (code %q), want code %s", err, CodeOf(err), c.code)
 			}
 			var e *Error
-			if !errors.As(err, &e) || e.Reason == "" || strings.ContainsAny(e.Reason, "\n\r") {
+			if !errors.As(err, &e) || e.Message == "" || strings.ContainsAny(e.Message, "\n\r") {
 				t.Fatalf("error %#v: want an *Error with a one-line reason", err)
 			}
 			for code, s := range sentinels {
@@ -437,8 +437,8 @@ func TestRejections(t *testing.T) {
 				}
 			}
 			assertNoSecret(t, "reason", err.Error())
-			if len(e.Reason) > 300 {
-				t.Errorf("reason is %d bytes: %s", len(e.Reason), e.Reason)
+			if len(e.Message) > 300 {
+				t.Errorf("reason is %d bytes: %s", len(e.Message), e.Message)
 			}
 		})
 		seen[c.code] = true

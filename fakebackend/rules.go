@@ -24,7 +24,7 @@ func rejection(id, code, reason string, ev Event) (transport.Message, Event) {
 func tokenRejection(id string, err error, ev Event) (transport.Message, Event) {
 	var ce *credentials.Error
 	if errors.As(err, &ce) {
-		return rejection(id, ce.Code, ce.Reason, ev)
+		return rejection(id, ce.Code, ce.Message, ev)
 	}
 	if errors.Is(err, ErrNonceStoreFull) {
 		return rejection(id, transport.CodeUnavailable, "too many registrations in flight; retry shortly", ev)

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/internal/excerpt"
 	"github.com/sinchsim/sinchsim/internal/jsonobj"
 )
@@ -465,28 +466,28 @@ func (c *codec) boolean(name string, p *bool) {
 	}
 }
 
-func (c *codec) domain(name string, p *string) {
+func (c *codec) domain(name string, p *codes.Domain) {
 	if !c.decoding {
 		if !validDomain(*p) {
 			c.fail(name, `must be "api", "network" or "http"`)
 			return
 		}
 		c.key(name)
-		c.buf = jsonobj.AppendString(c.buf, *p)
+		c.buf = jsonobj.AppendString(c.buf, string(*p))
 		return
 	}
 	m := c.takeKind(name, jsonobj.String)
 	if m == nil {
 		return
 	}
-	if !validDomain(string(m.Value)) {
-		c.fail(name, `must be "api", "network" or "http"`)
+	if d := codes.Domain(m.Value); validDomain(d) {
+		*p = d
 		return
 	}
-	*p = string(m.Value)
+	c.fail(name, `must be "api", "network" or "http"`)
 }
 
-func validDomain(d string) bool {
+func validDomain(d codes.Domain) bool {
 	return d == DomainAPI || d == DomainNetwork || d == DomainHTTP
 }
 

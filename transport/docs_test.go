@@ -38,7 +38,7 @@ func TestProtocolDoc(t *testing.T) {
 			t.Errorf("doc lists unknown code %q", code)
 			continue
 		}
-		if e.Domain != domain || e.Retryable != retryable {
+		if string(e.Domain) != domain || e.Retryable != retryable {
 			t.Errorf("%s: doc says %s/%v, code says %s/%v", code, domain, retryable, e.Domain, e.Retryable)
 		}
 	}

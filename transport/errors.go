@@ -61,9 +61,9 @@ const (
 
 // Error domains carried in [Error.Domain].
 const (
-	DomainAPI     = string(codes.DomainAPI)     // a rule rejected the request
-	DomainNetwork = string(codes.DomainNetwork) // transient: server busy or shutting down
-	DomainHTTP    = string(codes.DomainHTTP)    // the request was malformed (protocol_error)
+	DomainAPI     = codes.DomainAPI     // a rule rejected the request
+	DomainNetwork = codes.DomainNetwork // transient: server busy or shutting down
+	DomainHTTP    = codes.DomainHTTP    // the request was malformed (protocol_error)
 )
 
 // Codes returns every error code of protocol v1, in the order of the table
@@ -78,39 +78,15 @@ func Codes() []string {
 	return out
 }
 
-// Error is the body of an [ErrorMessage]: why the server refused a request.
-// It is also the error a client hands to its caller.
-type Error struct {
-	Code         string // one of the Code* constants
-	Domain       string // DomainAPI, DomainNetwork or DomainHTTP
-	Message      string // one human line
-	Retryable    bool   // the same request may succeed later, unchanged
-	RetryAfterMs int64  // when > 0, wait at least this long before retrying
-}
+// Error is the body of an [ErrorMessage]: why the server refused a request
+// (code, domain, message, retryability, retry delay). It is codes.Error,
+// the one error with a code that the token rules return too.
+type Error = codes.Error
 
 // NewError returns an Error for code with the domain and retryability that
 // docs/PROTOCOL.md gives it. An unknown code gets DomainAPI, not retryable.
 func NewError(code, message string) *Error {
-	return &Error{Code: code, Domain: string(codes.DomainOf(code)), Message: message, Retryable: codes.Retryable(code)}
-}
-
-// ErrorCode returns the code (codes.Coder).
-func (e *Error) ErrorCode() string { return e.Code }
-
-// Error formats the error as "code: message".
-func (e *Error) Error() string {
-	if e.Message == "" {
-		return e.Code
-	}
-	return e.Code + ": " + e.Message
-}
-
-// Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, &transport.Error{Code: transport.CodeInstanceExpired})
-// works whatever the message.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return &Error{Code: code, Domain: codes.DomainOf(code), Message: message, Retryable: codes.Retryable(code)}
 }
 
 // ProtocolError reports a message that is not valid protocol v1: bad UTF-8 or

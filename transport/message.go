@@ -382,10 +382,15 @@ func (m *PushTokenUnregistered) fields(c *codec) {
 
 func (m *ErrorMessage) fields(c *codec) {
 	c.id(&m.ID, optional)
-	c.object("error", &m.Error)
+	c.object("error", errorFields{&m.Error})
 }
 
-func (e *Error) fields(c *codec) {
+// errorFields describes an Error's fields to the codec (Error is
+// codes.Error, which has no method of this package's).
+type errorFields struct{ e *Error }
+
+func (f errorFields) fields(c *codec) {
+	e := f.e
 	c.str("code", &e.Code, nonEmpty)
 	c.domain("domain", &e.Domain)
 	c.str("message", &e.Message, required)

@@ -271,7 +271,7 @@ func printRejection(e *env, err error) {
 		e.errorf("%v", err)
 		return
 	}
-	reason := ce.Reason
+	reason := ce.Message
 	if reason == "" {
 		reason = "rejected"
 	}

@@ -86,7 +86,7 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := credentials.ValidateUserID(req.UserID); err != nil {
 		var ce *credentials.Error
 		errors.As(err, &ce)
-		h.refuse(w, r, http.StatusBadRequest, ce.Code, ce.Reason)
+		h.refuse(w, r, http.StatusBadRequest, ce.Code, ce.Message)
 		return
 	}
 	jwt, err := h.m.MintWith(credentials.MintParams{UserID: req.UserID, RequireInstanceTTL: req.InstanceTTL})
