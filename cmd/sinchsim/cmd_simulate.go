@@ -45,7 +45,7 @@ series (--csv); --html FILE writes a timeline to look at.`
 type simulateFlags struct {
 	bots                    int
 	period, instanceTTL     time.Duration
-	failRate                float64
+	failRate, callsPerDay   float64
 	outages, backendOutages windowsFlag
 	policy, transport       string
 	restartEvery, stagger   time.Duration
@@ -64,6 +64,7 @@ func (f *simulateFlags) define(fs *flagSet) {
 	fs.StringVar(&f.policy, "renewal-policy", sim.PolicyDefault, "when clients renew: default (on a timer) or at-start (only when a client starts)")
 	fs.DurationVar(&f.restartEvery, "restart-every", 0, "restart every client this often (0: never)")
 	fs.DurationVar(&f.stagger, "stagger", 0, "spread the clients' starts evenly over this time (0: all at once)")
+	fs.Float64Var(&f.callsPerDay, "calls-per-day", 0, "every client calls another one this often per simulated day (the callee\nanswers, the caller hangs up); expiries then show as failed calls")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed; the same seed gives the same results")
 	fs.StringVar(&f.transport, "transport", sim.TransportMemory, "memory (no socket) or websocket (two open files per client)")
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the result")
@@ -110,6 +111,10 @@ func (f *simulateFlags) validate() error {
 		return usagef("--restart-every must be 0 or at least 1m")
 	case f.stagger < 0:
 		return usagef("--stagger must not be negative")
+	case f.callsPerDay < 0 || f.callsPerDay > sim.MaxCallsPerDay || f.callsPerDay != f.callsPerDay:
+		return usagef("--calls-per-day must be between 0 and %d", sim.MaxCallsPerDay)
+	case f.callsPerDay > 0 && f.bots < 2:
+		return usagef("--calls-per-day needs at least 2 --bots")
 	case f.asJSON && f.asCSV:
 		return usagef("--json and --csv both print on stdout: choose one")
 	}
@@ -121,7 +126,7 @@ func (f *simulateFlags) config() sim.Config {
 	return sim.Config{
 		Bots: f.bots, Period: f.period, InstanceTTL: f.instanceTTL, RenewalFailureRate: f.failRate,
 		Outages: f.outages, BackendOutages: f.backendOutages, Policy: f.policy, RestartEvery: f.restartEvery,
-		Stagger: f.stagger, Seed: f.seed, Transport: f.transport,
+		Stagger: f.stagger, Seed: f.seed, Transport: f.transport, CallsPerDay: f.callsPerDay,
 	}
 }
 

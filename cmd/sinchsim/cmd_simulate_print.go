@@ -49,6 +49,12 @@ func printSimulation(w io.Writer, res sim.Result) {
 			fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
 		}
 	}
+	if c := res.Calls; c != nil {
+		fmt.Fprintf(w, "  calls                   %d placed (%g per client per day), %d answered, %d failed\n", c.Placed, res.CallsPerDay, c.Answered, c.Failed)
+		for _, cause := range sim.SortedCodes(c.FailedByCause) {
+			fmt.Fprintf(w, "    %-30s %d\n", cause, c.FailedByCause[cause])
+		}
+	}
 	fmt.Fprintf(w, "  failed clients at end   %d\n", res.Failed)
 	fmt.Fprintf(w, "  clock steps             %d\n", res.Steps)
 	fmt.Fprintf(w, "  wall time               %.3f s\n", res.WallSeconds)

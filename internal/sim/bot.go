@@ -57,6 +57,8 @@ type bot struct {
 	// bot in, so that a bot counts once per hour and day.
 	lastHour, lastDay [nSeries]int
 
+	calls int // calls placed, for the callee draws
+
 	state      registration.State // the client's, as the hook last saw it
 	connLosses int
 	rejections map[string]int

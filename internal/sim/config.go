@@ -88,6 +88,10 @@ func ParseWindow(s string) (Window, error) {
 	return Window{Start: start, Duration: d}, nil
 }
 
+// MaxCallsPerDay bounds Config.CallsPerDay: a call a minute per client
+// (the backend's default limit is 30 a minute).
+const MaxCallsPerDay = 1440
+
 // Config describes a simulation.
 type Config struct {
 	Bots        int
@@ -113,6 +117,10 @@ type Config struct {
 	// Stagger spreads the clients' starts evenly over it: client i starts
 	// at i×Stagger/Bots. Zero: every client starts at once.
 	Stagger time.Duration
+	// CallsPerDay, when positive, makes every client call another one
+	// that often per simulated day (the callee answers, the caller hangs
+	// up), so that expiries show up as failed calls (see Calls).
+	CallsPerDay float64
 	// Seed makes the run reproducible: the same seed, the same results.
 	Seed uint64
 	// Start is the simulated start time (default fakebackend.DefaultMockTime).
@@ -145,6 +153,10 @@ func (cfg Config) Validate() error {
 		return errors.New("the restart interval must be a minute or more")
 	case cfg.Stagger < 0:
 		return errors.New("the stagger must not be negative")
+	case cfg.CallsPerDay < 0 || cfg.CallsPerDay > MaxCallsPerDay || math.IsNaN(cfg.CallsPerDay):
+		return fmt.Errorf("the calls per day must be within [0, %d]", MaxCallsPerDay)
+	case cfg.CallsPerDay > 0 && cfg.Bots < 2:
+		return errors.New("calls need at least two clients")
 	}
 	for _, w := range append(append([]Window(nil), cfg.Outages...), cfg.BackendOutages...) {
 		if w.Start < 0 || w.Duration <= 0 {

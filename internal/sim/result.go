@@ -82,6 +82,7 @@ type Result struct {
 	RestartEvery       string    `json:"restartEvery"`
 	Stagger            string    `json:"stagger"`
 	Transport          string    `json:"transport"`
+	CallsPerDay        float64   `json:"callsPerDay"`
 	Seed               uint64    `json:"seed"`
 	Start              time.Time `json:"start"`
 	End                time.Time `json:"end"`
@@ -114,6 +115,8 @@ type Result struct {
 	// first registration, summed over clients, and the longest stretch.
 	UnregisteredSeconds Seconds        `json:"unregisteredSeconds"`
 	RejectionsByCode    map[string]int `json:"rejectionsByCode"`
+	// Calls sums up the calls, with Config.CallsPerDay (else null).
+	Calls *Calls `json:"calls"`
 	// Failed counts the clients failed at the end.
 	Failed      int     `json:"failed"`
 	Steps       int     `json:"steps"`
@@ -133,7 +136,7 @@ func (s *sim) result() Result {
 		RenewalPolicy: cfg.Policy, RenewalFailureRate: cfg.RenewalFailureRate,
 		Outages: windows(cfg.Outages), BackendOutages: windows(cfg.BackendOutages),
 		RestartEvery: cfg.RestartEvery.String(), Stagger: cfg.Stagger.String(), Transport: cfg.Transport,
-		Seed: cfg.Seed, Start: s.start, End: s.end,
+		CallsPerDay: cfg.CallsPerDay, Seed: cfg.Seed, Start: s.start, End: s.end,
 		RejectionsByCode: map[string]int{}, ExpiredUsers: []Expiry{},
 	}
 	for _, b := range s.bots {
@@ -163,6 +166,9 @@ func (s *sim) result() Result {
 		res.UnregisteredSeconds.Sum += d.UnregisteredSeconds
 	}
 	res.UnregisteredSeconds.Sum = math.Round(res.UnregisteredSeconds.Sum*1000) / 1000
+	if cfg.CallsPerDay > 0 {
+		res.Calls = s.calls.result()
+	}
 	res.RegistrationFailures = int(s.regFailures.Load())
 	res.Restarts = int(s.restarts.Load())
 	if s.expCount > 0 {

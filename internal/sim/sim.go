@@ -51,6 +51,7 @@ type sim struct {
 
 	regFailures atomic.Int64
 	restarts    atomic.Int64
+	calls       callTally
 }
 
 type expiryRec struct {
@@ -139,6 +140,7 @@ func (s *sim) schedule() {
 			at = time.Duration(float64(s.cfg.Stagger) * float64(b.i) / float64(s.cfg.Bots))
 		}
 		b.startAt = at
+		b.armCalls()
 		if at == 0 {
 			s.jobs.do(b.first)
 		} else {
