@@ -216,8 +216,9 @@ func TestErrorsDocRuleNumbers(t *testing.T) {
 // Users are pointed to docs/RULES.md and to Sinch's pages by title instead.
 var internalCitationRE = regexp.MustCompile(`(?i:\bseeds?[ _-]?0\d\d\b|\bseeds? \d{3}\b|\bthe seeds\b|\bthe seed's|\bseeds? (?:warn|says?|specif(?:y|ies))\b|\bdesign\.md\b|\bdesign brief\b|\bdesign rules?\b|\.\./shared\b|/work/shared\b|\bshared/(?:seeds|tools)\b)|\bDESIGN\b`)
 
-// TestNoInternalCitations scans every .go, .md and .txt file of the module
-// (doc comments, error strings, help texts, documents; .git excluded) for
+// TestNoInternalCitations scans every text file of the module (Go code,
+// documents, help texts, the token generators in other languages, the
+// console's page, the CI scripts; .git excluded) for
 // citations of internal notes. This file is exempt: it spells the
 // patterns.
 func TestNoInternalCitations(t *testing.T) {
@@ -236,9 +237,11 @@ func TestNoInternalCitations(t *testing.T) {
 			return nil
 		}
 		switch filepath.Ext(path) {
-		case ".go", ".md", ".txt":
+		case ".go", ".md", ".txt", ".py", ".js", ".html", ".css", ".sh", ".json", ".yaml", ".yml", ".mod":
 		default:
-			return nil
+			if filepath.Ext(path) != "" || !strings.HasPrefix(path, filepath.Join("..", ".ci")) {
+				return nil // binary files (pictures) and the like
+			}
 		}
 		if filepath.Base(path) == "rules_doc_test.go" && filepath.Base(filepath.Dir(path)) == "fakebackend" {
 			return nil

@@ -50,7 +50,7 @@ function mint(user, mistake) {
   };
   let expiresIn = 600;
   switch (mistake) {
-    case 'secret_text_as_key': // seed 000's pseudo-code: HMAC256(applicationSecret, ...)
+    case 'secret_text_as_key': // secret_not_base64_decoded in docs/ERRORS.md (rule 4 of docs/RULES.md): HMAC256(applicationSecret, ...)
       key = crypto.createHmac('sha256', secret).update(date, 'utf8').digest();
       break;
     case 'local_date_kid':

@@ -53,7 +53,7 @@ def mint(user, now, mistake=""):
         "exp": iat + 600,
         "nonce": str(uuid.uuid4()),
     }
-    if mistake == "secret_text_as_key":  # seed 000's pseudo-code
+    if mistake == "secret_text_as_key":  # secret_not_base64_decoded in docs/ERRORS.md (rule 4 of docs/RULES.md)
         key = hmac.new(SECRET.encode("utf-8"), date.encode("utf-8"), hashlib.sha256).digest()
     elif mistake == "local_date_kid":  # the Sinch samples' local date
         date = time.strftime("%Y%m%d", time.localtime(now))
