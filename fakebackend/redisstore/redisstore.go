@@ -183,6 +183,32 @@ func (s *Store) Instance(id string) (fakebackend.Instance, error) {
 	return decodeInstance(v)
 }
 
+// mget reads the string at key(id) of each id, a thousand keys a round
+// trip, and calls each with the id's index and the value of every key
+// that exists.
+func (s *Store) mget(ctx context.Context, ids []string, key func(string) string, each func(k int, v string) error) error {
+	const batch = 1000
+	for start := 0; start < len(ids); start += batch {
+		part := ids[start:min(start+batch, len(ids))]
+		keys := make([]string, len(part))
+		for k, id := range part {
+			keys[k] = key(id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return fail(err)
+		}
+		for k, v := range vals {
+			if str, ok := v.(string); ok {
+				if err := each(start+k, str); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // Instances returns every instance, sorted by creation time then id.
 func (s *Store) Instances() ([]fakebackend.Instance, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*s.timeout)
@@ -192,28 +218,15 @@ func (s *Store) Instances() ([]fakebackend.Instance, error) {
 		return nil, fail(err)
 	}
 	out := make([]fakebackend.Instance, 0, len(ids))
-	const batch = 1000
-	for start := 0; start < len(ids); start += batch {
-		part := ids[start:min(start+batch, len(ids))]
-		keys := make([]string, len(part))
-		for k, id := range part {
-			keys[k] = s.instKey(id)
-		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, fail(err)
-		}
-		for _, v := range vals {
-			str, ok := v.(string)
-			if !ok {
-				continue // deleted meanwhile
-			}
-			i, err := decodeInstance(str)
-			if err != nil {
-				return nil, err
-			}
+	err = s.mget(ctx, ids, s.instKey, func(_ int, v string) error { // a deleted one is skipped
+		i, err := decodeInstance(v)
+		if err == nil {
 			out = append(out, i)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {

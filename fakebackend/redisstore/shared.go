@@ -190,22 +190,12 @@ func (s *Store) Holders(ids []string) ([]fakebackend.Holder, error) {
 	out := make([]fakebackend.Holder, len(ids))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*s.timeout)
 	defer cancel()
-	const batch = 1000
-	for start := 0; start < len(ids); start += batch {
-		part := ids[start:min(start+batch, len(ids))]
-		keys := make([]string, len(part))
-		for k, id := range part {
-			keys[k] = s.holderKey(id)
-		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, fail(err)
-		}
-		for k, v := range vals {
-			if str, ok := v.(string); ok {
-				out[start+k] = parseHolder(str)
-			}
-		}
+	err := s.mget(ctx, ids, s.holderKey, func(k int, v string) error {
+		out[k] = parseHolder(v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
