@@ -114,6 +114,7 @@ type faultRequest struct {
 var faultKinds = []string{"*",
 	transport.TypeCreateInstance, transport.TypeAuthenticate, transport.TypeUpdateInstanceTTL,
 	transport.TypeLegacyRegister, transport.TypeRegisterPushToken, transport.TypeUnregisterPushToken,
+	transport.TypeCallUser, transport.TypeAnswerCall, transport.TypeDeclineCall, transport.TypeHangupCall,
 }
 
 func (s *Server) adminListFaults(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +200,7 @@ func (s *Server) adminExplain(w http.ResponseWriter, r *http.Request) {
 	x := credentials.Explain(req.Token, opt)
 	iss, _ := x.Claims["iss"].(string)
 	key, named := strings.CutPrefix(iss, credentials.IssuerPrefix)
-	secret, known := s.keys.Secret(key)
+	secret, known := s.appSecret(key) // with a shared store, also one another replica added
 	if named && known {
 		opt.ApplicationKey, opt.Secret = key, secret
 		x = credentials.Explain(req.Token, opt)

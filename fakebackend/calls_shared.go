@@ -86,11 +86,11 @@ func (r sharedRoutes) peer(id string) callPeer {
 	if p := r.localRoutes.peer(id); p != nil {
 		return p
 	}
-	hs, err := r.s.shared.Holders([]string{id})
-	if err != nil || len(hs) != 1 || hs[0].Replica == "" || hs[0].Replica == r.s.shared.Replica() {
+	h, ok := r.s.remoteHolder(id)
+	if !ok {
 		return nil
 	}
-	return remotePeer{s: r.s, replica: hs[0].Replica, conn: hs[0].Conn, inst: id}
+	return remotePeer{s: r.s, replica: h.Replica, conn: h.Conn, inst: id}
 }
 
 // forward sends an act on a call of another replica's to its home, and

@@ -59,13 +59,29 @@ func storeFailure(id string, err error, ev Event, log func(string, ...any)) (tra
 // decide runs one decision until it is committed without a conflict, at
 // most maxCommitAttempts times. try returns ErrConflict to be run again.
 func (s *Server) decide(id string, ev Event, try func() (transport.Message, Event, error)) (transport.Message, Event) {
+	var reply transport.Message
+	var out Event
+	err := retryConflicts(func() (err error) {
+		reply, out, err = try()
+		return err
+	})
+	if errors.Is(err, ErrConflict) {
+		return storeFailure(id, ErrConflict, ev, s.log.Warn)
+	}
+	return reply, out
+}
+
+// retryConflicts runs try again while it returns ErrConflict (the user's
+// version moved under a decision), at most maxCommitAttempts times, and
+// returns its last error.
+func retryConflicts(try func() error) error {
+	var err error
 	for range maxCommitAttempts {
-		reply, out, err := try()
-		if !errors.Is(err, ErrConflict) {
-			return reply, out
+		if err = try(); !errors.Is(err, ErrConflict) {
+			return err
 		}
 	}
-	return storeFailure(id, ErrConflict, ev, s.log.Warn)
+	return err
 }
 
 // failed wraps a finished reply for decide's try functions.

@@ -82,11 +82,7 @@ func (s *Server) Store() Store {
 // push and fault, and closes client connections (which ends their calls);
 // applications stay. With a shared store, every replica does so.
 func (s *Server) Reset() error {
-	s.CloseClientConnections()
-	s.events.reset()
-	s.faults.reset()
-	s.pushes.reset()
-	s.calls.reset()
+	s.resetLocal()
 	if err := s.store.Reset(); err != nil {
 		return err
 	}
@@ -94,6 +90,17 @@ func (s *Server) Reset() error {
 		return s.shared.Send("", Notice{Kind: NoticeReset})
 	}
 	return nil
+}
+
+// resetLocal drops what this replica keeps besides the store: its
+// connections (which ends their calls), events, faults, pushes and the
+// call limits' history.
+func (s *Server) resetLocal() {
+	s.CloseClientConnections()
+	s.events.reset()
+	s.faults.reset()
+	s.pushes.reset()
+	s.calls.reset()
 }
 
 // CloseClientConnections drops every client connection abruptly (no close

@@ -355,11 +355,8 @@ func (ss *session) bind(inst Instance) error {
 			ss.unbindIf(inst.ID)
 			return transport.NewError(transport.CodeUnavailable, unavailableReason)
 		}
-		if prev.Replica != "" && prev.Replica != s.shared.Replica() {
-			err := s.shared.Send(prev.Replica, Notice{Kind: NoticeRevoked, Instance: inst.ID, Conn: prev.Conn, Code: transport.CodeInstanceReplaced, Message: replacedByConnection})
-			if err != nil {
-				s.log.Warn("telling another replica", "replica", prev.Replica, "err", err)
-			}
+		if s.elsewhere(prev) {
+			s.sendRevoked(prev, inst.ID, transport.CodeInstanceReplaced, replacedByConnection)
 		}
 	}
 	return nil
@@ -487,28 +484,23 @@ func (s *Server) revoke(id string) (bool, error) {
 		return false, err
 	}
 	unlock := s.lockUser(inst.Application, inst.User)
-	var found bool
-	for range maxCommitAttempts {
-		var st UserState
-		if st, err = s.store.ReadUser(inst.Application, inst.User, "", id); err != nil {
-			break
+	err = retryConflicts(func() error {
+		st, err := s.store.ReadUser(inst.Application, inst.User, "", id)
+		if err != nil {
+			return err
 		}
 		if st.Instance == nil {
-			err = ErrNotFound
-			break
+			return ErrNotFound
 		}
 		_, err = s.store.Commit(Change{Application: inst.Application, User: inst.User, Version: st.Version,
 			Delete: []Ended{{Instance: id, Code: transport.CodeInstanceNotFound, Message: revokedMessage}}})
-		if !errors.Is(err, ErrConflict) {
-			found = err == nil
-			break
-		}
-	}
+		return err
+	})
 	unlock()
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
-	if !found {
+	if err != nil {
 		return false, err
 	}
 	s.record(Event{Kind: KindRevoke, Code: CodeOK, Reason: "revoked by an administrator", Application: inst.Application, User: inst.User, Device: inst.Device, Instance: id})

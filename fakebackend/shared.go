@@ -184,9 +184,7 @@ func (s *Server) deliver(n Notice) {
 			s.log.Warn("confirming the shared time", "err", err)
 		}
 	case NoticeReset:
-		s.CloseClientConnections()
-		s.events.reset()
-		s.faults.reset()
+		s.resetLocal()
 	case NoticeApplications:
 		s.reloadApplications()
 	case NoticeCall, NoticeCallAct, NoticeCallLeft, NoticeCallRinging, NoticeCallOver, NoticeCallBound:
@@ -220,15 +218,30 @@ func (s *Server) moveShared(t time.Time, backward bool) error {
 // tellHolder sends instanceRevoked (code, msg) to the connection that
 // holds instance id on another replica, if one does.
 func (s *Server) tellHolder(id, code, msg string) {
+	if h, ok := s.remoteHolder(id); ok {
+		s.sendRevoked(h, id, code, msg)
+	}
+}
+
+// remoteHolder returns the holder of instance id when it is a connection
+// of another replica.
+func (s *Server) remoteHolder(id string) (Holder, bool) {
 	hs, err := s.shared.Holders([]string{id})
 	if err != nil || len(hs) != 1 {
 		s.log.Warn("finding the holder of an instance", "instance", id, "err", err)
-		return
+		return Holder{}, false
 	}
-	h := hs[0]
-	if h.Replica == "" || h.Replica == s.shared.Replica() {
-		return
-	}
+	return hs[0], s.elsewhere(hs[0])
+}
+
+// elsewhere reports whether h is a connection of another replica.
+func (s *Server) elsewhere(h Holder) bool {
+	return h.Replica != "" && h.Replica != s.shared.Replica()
+}
+
+// sendRevoked tells the replica of h that its connection h.Conn lost
+// instance id (instanceRevoked with code and msg).
+func (s *Server) sendRevoked(h Holder, id, code, msg string) {
 	if err := s.shared.Send(h.Replica, Notice{Kind: NoticeRevoked, Instance: id, Conn: h.Conn, Code: code, Message: msg}); err != nil {
 		// The durable record (the instance deleted, its holder moved)
 		// tells the connection on its next request.
@@ -239,7 +252,7 @@ func (s *Server) tellHolder(id, code, msg string) {
 // catchUp checks, before a request of a bound connection, that a notice
 // sent to it by another replica was not missed: that it still holds its
 // instance and the instance still exists. It tells the client what it
-// missed. It reports whether the connection is still bound.
+// missed.
 func (ss *session) catchUp() {
 	s := ss.s
 	id, _, _, _ := ss.bound()

@@ -57,7 +57,11 @@ func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
 	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndHungUp {
 		t.Fatalf("the caller is told: %#v", end)
 	}
-	// The call is over everywhere: acting on it again is refused.
+	// The call is over everywhere: its home (A) refuses to act on it, and
+	// B no longer knows it.
+	if code := errorCode(onA.request(&transport.HangupCall{ID: onA.id(), CallID: id})); code != transport.CodeCallNotFound {
+		t.Fatalf("hanging up an ended call at its home: %q", code)
+	}
 	if code := errorCode(onB.request(&transport.HangupCall{ID: onB.id(), CallID: id})); code != transport.CodeCallNotFound {
 		t.Fatalf("hanging up an ended call: %q", code)
 	}

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -410,6 +411,16 @@ func TestReplicasResetEverywhere(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onB := dial(t, c.srvs[1])
 	onB.mustCreate("kim", "phone", c.token(t, "kim", 0))
+	// A push recorded at B: kim calls lee, who has only a push token.
+	lee := dial(t, c.srvs[1])
+	lee.mustCreate("lee", "phone", c.token(t, "lee", 0))
+	want[*transport.PushTokenRegistered](t, lee.request(&transport.RegisterPushToken{ID: lee.id(), PushToken: "tok-lee"}))
+	lee.conn.Abort()
+	waitReleased(t, c, c.srvs[1].Instances()[1].ID)
+	want[*transport.CallProgressing](t, onB.request(&transport.CallUser{ID: onB.id(), CalleeUserID: "lee"}))
+	if n := len(c.srvs[1].Pushes()); n != 1 {
+		t.Fatalf("%d pushes at B before the reset", n)
+	}
 	if err := c.srvs[0].Reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -423,6 +434,13 @@ func TestReplicasResetEverywhere(t *testing.T) {
 	}
 	if n := len(c.srvs[1].Instances()); n != 0 {
 		t.Fatalf("%d instances after a reset", n)
+	}
+	// B forgets its pushes too, right after closing its connections.
+	for deadline := time.Now().Add(wait); len(c.srvs[1].Pushes()) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("B still has %d pushes after the reset at A", len(c.srvs[1].Pushes()))
+		}
+		runtime.Gosched()
 	}
 }
 
