@@ -62,10 +62,7 @@ type Stopper interface{ Stop() bool }
 // clk is a *Clock (f then runs on the goroutine that moves the clock and
 // must not block), and clk.AfterFunc otherwise.
 func AfterFunc(clk clock.Clock, d time.Duration, f func()) Stopper {
-	if c, ok := clk.(*Clock); ok {
-		return c.Schedule(d, f)
-	}
-	return clk.AfterFunc(d, f)
+	return AfterFuncKey(clk, "", d, f)
 }
 
 // AfterFuncKey is AfterFunc with ScheduleKey's key when clk is a *Clock.
@@ -148,7 +145,7 @@ func (h *timerHeap) compact() {
 	}
 	clear(h.h[len(kept):])
 	h.h, h.dead = kept, 0
-	for i := (len(h.h) - 2) / 4; i >= 0; i-- {
+	for i := (len(h.h) - 2) / 4; len(h.h) > 1 && i >= 0; i-- { // none left: nothing to order
 		h.down(i)
 	}
 }

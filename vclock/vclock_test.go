@@ -307,8 +307,8 @@ func TestTieBatching(t *testing.T) {
 	}
 }
 
-// Many timers, a third of them stopped (enough to compact the heap), fire
-// exactly in deadline then creation order.
+// Many timers, two thirds of them stopped (enough to compact the heap:
+// more stopped than armed), fire exactly in deadline then creation order.
 func TestTimerHeapOrder(t *testing.T) {
 	c := New(t0)
 	rnd := c.Rand("heap")
@@ -325,7 +325,10 @@ func TestTimerHeapOrder(t *testing.T) {
 		want = append(want, armed{at, i})
 	}
 	stopped := map[int]bool{}
-	for i := 0; i < len(timers); i += 3 {
+	for i := range timers {
+		if i%3 == 0 {
+			continue
+		}
 		if !timers[i].Stop() || timers[i].Stop() {
 			t.Fatal("Stop must report true once, then false")
 		}
@@ -348,5 +351,30 @@ func TestTimerHeapOrder(t *testing.T) {
 		if got[i] != order[i] {
 			t.Fatalf("timer %d fired in place %d, want timer %d", got[i], i, order[i])
 		}
+	}
+}
+
+// Stopping every timer empties the heap through a compaction (1,024 is
+// the least number of stopped timers that compacts); the clock then moves
+// with nothing to fire.
+func TestStoppingEveryTimer(t *testing.T) {
+	c := New(t0)
+	fired := 0
+	var timers []*Timer
+	for i := range 1024 {
+		timers = append(timers, c.Schedule(time.Duration(i)*time.Second, func() { fired++ }))
+	}
+	for _, tm := range timers {
+		tm.Stop()
+	}
+	if err := c.Advance(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if fired != 0 {
+		t.Fatalf("%d stopped timers fired", fired)
+	}
+	c.Schedule(time.Minute, func() { fired++ })
+	if err := c.Advance(time.Minute); err != nil || fired != 1 {
+		t.Fatalf("a timer armed after: fired %d, %v", fired, err)
 	}
 }
