@@ -149,7 +149,6 @@ type Conn struct {
 	queue   []*[]byte   // the send queue (at most Config.SendQueue)
 	ping    *time.Timer // asks the writer for a ping every PingInterval (keepalive only)
 	pingDue atomic.Bool // a ping is to be written
-	aborted bool        // a slow consumer: writes keep their past deadline (guarded by qmu)
 	writing atomic.Bool // a writer runs: a Send writing inline, or writeSome
 	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
 	handle  func(Message, error)
@@ -272,7 +271,10 @@ func (c *Conn) Send(m Message) error {
 	}
 	putMsgBuf(bp)
 	if c.begin(modeAbort, ClosePolicyViolation, "send queue full") {
-		c.abortWrites() // unblock a writer stuck on a peer that does not read
+		// Unblock a writer stuck on a peer that does not read. (A write
+		// that starts just after sets its own deadline: WriteWait bounds
+		// it; then the writer sees the end.)
+		_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 	}
 	return ErrSlowConsumer
 }

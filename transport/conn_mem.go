@@ -91,16 +91,13 @@ func (c *Conn) writeSome() {
 			return
 		}
 		if bp := c.next(); bp != nil {
-			c.armWrite()
-			err := c.ws.WriteMessage(websocket.TextMessage, *bp)
-			putMsgBuf(bp)
-			if err != nil {
+			if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
 				c.begin(modeEnd, 0, "")
 			}
 			continue
 		}
 		if c.pingDue.CompareAndSwap(true, false) {
-			c.armWrite()
+			c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
 			if err := c.ws.WriteMessage(websocket.PingMessage, nil); err != nil {
 				c.begin(modeEnd, 0, "")
 			}
@@ -112,27 +109,6 @@ func (c *Conn) writeSome() {
 			return
 		}
 	}
-}
-
-// armWrite gives the next write its deadline, unless the connection was
-// aborted: then the deadline stays at the moment of the abort, so that a
-// write to a peer that does not read cannot hold the writer up (see
-// abortWrites).
-func (c *Conn) armWrite() {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	if !c.aborted {
-		c.ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteWait))
-	}
-}
-
-// abortWrites ends a write in progress, and fails the ones to come until
-// finish sets a deadline of its own.
-func (c *Conn) abortWrites() {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	c.aborted = true
-	_ = c.ws.NetConn().SetWriteDeadline(time.Now())
 }
 
 func isDone(ch chan struct{}) bool {
