@@ -12,6 +12,7 @@ package gopool
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,8 +45,12 @@ func Go(f func()) {
 		return
 	}
 	mu.Unlock()
+	spawned.Add(1)
 	go run(f)
 }
+
+// spawned counts the goroutines Go started (for the tests).
+var spawned atomic.Int64
 
 func run(f func()) {
 	w := &worker{ch: make(chan func(), 1)}

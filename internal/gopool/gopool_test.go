@@ -51,3 +51,34 @@ func TestGo(t *testing.T) {
 		})
 	}
 }
+
+// A task handed over while a goroutine of the pool is idle runs on it: a
+// thousand tasks in a row, each after the last one's goroutine went idle,
+// start one goroutine.
+func TestGoReusesIdleGoroutines(t *testing.T) {
+	waitIdle := func() {
+		for deadline := time.Now().Add(5 * time.Second); ; runtime.Gosched() {
+			mu.Lock()
+			n := len(idle)
+			mu.Unlock()
+			if n > 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no goroutine of the pool went idle")
+			}
+		}
+	}
+	Go(func() {})
+	waitIdle()
+	before := spawned.Load()
+	for range 1000 {
+		done := make(chan struct{})
+		Go(func() { close(done) })
+		<-done
+		waitIdle()
+	}
+	if n := spawned.Load() - before; n != 0 {
+		t.Fatalf("%d goroutines started for 1,000 tasks handed to an idle one", n)
+	}
+}
