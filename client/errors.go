@@ -59,16 +59,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrorCode returns the code (codes.Coder).
 func (e *Error) ErrorCode() string { return e.Code }
 
-// Is matches errors with the same code: client sentinels, and the
-// codes.Error of credentials and transport.
+// Is matches any sinchsim error with the same code (codes.Coder): client
+// sentinels, and the codes.Error of credentials and transport.
 func (e *Error) Is(target error) bool {
-	switch t := target.(type) {
-	case *Error:
-		return t.Code == e.Code
-	case *codes.Error: // credentials' and transport's errors
-		return t.Code == e.Code
-	}
-	return false
+	t, ok := target.(codes.Coder)
+	return ok && t.ErrorCode() == e.Code
 }
 
 // Client error codes (besides the backend's codes, listed in docs/PROTOCOL.md).
@@ -122,7 +117,7 @@ var (
 
 // fromWire converts a backend error.
 func fromWire(e *transport.Error) *Error {
-	d := codes.Domain(e.Domain)
+	d := e.Domain
 	if d == codes.DomainHTTP {
 		d = DomainGeneric // a malformed request is the client's own fault
 	}

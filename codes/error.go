@@ -28,10 +28,11 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
-// Is reports whether target is an *Error with the same code, so that
-// errors.Is(err, credentials.ErrSignatureInvalid) works whatever the
-// message.
+// Is reports whether target is a sinchsim error (a Coder) with the same
+// code, so that errors.Is(err, credentials.ErrSignatureInvalid) works
+// whatever the message, and so does errors.Is(err, client.ErrRateLimited)
+// on the backend's error.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	t, ok := target.(Coder)
+	return ok && t.ErrorCode() == e.Code
 }

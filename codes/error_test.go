@@ -23,7 +23,16 @@ func TestErrorFormatAndMatch(t *testing.T) {
 	if errors.Is(wrapped, &codes.Error{Code: codes.TokenExpired}) {
 		t.Fatal("errors.Is matches another code")
 	}
+	if !errors.Is(wrapped, otherCoder(codes.NonceReused)) {
+		t.Fatal("errors.Is does not match another error type with the same code")
+	}
 	if got := codes.Of(wrapped); got != codes.NonceReused {
 		t.Fatalf("Of = %q", got)
 	}
 }
+
+// otherCoder is an error of another type that carries a code.
+type otherCoder string
+
+func (c otherCoder) Error() string     { return string(c) }
+func (c otherCoder) ErrorCode() string { return string(c) }

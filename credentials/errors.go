@@ -52,15 +52,16 @@ const (
 	CodeSequenceNotIncreasing = codes.SequenceNotIncreasing
 )
 
-// Codes lists every rejection code this package returns, in rule order.
+// Codes lists every rejection code this package returns, in rule order
+// (the rejections of package codes' credentials group).
 func Codes() []string {
-	return []string{
-		CodeTokenMalformed, CodeTokenAlgorithm, CodeKidInvalid, CodeKidDateMismatch,
-		CodeSignatureInvalid, CodeUnknownApplication, CodeSubjectMismatch,
-		CodeUserIDInvalid, CodeClaimMissing, CodeClaimInvalid, CodeTokenExpired,
-		CodeTokenNotYetValid, CodeTokenTTLTooShort, CodeInstanceTTLTooShort,
-		CodeNonceReused, CodeSequenceNotIncreasing,
+	var out []string
+	for _, i := range codes.InGroup(codes.GroupCredentials) {
+		if i.Kind == "rejection" {
+			out = append(out, i.Code)
+		}
 	}
+	return out
 }
 
 // Error is the one error type token and legacy verification return:
