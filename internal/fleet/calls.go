@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ type callLoad struct {
 	mu          sync.Mutex
 	rnd         *rand.Rand
 	sum         CallSummary
-	lats        []time.Duration
+	setupUs     map[int64]int64 // setup latencies: microseconds -> count
 	established map[*client.Call]bool
 	inFlight    sync.WaitGroup // calls placed and not ended
 	stopped     bool
@@ -59,7 +60,7 @@ func newCallLoad(cfg Config) *callLoad {
 		cfg.HoldTime = DefaultHoldTime
 	}
 	return &callLoad{cfg: cfg, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		sum: CallSummary{FailedByCause: map[string]int{}}, established: map[*client.Call]bool{}}
+		sum: CallSummary{FailedByCause: map[string]int{}}, established: map[*client.Call]bool{}, setupUs: map[int64]int64{}}
 }
 
 // listener returns the call callbacks of one bot, to go with its
@@ -159,7 +160,7 @@ func (l *callLoad) place(ctx context.Context, c *client.SinchClient, callee stri
 			l.inFlight.Done()
 			return
 		}
-		l.lats = append(l.lats, lat)
+		l.setupUs[lat.Microseconds()]++
 	}()
 }
 
@@ -219,15 +220,8 @@ func (l *callLoad) summary() *CallSummary {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.sum
-	s.FailedByCause = make(map[string]int, len(l.sum.FailedByCause))
-	for k, v := range l.sum.FailedByCause {
-		s.FailedByCause[k] = v
-	}
-	us := make(map[int64]int64, len(l.lats))
-	for _, d := range l.lats {
-		us[d.Microseconds()]++
-	}
-	s.SetupLatencyHistogram = histogramOf(us)
+	s.FailedByCause = maps.Clone(l.sum.FailedByCause)
+	s.SetupLatencyHistogram = histogramOf(l.setupUs)
 	s.SetupLatencyMs = s.SetupLatencyHistogram.latency()
 	return &s
 }

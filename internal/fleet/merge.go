@@ -52,6 +52,13 @@ func (h Histogram) percentile(p int) float64 {
 	return float64(h.Microseconds[len(h.Microseconds)-1]) / 1000
 }
 
+// addTo adds h's counts to m (microseconds -> count).
+func (h Histogram) addTo(m map[int64]int64) {
+	for i, us := range h.Microseconds {
+		m[us] += h.Counts[i]
+	}
+}
+
 func (h Histogram) latency() Latency {
 	return Latency{P50: h.percentile(50), P95: h.percentile(95), P99: h.percentile(99)}
 }
@@ -85,6 +92,9 @@ func Merge(results ...Result) (Result, error) {
 		if !r.LatencyHistogram.valid() || r.LatencyHistogram.total() != int64(r.Started) {
 			return Result{}, fmt.Errorf("result %d: its latency histogram does not hold its %d started clients", k+1, r.Started)
 		}
+		if c := r.Calls; c != nil && !c.SetupLatencyHistogram.valid() {
+			return Result{}, fmt.Errorf("result %d: its call setup histogram is malformed", k+1)
+		}
 		out.Clients += r.Clients
 		out.Started += r.Started
 		out.InstancesCreated += r.InstancesCreated
@@ -115,9 +125,7 @@ func Merge(results ...Result) (Result, error) {
 		}
 		g.Limited += m.Limited
 		g.Unlimited += m.Unlimited
-		for i, us := range r.LatencyHistogram.Microseconds {
-			h[us] += r.LatencyHistogram.Counts[i]
-		}
+		r.LatencyHistogram.addTo(h)
 		calls.add(r.Calls)
 		elapsed = max(elapsed, r.ElapsedSeconds)
 	}
@@ -154,9 +162,7 @@ func (m *callMerge) add(c *CallSummary) {
 	for k, n := range c.FailedByCause {
 		m.sum.FailedByCause[k] += n
 	}
-	for i, us := range c.SetupLatencyHistogram.Microseconds {
-		m.setup[us] += c.SetupLatencyHistogram.Counts[i]
-	}
+	c.SetupLatencyHistogram.addTo(m.setup)
 }
 
 // result is the merged summary (nil when no run placed calls).

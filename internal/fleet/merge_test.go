@@ -94,6 +94,8 @@ func TestMergeRefusesBadInput(t *testing.T) {
 		{"short counts", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1}}}},
 		{"unsorted", Result{Started: 2, LatencyHistogram: Histogram{Microseconds: []int64{5, 2}, Counts: []int64{1, 1}}}},
 		{"zero count", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1, 0}}}},
+		{"short call setup counts", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1}, Counts: []int64{1}},
+			Calls: &CallSummary{Placed: 2, SetupLatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1}}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,5 +106,35 @@ func TestMergeRefusesBadInput(t *testing.T) {
 	}
 	if _, err := Merge(); err == nil {
 		t.Fatal("merged nothing")
+	}
+}
+
+// The calls of several runs add up, and their setup percentiles come from
+// the merged histograms.
+func TestMergeCalls(t *testing.T) {
+	one := func(placed, answered int, cause string, us ...int64) Result {
+		r := summarize([]outcome{{started: true, latency: time.Millisecond}})
+		m := map[int64]int64{}
+		for _, u := range us {
+			m[u]++
+		}
+		h := histogramOf(m)
+		r.Calls = &CallSummary{Placed: placed, Answered: answered, Failed: placed - answered,
+			FailedByCause: map[string]int{cause: placed - answered}, SetupLatencyHistogram: h, SetupLatencyMs: h.latency()}
+		return r
+	}
+	got, err := Merge(one(3, 2, "no_answer", 1000, 2000), one(2, 2, "declined", 3000, 4000), summarize([]outcome{{started: true, latency: time.Millisecond}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.Calls
+	if c == nil || c.Placed != 5 || c.Answered != 4 || c.Failed != 1 || !reflect.DeepEqual(c.FailedByCause, map[string]int{"no_answer": 1, "declined": 0}) {
+		t.Fatalf("merged calls %+v", c)
+	}
+	if c.SetupLatencyMs != (Latency{P50: 2, P95: 4, P99: 4}) {
+		t.Fatalf("merged setup latency %+v", c.SetupLatencyMs)
+	}
+	if got, _ := Merge(summarize([]outcome{{started: true, latency: time.Millisecond}})); got.Calls != nil {
+		t.Fatalf("calls from runs without calls: %+v", got.Calls)
 	}
 }
