@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -351,12 +352,7 @@ func printFleet(e *env, where string, r fleet.Result) {
 
 // printCodes prints failure counts by code, each with its example.
 func printCodes(w io.Writer, byCode map[string]int, examples map[string]string) {
-	codes := make([]string, 0, len(byCode))
-	for c := range byCode {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	for _, c := range codes {
+	for _, c := range slices.Sorted(maps.Keys(byCode)) {
 		fmt.Fprintf(w, "    %-32s %d\n", c, byCode[c])
 		if ex := examples[c]; ex != "" {
 			fmt.Fprintf(w, "      e.g. %s\n", printable(ex))

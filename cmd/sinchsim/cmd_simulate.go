@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/internal/sim"
 )
 
@@ -94,29 +93,11 @@ func (w *windowsFlag) Set(s string) error {
 
 // validate checks the flags; every error is a usageErr.
 func (f *simulateFlags) validate() error {
-	switch {
-	case f.bots < 1:
-		return usagef("--bots must be at least 1")
-	case f.period <= 0:
-		return usagef("--period must be positive")
-	case f.instanceTTL < credentials.MinInstanceTTL:
-		return usagef("--instance-ttl must be at least 48h (Sinch's minimum)")
-	case f.failRate < 0 || f.failRate > 1 || f.failRate != f.failRate:
-		return usagef("--renewal-failure-rate must be between 0 and 1")
-	case f.policy != sim.PolicyDefault && f.policy != sim.PolicyAtStart:
-		return usagef("--renewal-policy must be default or at-start")
-	case f.transport != sim.TransportMemory && f.transport != sim.TransportWebSocket:
-		return usagef("--transport must be memory or websocket")
-	case f.restartEvery < 0 || (f.restartEvery > 0 && f.restartEvery < time.Minute):
-		return usagef("--restart-every must be 0 or at least 1m")
-	case f.stagger < 0:
-		return usagef("--stagger must not be negative")
-	case f.callsPerDay < 0 || f.callsPerDay > sim.MaxCallsPerDay || f.callsPerDay != f.callsPerDay:
-		return usagef("--calls-per-day must be between 0 and %d", sim.MaxCallsPerDay)
-	case f.callsPerDay > 0 && f.bots < 2:
-		return usagef("--calls-per-day needs at least 2 --bots")
-	case f.asJSON && f.asCSV:
+	if f.asJSON && f.asCSV {
 		return usagef("--json and --csv both print on stdout: choose one")
+	}
+	if err := f.config().Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,13 +47,13 @@ func printSimulation(w io.Writer, res sim.Result) {
 		fmt.Fprintf(w, "  rejections              none\n")
 	} else {
 		fmt.Fprintf(w, "  rejections\n")
-		for _, c := range sim.SortedCodes(res.RejectionsByCode) {
+		for _, c := range slices.Sorted(maps.Keys(res.RejectionsByCode)) {
 			fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
 		}
 	}
 	if c := res.Calls; c != nil {
 		fmt.Fprintf(w, "  calls                   %d placed (%g per client per day), %d answered, %d failed\n", c.Placed, res.CallsPerDay, c.Answered, c.Failed)
-		for _, cause := range sim.SortedCodes(c.FailedByCause) {
+		for _, cause := range slices.Sorted(maps.Keys(c.FailedByCause)) {
 			fmt.Fprintf(w, "    %-30s %d\n", cause, c.FailedByCause[cause])
 		}
 	}

@@ -30,8 +30,9 @@ type Calls struct {
 
 // callTally counts the calls of a run.
 type callTally struct {
-	mu  sync.Mutex
-	sum Calls
+	mu        sync.Mutex
+	sum       Calls
+	connected map[*client.Call]bool // answered and not ended yet
 }
 
 func (t *callTally) placed() {
@@ -40,10 +41,25 @@ func (t *callTally) placed() {
 	t.mu.Unlock()
 }
 
-func (t *callTally) answered() {
+func (t *callTally) answered(call *client.Call) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.sum.Answered++
+	if t.connected == nil {
+		t.connected = map[*client.Call]bool{}
+	}
+	t.connected[call] = true
+}
+
+// ended counts a call that ended as failed unless it was answered.
+func (t *callTally) ended(call *client.Call) {
+	t.mu.Lock()
+	answered := t.connected[call]
+	delete(t.connected, call)
 	t.mu.Unlock()
+	if !answered {
+		t.failed(string(call.EndCause()))
+	}
 }
 
 func (t *callTally) failed(cause string) {
@@ -67,15 +83,16 @@ func (t *callTally) result() *Calls {
 }
 
 // armCalls schedules the bot's calls: every 24h/CallsPerDay, the first at
-// a time of its own within the first interval, so that the fleet's calls
-// are spread evenly.
+// a time of its own within the first interval after the last client has
+// started (Stagger), so that the fleet's calls are spread evenly and none
+// goes to a client that has not started yet.
 func (b *bot) armCalls() {
 	s := b.s
 	if s.cfg.CallsPerDay <= 0 || s.cfg.Bots < 2 {
 		return
 	}
 	every := time.Duration(float64(24*time.Hour) / s.cfg.CallsPerDay)
-	first := b.startAt + time.Duration(float64(every)*(float64(b.i)+0.5)/float64(s.cfg.Bots))
+	first := s.cfg.Stagger + time.Duration(float64(every)*(float64(b.i)+0.5)/float64(s.cfg.Bots))
 	var next func(d time.Duration)
 	next = func(d time.Duration) {
 		s.world.ScheduleKey(b.user, d, func() {
@@ -120,15 +137,15 @@ func (b *bot) OnCallProgressing(*client.Call) {}
 // call answered and hangs up.
 func (b *bot) OnCallEstablished(call *client.Call) {
 	if call.Direction() == client.CallOutgoing {
-		b.s.calls.answered()
+		b.s.calls.answered(call)
 		_ = call.Hangup()
 	}
 }
 
 // OnCallEnded implements client.CallListener: an outgoing call that ended
-// otherwise than by the caller's hang-up after the answer failed.
+// without an answer failed.
 func (b *bot) OnCallEnded(call *client.Call) {
-	if call.Direction() == client.CallOutgoing && call.EndCause() != client.EndCauseHungUp {
-		b.s.calls.failed(string(call.EndCause()))
+	if call.Direction() == client.CallOutgoing {
+		b.s.calls.ended(call)
 	}
 }

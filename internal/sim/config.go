@@ -132,31 +132,30 @@ type Config struct {
 	Renewal registration.RenewalPolicy
 }
 
-// Validate checks cfg as Run does, without running anything.
+// Validate checks cfg as Run does, without running anything. Its errors
+// name the fields by the flags of sinchsim simulate.
 func (cfg Config) Validate() error {
 	switch {
 	case cfg.Bots < 1:
-		return errors.New("at least one client is needed")
+		return errors.New("--bots must be at least 1")
 	case cfg.Period <= 0:
-		return errors.New("the period must be positive")
+		return errors.New("--period must be positive")
 	case cfg.InstanceTTL < credentials.MinInstanceTTL:
-		return fmt.Errorf("the instance TTL %v is under 48h, Sinch's minimum", cfg.InstanceTTL)
+		return errors.New("--instance-ttl must be at least 48h (Sinch's minimum)")
 	case cfg.RenewalFailureRate < 0 || cfg.RenewalFailureRate > 1 || math.IsNaN(cfg.RenewalFailureRate):
-		return errors.New("the renewal failure rate must be within [0, 1]")
+		return errors.New("--renewal-failure-rate must be between 0 and 1")
 	case cfg.Policy != "" && cfg.Policy != PolicyDefault && cfg.Policy != PolicyAtStart:
-		return fmt.Errorf("unknown renewal policy %q (default or at-start)", cfg.Policy)
+		return errors.New("--renewal-policy must be default or at-start")
 	case cfg.Transport != "" && cfg.Transport != TransportMemory && cfg.Transport != TransportWebSocket:
-		return fmt.Errorf("unknown transport %q (memory or websocket)", cfg.Transport)
-	case cfg.RestartEvery < 0:
-		return errors.New("the restart interval must not be negative")
-	case cfg.RestartEvery > 0 && cfg.RestartEvery < time.Minute:
-		return errors.New("the restart interval must be a minute or more")
+		return errors.New("--transport must be memory or websocket")
+	case cfg.RestartEvery < 0 || (cfg.RestartEvery > 0 && cfg.RestartEvery < time.Minute):
+		return errors.New("--restart-every must be 0 or at least 1m")
 	case cfg.Stagger < 0:
-		return errors.New("the stagger must not be negative")
+		return errors.New("--stagger must not be negative")
 	case cfg.CallsPerDay < 0 || cfg.CallsPerDay > MaxCallsPerDay || math.IsNaN(cfg.CallsPerDay):
-		return fmt.Errorf("the calls per day must be within [0, %d]", MaxCallsPerDay)
+		return fmt.Errorf("--calls-per-day must be between 0 and %d", MaxCallsPerDay)
 	case cfg.CallsPerDay > 0 && cfg.Bots < 2:
-		return errors.New("calls need at least two clients")
+		return errors.New("--calls-per-day needs at least 2 --bots")
 	}
 	for _, w := range append(append([]Window(nil), cfg.Outages...), cfg.BackendOutages...) {
 		if w.Start < 0 || w.Duration <= 0 {

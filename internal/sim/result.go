@@ -2,7 +2,6 @@ package sim
 
 import (
 	"math"
-	"sort"
 	"time"
 
 	"github.com/sinchsim/sinchsim/registration"
@@ -186,15 +185,5 @@ func windows(ws []Window) []string {
 	for _, w := range ws {
 		out = append(out, w.String())
 	}
-	return out
-}
-
-// SortedCodes returns the keys of m, sorted.
-func SortedCodes(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
