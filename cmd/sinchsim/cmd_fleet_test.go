@@ -107,11 +107,17 @@ func startServe(t *testing.T, args ...string) string {
 // startServeOut is startServe that also returns what serve printed.
 func startServeOut(t *testing.T, args ...string) (string, string) {
 	t.Helper()
+	return startServeEnv(t, noEnv, args...)
+}
+
+// startServeEnv is startServeOut with getenv as the environment.
+func startServeEnv(t *testing.T, getenv func(string) string, args ...string) (string, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- runEnv(ctx, &env{name: "sinchsim", stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, now: time.Now},
+		done <- runEnv(ctx, &env{name: "sinchsim", stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, now: time.Now, getenv: getenv},
 			append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
 	}()
 	t.Cleanup(func() {

@@ -75,7 +75,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // serveFlags holds serve's flags. define registers them (in the order of
 // the help), validate checks them without side effects, and config turns
-// them into the backend's Config.
+// them into the backend's Config (opening the Redis store, with --store).
 type serveFlags struct {
 	addr, clock, dataDir, adminToken string
 	store, storePrefix, replica      string
@@ -124,12 +124,8 @@ func (f *serveFlags) define(fs *flagSet) {
 	fs.BoolVar(&f.logJSON, "log-json", false, "log as JSON lines instead of text")
 }
 
-// validate checks the flags; every error is a usageErr. An absent
-// --admin-token is taken from adminTokenEnv.
+// validate checks the flags; every error is a usageErr.
 func (f *serveFlags) validate() error {
-	if f.adminToken == "" {
-		f.adminToken = os.Getenv(adminTokenEnv)
-	}
 	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return usagef("--log-level must be debug, info, warn or error")
 	}
@@ -202,19 +198,19 @@ func (f *serveFlags) config(now func() time.Time, logger *slog.Logger) (fakeback
 		// where the last run stopped.
 		cfg.Clock = vclock.New(f.startTime.or(now).UTC())
 	}
-	if f.store != "" {
-		st, err := redisstore.Open(f.store, redisstore.Options{Prefix: f.storePrefix, Replica: f.replica})
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Store = st
-	}
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
 			return cfg, fmt.Errorf("loading the TLS key pair: %w", err)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if f.store != "" { // last: nothing after it can fail and leave it open
+		st, err := redisstore.Open(f.store, redisstore.Options{Prefix: f.storePrefix, Replica: f.replica})
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Store = st
 	}
 	return cfg, nil
 }
@@ -229,6 +225,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	if err := f.validate(); err != nil {
 		return fs.fail(err)
 	}
+	if f.adminToken == "" {
+		f.adminToken = e.lookupEnv(adminTokenEnv)
+	}
 	logger := f.logger(e.stderr)
 	cfg, err := f.config(e.now, logger)
 	if err != nil {
@@ -236,6 +235,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	srv, generated, err := startBackend(cfg)
 	if err != nil {
+		if cfg.Store != nil {
+			cfg.Store.Close() // a server that did not start did not take it over
+		}
 		e.errorf("%v", err)
 		return exitFail
 	}

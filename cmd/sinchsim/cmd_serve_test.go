@@ -20,12 +20,18 @@ func testServeConsole(t *testing.T, flag bool) {
 	t.Helper()
 	const token = "serve-admin-token-77"
 	var args []string
+	getenv := noEnv
 	if flag {
 		args = []string{"--admin-token", token}
 	} else {
-		t.Setenv(adminTokenEnv, token)
+		getenv = func(k string) string {
+			if k == adminTokenEnv {
+				return token
+			}
+			return ""
+		}
 	}
-	_, out := startServeOut(t, args...)
+	_, out := startServeEnv(t, getenv, args...)
 	m := regexp.MustCompile(`(?m)^  console    (http://127\.0\.0\.1:\d+/console)$`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no console line in:\n%s", out)

@@ -59,7 +59,6 @@ func cliEnv(t *testing.T, ctx context.Context, now func() time.Time, stdin io.Re
 	if now == nil {
 		now = time.Now
 	}
-	noEnv := func(string) string { return "" }
 	code := runEnv(ctx, &env{name: "sinchsim", stdin: stdin, stdout: &stdout, stderr: &stderr, now: now, getenv: noEnv}, args)
 	r := result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 	checkNoSecret(t, r, args)
@@ -251,3 +250,7 @@ func TestHelpSpellings(t *testing.T) {
 		}
 	}
 }
+
+// noEnv is an empty environment: what a test sees of the developer's
+// environment variables.
+func noEnv(string) string { return "" }
