@@ -89,7 +89,7 @@ func (l *eventLog) startOutbox() {
 	go func() {
 		defer close(l.outboxDone)
 		for e := range l.outbox {
-			if _, err := l.shared.AppendEvent(e, l.limit); err != nil && l.log != nil {
+			if err := l.shared.AppendEvent(e, l.limit); err != nil && l.log != nil {
 				l.log.Warn("adding to the shared decision log", "err", err)
 			}
 		}
@@ -118,12 +118,12 @@ func newEventLog(limit int) *eventLog {
 //
 // With a shared store the event is appended to the shared log shortly
 // after, off the request's path (it gets its sequence number there).
-func (l *eventLog) add(e Event) Event {
+func (l *eventLog) add(e Event) {
 	if l.shared != nil {
 		l.outMu.RLock()
 		defer l.outMu.RUnlock()
 		if l.outbox == nil || l.outClosed {
-			return e // the server is closing: nothing is logged any more
+			return // the server is closing: nothing is logged any more
 		}
 		select {
 		case l.outbox <- e:
@@ -132,7 +132,7 @@ func (l *eventLog) add(e Event) Event {
 				l.log.Warn("the shared decision log is behind; an event was dropped", "kind", e.Kind, "code", e.Code)
 			}
 		}
-		return e
+		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -145,7 +145,6 @@ func (l *eventLog) add(e Event) Event {
 		l.start = (l.start + 1) % l.limit
 	}
 	l.fanoutLocked(e)
-	return e
 }
 
 func (l *eventLog) fanoutLocked(e Event) {

@@ -69,8 +69,8 @@ type Shared interface {
 	WaitTime(ctx context.Context, t time.Time) (behind []string, err error)
 
 	// AppendEvent adds e to the shared decision log, which keeps the
-	// newest limit events, and returns e with its sequence number.
-	AppendEvent(e Event, limit int) (Event, error)
+	// newest limit events; the log numbers it (Event.Seq).
+	AppendEvent(e Event, limit int) error
 	// Events returns the events after sequence number since, oldest
 	// first; with limit > 0, only the newest limit of them.
 	Events(since uint64, limit int) ([]Event, error)

@@ -323,21 +323,16 @@ return seq
 `)
 
 // AppendEvent adds e to the shared decision log (a Redis stream capped at
-// limit entries) and returns it with its sequence number.
-func (s *Store) AppendEvent(e fakebackend.Event, limit int) (fakebackend.Event, error) {
+// limit entries), where it gets its sequence number.
+func (s *Store) AppendEvent(e fakebackend.Event, limit int) error {
 	e.Seq = 0
 	b, err := json.Marshal(e)
 	if err != nil {
-		return e, err
+		return err
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	seq, err := appendEventScript.Run(ctx, s.rdb, []string{s.eventsKey(), s.eventSeqKey()}, string(b), limit).Int64()
-	if err != nil {
-		return e, fail(err)
-	}
-	e.Seq = uint64(seq)
-	return e, nil
+	return fail(appendEventScript.Run(ctx, s.rdb, []string{s.eventsKey(), s.eventSeqKey()}, string(b), limit).Err())
 }
 
 // Events returns the events after since, oldest first; with limit > 0
