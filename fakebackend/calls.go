@@ -183,8 +183,8 @@ func (s *Server) instancesOf(app, user string) ([]Instance, error) {
 }
 
 // userInstanceLister is a Store that lists one user's instances without
-// listing every instance. The built-in stores are; a Store that is not
-// still works, more slowly.
+// listing every instance. The built-in stores and the Redis store are; a
+// Store that is not still works, more slowly.
 type userInstanceLister interface {
 	// UserInstances returns the instances of user of application app,
 	// sorted by creation time then id.

@@ -106,6 +106,9 @@ func (s *Store) holderKey(id string) string { return s.key("holder", esc(id)) }
 func (s *Store) userKey(app, user string) string {
 	return s.key("user", esc(app), esc(user))
 }
+func (s *Store) userInstsKey(app, user string) string {
+	return s.key("userinsts", esc(app), esc(user))
+}
 func (s *Store) creationsKey(app, user string) string {
 	return s.key("creations", esc(app), esc(user))
 }
@@ -211,9 +214,21 @@ func (s *Store) mget(ctx context.Context, ids []string, key func(string) string,
 
 // Instances returns every instance, sorted by creation time then id.
 func (s *Store) Instances() ([]fakebackend.Instance, error) {
+	return s.instancesIn(s.instSetKey())
+}
+
+// UserInstances returns the instances of one user of one application,
+// sorted by creation time then id, without reading anybody else's (what
+// a call needs of its callee).
+func (s *Store) UserInstances(app, user string) ([]fakebackend.Instance, error) {
+	return s.instancesIn(s.userInstsKey(app, user))
+}
+
+// instancesIn reads the instances whose ids the set at key holds.
+func (s *Store) instancesIn(key string) ([]fakebackend.Instance, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*s.timeout)
 	defer cancel()
-	ids, err := s.rdb.SMembers(ctx, s.instSetKey()).Result()
+	ids, err := s.rdb.SMembers(ctx, key).Result()
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -343,8 +358,9 @@ func (s *Store) userField(app, user, field string) (uint64, error) {
 
 // commitScript applies a Change if the user's version is unchanged:
 //
-//	KEYS: user hash, creations, instance set, then a key per put
-//	      instance, two per deletion (instance, ended), one per device
+//	KEYS: user hash, creations, instance set, the user's instance set,
+//	      then a key per put instance, two per deletion (instance,
+//	      ended), one per device
 //	ARGV: version, creation time (µs, "" for none), window (µs), limit,
 //	      creation member, sequence ("" for none), #put, #delete,
 //	      #devices, ended TTL (ms), then id and record per put, id and
@@ -369,10 +385,11 @@ if ARGV[2] ~= '' then
 end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'seq', ARGV[6]) end
 local nput, ndel, ndev = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local k, a = 4, 11
+local k, a = 5, 11
 for i = 1, nput do
   redis.call('SET', KEYS[k], ARGV[a + 1])
   redis.call('SADD', KEYS[3], ARGV[a])
+  redis.call('SADD', KEYS[4], ARGV[a])
   k, a = k + 1, a + 2
 end
 for i = 1, ndel do
@@ -380,6 +397,7 @@ for i = 1, ndel do
     redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'PX', ARGV[10])
   end
   redis.call('SREM', KEYS[3], ARGV[a])
+  redis.call('SREM', KEYS[4], ARGV[a])
   k, a = k + 2, a + 2
 end
 for i = 1, ndev do
@@ -392,7 +410,8 @@ return {1, redis.call('HINCRBY', KEYS[1], 'v', 1)}
 // Commit applies c atomically (one Lua script) if the user's version is
 // still c.Version.
 func (s *Store) Commit(c fakebackend.Change) (fakebackend.Committed, error) {
-	keys := []string{s.userKey(c.Application, c.User), s.creationsKey(c.Application, c.User), s.instSetKey()}
+	keys := []string{s.userKey(c.Application, c.User), s.creationsKey(c.Application, c.User), s.instSetKey(),
+		s.userInstsKey(c.Application, c.User)}
 	args := make([]any, 10, 10+2*len(c.Put)+2*len(c.Delete)+len(c.Devices))
 	args[0] = strconv.FormatUint(c.Version, 10)
 	args[1], args[2], args[3], args[4] = "", "0", "0", ""

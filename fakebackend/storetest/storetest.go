@@ -57,6 +57,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) fakebackend.Store, 
 		{"InstanceRoundTrip", testInstanceRoundTrip},
 		{"InstancesSorted", testInstancesSorted},
 		{"Delete", testDelete},
+		{"UserInstances", testUserInstances},
 		{"Devices", testDevices},
 		{"LegacySequence", testLegacySequence},
 		{"ReadUser", testReadUser},
@@ -216,6 +217,40 @@ func testDelete(t *testing.T, st fakebackend.Store) {
 	must(t, err)
 	if len(insts) != 1 || insts[0].ID != "i2" {
 		t.Fatalf("Instances after a delete = %v", insts)
+	}
+}
+
+// testUserInstances: a store that lists one user's instances (calls use
+// it for the callee) lists exactly theirs, in creation order, and forgets
+// a deleted one. A store without the method is not checked.
+func testUserInstances(t *testing.T, st fakebackend.Store) {
+	l, ok := st.(interface {
+		UserInstances(app, user string) ([]fakebackend.Instance, error)
+	})
+	if !ok {
+		t.Skip("the store does not list one user's instances")
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	put(t, st, instance("u2", "app", "una", "tablet", t0.Add(time.Minute)), instance("u1", "app", "una", "phone", t0),
+		instance("v1", "app", "vic", "phone", t0), instance("u3", "other", "una", "phone", t0))
+	ids := func() []string {
+		insts, err := l.UserInstances("app", "una")
+		must(t, err)
+		var out []string
+		for _, i := range insts {
+			out = append(out, i.ID)
+		}
+		return out
+	}
+	if got := fmt.Sprint(ids()); got != "[u1 u2]" {
+		t.Fatalf("UserInstances = %s, want [u1 u2]", got)
+	}
+	v, err := st.UserVersion("app", "una")
+	must(t, err)
+	_, err = st.Commit(fakebackend.Change{Application: "app", User: "una", Version: v, Delete: []fakebackend.Ended{{Instance: "u1"}}})
+	must(t, err)
+	if got := fmt.Sprint(ids()); got != "[u2]" {
+		t.Fatalf("UserInstances after a delete = %s, want [u2]", got)
 	}
 }
 
