@@ -57,8 +57,7 @@ type eventLog struct {
 	mu    sync.Mutex
 	limit int
 	seq   uint64
-	buf   []Event
-	start int
+	ring  ring[Event]
 	// subs maps each subscriber to whether it is a stream (an HTTP
 	// response that must end when the server stops serving).
 	subs   map[chan Event]bool
@@ -111,7 +110,7 @@ func (l *eventLog) closeOutbox() {
 }
 
 func newEventLog(limit int) *eventLog {
-	return &eventLog{limit: limit, subs: map[chan Event]bool{}}
+	return &eventLog{limit: limit, ring: ring[Event]{limit: limit}, subs: map[chan Event]bool{}}
 }
 
 // add appends e to the log and tells the subscribers.
@@ -138,12 +137,7 @@ func (l *eventLog) add(e Event) {
 	defer l.mu.Unlock()
 	l.seq++
 	e.Seq = l.seq
-	if len(l.buf) < l.limit {
-		l.buf = append(l.buf, e)
-	} else {
-		l.buf[l.start] = e
-		l.start = (l.start + 1) % l.limit
-	}
+	l.ring.add(e)
 	l.fanoutLocked(e)
 }
 
@@ -166,15 +160,12 @@ func (l *eventLog) list() []Event {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]Event, 0, len(l.buf))
-	out = append(out, l.buf[l.start:]...)
-	out = append(out, l.buf[:l.start]...)
-	return out
+	return l.ring.list()
 }
 
 func (l *eventLog) reset() {
 	l.mu.Lock()
-	l.buf, l.start = nil, 0
+	l.ring.reset()
 	l.mu.Unlock()
 }
 

@@ -46,17 +46,16 @@ const (
 // pushOutbox records pushes (bounded, oldest dropped first) and posts them
 // to the webhook.
 type pushOutbox struct {
-	s     *Server
-	mu    sync.Mutex
-	limit int
-	seq   uint64
-	buf   []Push
+	s    *Server
+	mu   sync.Mutex
+	seq  uint64
+	ring ring[Push]
 
 	hook *webhook // nil without Config.PushWebhook
 }
 
 func newPushOutbox(s *Server, limit int, url string) *pushOutbox {
-	o := &pushOutbox{s: s, limit: limit}
+	o := &pushOutbox{s: s, ring: ring[Push]{limit: limit}}
 	if url != "" {
 		o.hook = newWebhook(url, s.log)
 	}
@@ -69,11 +68,7 @@ func (o *pushOutbox) deliver(p Push) {
 	o.mu.Lock()
 	o.seq++
 	p.Seq = o.seq
-	if len(o.buf) >= o.limit {
-		copy(o.buf, o.buf[1:])
-		o.buf = o.buf[:len(o.buf)-1]
-	}
-	o.buf = append(o.buf, p)
+	o.ring.add(p)
 	o.mu.Unlock()
 	o.s.record(Event{Kind: KindPush, Application: p.Application, User: p.User, Device: p.Device, Instance: p.Instance, Call: p.CallID,
 		Reason: "push for a call from " + p.CallerUserID})
@@ -85,14 +80,12 @@ func (o *pushOutbox) deliver(p Push) {
 func (o *pushOutbox) list() []Push {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]Push, len(o.buf))
-	copy(out, o.buf)
-	return out
+	return o.ring.list()
 }
 
 func (o *pushOutbox) reset() {
 	o.mu.Lock()
-	o.buf = nil
+	o.ring.reset()
 	o.mu.Unlock()
 }
 
