@@ -2,12 +2,9 @@ package client_test
 
 import (
 	"errors"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/sinchsim/sinchsim/client"
-	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/transport"
 )
@@ -16,27 +13,7 @@ import (
 // clients with WithInMemory.
 func memWorld(t testing.TB, n int) (*fakebackend.Server, []*client.SinchClient) {
 	t.Helper()
-	srv := fakebackend.RunT(t, fakebackend.Config{InMemory: true})
-	app := srv.Application()
-	p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{
-		ApplicationKey: app.Key, Secret: app.Secret, Clock: srv.Clock(), InstanceTTL: 72 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cs []*client.SinchClient
-	for i := range n {
-		c, err := client.New(app.Key, srv.URL(), fmt.Sprintf("user-%02d", i), client.WithClock(srv.Clock()),
-			client.WithCredentialsProvider(p), client.WithInstanceTTL(true), client.WithInMemory())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.TerminateGracefully)
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
-	}
-	return srv, cs
+	return worldOn(t, fakebackend.Config{InMemory: true}, n, client.WithInMemory())
 }
 
 // The newcomer's month over the in-memory transport is exact too, and

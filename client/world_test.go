@@ -25,7 +25,13 @@ const day = 24 * time.Hour
 // self-signed provider for 72 h instances.
 func world(t testing.TB, n int, opts ...client.Option) (*fakebackend.Server, []*client.SinchClient) {
 	t.Helper()
-	srv := fakebackend.RunT(t)
+	return worldOn(t, fakebackend.Config{}, n, opts...)
+}
+
+// worldOn is world on a backend with cfg (RunT's defaults for the rest).
+func worldOn(t testing.TB, cfg fakebackend.Config, n int, opts ...client.Option) (*fakebackend.Server, []*client.SinchClient) {
+	t.Helper()
+	srv := fakebackend.RunT(t, cfg)
 	app := srv.Application()
 	p, err := credentials.NewSelfSignedProvider(credentials.MinterConfig{
 		ApplicationKey: app.Key, Secret: app.Secret, Clock: srv.Clock(), InstanceTTL: 72 * time.Hour})
