@@ -198,16 +198,11 @@ func TestCallDeclinedOverTheWire(t *testing.T) {
 		}
 	}}
 	alice, _ := user(t, s, "alice", 0, a), user(t, s, "bob", 0, b)
-	call, err := alice.CallClient().CallUser(ctxT(t), "bob", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := place(t, alice, "bob")
 	settle(t, s)
 	want(t, "alice", a, "started progressing ended:declined")
 	want(t, "bob", b, "started incoming:alice ended:declined")
-	if call.EndCause() != EndCauseDeclined {
-		t.Fatalf("EndCause %s", call.EndCause())
-	}
+	endsWith(t, call, EndCauseDeclined)
 }
 
 // TestCallNoAnswerOnTheVirtualClock: the backend's answer timeout, exactly.
@@ -215,10 +210,7 @@ func TestCallNoAnswerOnTheVirtualClock(t *testing.T) {
 	s := fakebackend.RunT(t)
 	a, b := &party{}, &party{}
 	alice, _ := user(t, s, "alice", 0, a), user(t, s, "bob", 0, b)
-	call, err := alice.CallClient().CallUser(ctxT(t), "bob", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := place(t, alice, "bob")
 	s.Advance(fakebackend.DefaultCallAnswerTimeout - time.Nanosecond)
 	in := b.lastCall(t)
 	if call.State() != CallProgressing || in.State() != CallRinging {
@@ -310,16 +302,11 @@ func TestCalleeExpiredIsUnavailable(t *testing.T) {
 	if bob.State() != registration.StateFailed {
 		t.Fatalf("bob is %s", bob.State())
 	}
-	call, err := alice.CallClient().CallUser(ctxT(t), "bob", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := place(t, alice, "bob")
 	settle(t, s)
 	want(t, "alice", a, "started progressing ended:callee_unavailable")
 	want(t, "bob", b, "credentials started credentials failed:registration_failed")
-	if call.EndCause() != EndCauseCalleeUnavailable {
-		t.Fatalf("EndCause %s", call.EndCause())
-	}
+	endsWith(t, call, EndCauseCalleeUnavailable)
 }
 
 // TestPushedCalleeConnectsAndAnswers: bob's device is offline with a push
@@ -370,10 +357,7 @@ func TestHangupWhileRingingCancels(t *testing.T) {
 	s := fakebackend.RunT(t)
 	a, b := &party{}, &party{}
 	alice, _ := user(t, s, "alice", 0, a), user(t, s, "bob", 0, b)
-	call, err := alice.CallClient().CallUser(ctxT(t), "bob", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	call := place(t, alice, "bob")
 	settle(t, s)
 	if err := call.Hangup(); err != nil {
 		t.Fatal(err)
@@ -492,10 +476,7 @@ func TestCallStateRules(t *testing.T) {
 	s := fakebackend.RunT(t)
 	a, b := &party{}, &party{}
 	alice, _ := user(t, s, "alice", 0, a), user(t, s, "bob", 0, b)
-	out, err := alice.CallClient().CallUser(ctxT(t), "bob", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := place(t, alice, "bob")
 	settle(t, s)
 	in := b.lastCall(t)
 	if err := out.Answer(); !errors.Is(err, ErrInvalidCallState) {
@@ -583,4 +564,23 @@ func sortedFields(s string) string {
 		}
 	}
 	return strings.Join(f, " ")
+}
+
+// place has from call the user to, and fails the test unless the backend
+// placed the call.
+func place(t *testing.T, from *SinchClient, to string) *Call {
+	t.Helper()
+	call, err := from.CallClient().CallUser(ctxT(t), to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+// endsWith fails the test unless call ended with cause.
+func endsWith(t *testing.T, call *Call, cause EndCause) {
+	t.Helper()
+	if call.EndCause() != cause {
+		t.Fatalf("EndCause %s, want %s", call.EndCause(), cause)
+	}
 }
