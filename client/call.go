@@ -444,6 +444,7 @@ func (l *loop) callRefused(call *Call, err error) {
 	}
 	call.placeErr = err
 	call.set(CallEnded, "", EndCauseFailure)
+	l.publishIfDirty() // the caller, once woken, may read Stats: the refusal is in them
 	close(call.placed)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -145,7 +146,7 @@ func (c *SinchClient) Instance() (InstanceInfo, bool) {
 func (c *SinchClient) Stats() Stats {
 	s := c.snap.Load().stats
 	if s.Rejections != nil {
-		s.Rejections = maps(s.Rejections)
+		s.Rejections = maps.Clone(s.Rejections)
 	}
 	return s
 }
@@ -526,7 +527,11 @@ func (q *cmdQueue) close() []func() {
 // call runs f on the loop and returns its result.
 func (c *SinchClient) call(f func() error) error {
 	res := make(chan error, 1)
-	if !c.post(func() { res <- f() }) {
+	if !c.post(func() {
+		err := f()
+		c.l.publishIfDirty()
+		res <- err
+	}) {
 		return ErrTerminated
 	}
 	select {

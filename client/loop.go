@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/sinchsim/sinchsim/registration"
@@ -160,10 +161,17 @@ func (l *loop) run() {
 
 func (l *loop) do(f func()) {
 	f()
+	l.publishIfDirty()
+	l.c.end(1)
+}
+
+// publishIfDirty publishes the snapshot if the stats or the instance
+// changed: after each command, and before waking a caller that waits on
+// one, so that what it reads next (Stats, Instance) is current.
+func (l *loop) publishIfDirty() {
 	if l.dirty {
 		l.publish(l.state())
 	}
-	l.c.end(1)
 }
 
 // publish replaces the client's snapshot with the loop's current view.
@@ -171,7 +179,7 @@ func (l *loop) publish(st registration.State) {
 	l.dirty = false
 	s := &snapshot{state: st, err: l.lastErr, stats: l.stats}
 	if l.stats.Rejections != nil {
-		s.stats.Rejections = maps(l.stats.Rejections)
+		s.stats.Rejections = maps.Clone(l.stats.Rejections)
 	}
 	if l.dev.HasInstance() {
 		s.hasInstance = true
@@ -186,14 +194,6 @@ func (l *loop) publish(st registration.State) {
 	l.lastSnap = s
 	l.c.snap.Store(s)
 	prev.supersede()
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // count changes the loop's counters.
