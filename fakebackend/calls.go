@@ -82,8 +82,8 @@ type call struct {
 	answered callPeer
 	state    callState
 	timer    vclock.Stopper // no answer
-	// announced: the other replicas know that the call rings with a push
-	// (until it stops ringing).
+	// announced: the shared store records that the call rings with a
+	// push (until it stops ringing).
 	announced bool
 }
 
@@ -105,11 +105,8 @@ type callTable struct {
 	route    callRouter
 	seq      uint64
 	// remote holds the calls of other replicas that ring or take place on
-	// this replica's connections, by call id; pushed the calls of other
-	// replicas that ring with a push, by userKey of the callee, then call
-	// id (calls_shared.go).
+	// this replica's connections, by call id (calls_shared.go).
 	remote map[string]remoteCall
-	pushed map[string]map[string]pushedCall
 }
 
 func newCallTable(s *Server) *callTable {
@@ -126,7 +123,6 @@ func (t *callTable) resetLocked() {
 	t.placed = map[string][]time.Time{}
 	t.peerInst = map[callPeer]string{}
 	t.remote = map[string]remoteCall{}
-	t.pushed = map[string]map[string]pushedCall{}
 }
 
 // reset forgets the limits' history (calls end with their connections).
@@ -480,12 +476,21 @@ func (t *callTable) establishLocked(c *call, p callPeer, reqID string) {
 // to its user that ring. All under the table's lock, so that a call placed
 // meanwhile rings ss once, after that answer.
 func (t *callTable) bound(ss *session, reply transport.Message) {
+	inst, app, user, ok := t.boundLocal(ss, reply)
+	if ok && t.s.shared != nil {
+		t.boundRemote(ss, inst, app, user)
+	}
+}
+
+// boundLocal is bound's part under the table's lock: the answer, and the
+// calls of this replica. ok is false when ss was unbound meanwhile.
+func (t *callTable) boundLocal(ss *session, reply transport.Message) (inst, app, user string, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ss.send(reply)
-	inst, app, user, _ := ss.bound()
+	inst, app, user, _ = ss.bound()
 	if inst == "" {
-		return // unbound meanwhile (taken over, revoked, expired)
+		return "", "", "", false // unbound meanwhile (taken over, revoked, expired)
 	}
 	var p callPeer = ss
 	t.peerInst[p] = inst
@@ -503,9 +508,7 @@ func (t *callTable) bound(ss *session, reply transport.Message) {
 		addTo(t.byPeer, p, c)
 		p.send(c.incoming())
 	}
-	if t.s.shared != nil {
-		t.boundRemoteLocked(ss, inst, app, user)
-	}
+	return inst, app, user, true
 }
 
 // left takes p out of every call it takes part in: its connection closed,

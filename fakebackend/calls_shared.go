@@ -7,12 +7,16 @@ package fakebackend
 // a NoticeCall on the bus to that replica, which hands it to the
 // connection; what the connection asks (answer, decline, hang up) travels
 // back as a NoticeCallAct, its leaving as a NoticeCallLeft. A call that
-// rings for a callee with no connection (a push was sent) is announced to
-// every replica (NoticeCallRinging), so that the callee's connection is
-// rung wherever it comes up (NoticeCallBound), until the call stops
-// ringing (NoticeCallOver).
+// rings for a callee with no connection (a push was sent) is recorded in
+// the shared store (Shared.Ring) before the caller hears that it rings,
+// so that the callee's connection is rung wherever it comes up: the
+// replica that binds it reads the record (Shared.Ringing) and asks the
+// call's home to ring it (NoticeCallBound), until the call stops ringing
+// (Shared.Unring).
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sinchsim/sinchsim/transport"
@@ -30,11 +34,6 @@ const (
 	// NoticeCallLeft: the callee connection Conn of the sender left its
 	// calls (Expired: its instance's TTL ran out).
 	NoticeCallLeft = "callLeft"
-	// NoticeCallRinging: call CallID rings for user User of Application
-	// with no connection to ring (a push was sent); the sender is its home.
-	NoticeCallRinging = "callRinging"
-	// NoticeCallOver: call CallID no longer rings.
-	NoticeCallOver = "callOver"
 	// NoticeCallBound: connection Conn of the sender, bound to Instance,
 	// has come up for the user that call CallID rings for.
 	NoticeCallBound = "callBound"
@@ -66,13 +65,6 @@ type remoteCall struct {
 	home string
 	ss   *session
 	inst string // the instance ss was rung for
-}
-
-// pushedCall is a call of another replica's that rings with no connection
-// to ring: it rings a connection of its callee that comes up here.
-type pushedCall struct {
-	home  string
-	until time.Time // on the wall clock: forgotten after, if no NoticeCallOver came
 }
 
 // sharedRoutes is the callRouter with a shared store: this replica's
@@ -142,21 +134,6 @@ func (s *Server) deliverCall(n Notice) {
 		}
 	case NoticeCallLeft:
 		t.left(remotePeer{s: s, replica: n.From, conn: n.Conn, inst: n.Instance}, n.Expired)
-	case NoticeCallRinging:
-		t.mu.Lock()
-		k := userKey(n.Application, n.User)
-		if t.pushed[k] == nil {
-			t.pushed[k] = map[string]pushedCall{}
-		}
-		t.pushed[k][n.CallID] = pushedCall{home: n.From, until: time.Now().Add(s.policy.CallAnswerTimeout + time.Minute)}
-		t.mu.Unlock()
-	case NoticeCallOver:
-		t.mu.Lock()
-		k := userKey(n.Application, n.User)
-		if delete(t.pushed[k], n.CallID); len(t.pushed[k]) == 0 {
-			delete(t.pushed, k)
-		}
-		t.mu.Unlock()
 	case NoticeCallBound:
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -170,49 +147,53 @@ func (s *Server) deliverCall(n Notice) {
 	}
 }
 
-// announceLocked tells every other replica that c rings with a push, so
-// that its callee's connection is rung wherever it comes up.
+// ringRecordTTL bounds how long a ringing call's record stays in the
+// shared store if its home never removes it (it was killed): past the
+// answer timeout, on any clock.
+const ringRecordTTL = 24 * time.Hour
+
+// announceLocked records in the shared store that c rings with a push,
+// so that its callee's connection is rung wherever it comes up.
 func (t *callTable) announceLocked(c *call) {
 	if t.s.shared == nil {
 		return
 	}
 	c.announced = true
-	n := Notice{Kind: NoticeCallRinging, CallID: c.id, Application: c.app, User: c.callee}
-	if err := t.s.shared.Send("", n); err != nil {
-		t.s.log.Warn("announcing a call to the other replicas", "err", err)
+	if err := t.s.shared.Ring(c.app, c.callee, c.id, ringRecordTTL); err != nil {
+		t.s.log.Warn("recording a ringing call in the shared store", "err", err)
 	}
 }
 
-// stoppedRingingLocked tells the other replicas that an announced call no
+// stoppedRingingLocked removes the record of an announced call that no
 // longer rings.
 func (t *callTable) stoppedRingingLocked(c *call) {
 	if !c.announced {
 		return
 	}
 	c.announced = false
-	n := Notice{Kind: NoticeCallOver, CallID: c.id, Application: c.app, User: c.callee}
-	if err := t.s.shared.Send("", n); err != nil {
-		t.s.log.Warn("telling the other replicas a call is over", "err", err)
+	if err := t.s.shared.Unring(c.app, c.callee, c.id); err != nil {
+		t.s.log.Warn("removing a ringing call from the shared store", "err", err)
 	}
 }
 
-// boundRemoteLocked asks the homes of the calls that ring for ss's user
-// with a push to ring ss too.
-func (t *callTable) boundRemoteLocked(ss *session, inst, app, user string) {
-	k := userKey(app, user)
-	now := time.Now()
-	for id, pc := range t.pushed[k] {
-		if now.After(pc.until) {
-			delete(t.pushed[k], id)
-			continue
+// boundRemote asks the homes of the calls that ring for ss's user with a
+// push (on other replicas) to ring ss too. It runs without the table's
+// lock: it waits on the store.
+func (t *callTable) boundRemote(ss *session, inst, app, user string) {
+	rings, err := t.s.shared.Ringing(app, user)
+	if err != nil {
+		t.s.log.Warn("reading the ringing calls of a user", "err", err)
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(rings)) {
+		home := rings[id]
+		if home == t.s.shared.Replica() {
+			continue // rung by bound, from the table
 		}
 		n := Notice{Kind: NoticeCallBound, CallID: id, Instance: inst, Conn: ss.id}
-		if err := t.s.shared.Send(pc.home, n); err != nil {
+		if err := t.s.shared.Send(home, n); err != nil {
 			t.s.log.Warn("asking another replica to ring a connection", "err", err)
 		}
-	}
-	if len(t.pushed[k]) == 0 {
-		delete(t.pushed, k)
 	}
 }
 

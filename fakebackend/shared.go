@@ -49,6 +49,13 @@ type Shared interface {
 	Release(id, conn string) error
 	// Holders returns the holder of each instance (zero Holder when none).
 	Holders(ids []string) ([]Holder, error)
+	// Ring records that call callID of this replica rings for user of
+	// app with a push, for at most ttl (wall time); Unring forgets it.
+	Ring(app, user, callID string, ttl time.Duration) error
+	Unring(app, user, callID string) error
+	// Ringing returns the calls recorded by Ring for user of app: call id
+	// -> the replica of the call.
+	Ringing(app, user string) (map[string]string, error)
 	// Ended returns how a recently deleted instance ended (ok false when
 	// that is not known, or no longer).
 	Ended(id string) (e Ended, ok bool, err error)
@@ -187,7 +194,7 @@ func (s *Server) deliver(n Notice) {
 		s.resetLocal()
 	case NoticeApplications:
 		s.reloadApplications()
-	case NoticeCall, NoticeCallAct, NoticeCallLeft, NoticeCallRinging, NoticeCallOver, NoticeCallBound:
+	case NoticeCall, NoticeCallAct, NoticeCallLeft, NoticeCallBound:
 		s.deliverCall(n)
 	}
 }

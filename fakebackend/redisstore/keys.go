@@ -34,6 +34,9 @@ func (s *Store) userKey(app, user string) string {
 func (s *Store) userInstsKey(app, user string) string {
 	return s.key("userinsts", esc(app), esc(user))
 }
+func (s *Store) ringingKey(app, user string) string {
+	return s.key("ringing", esc(app), esc(user))
+}
 func (s *Store) creationsKey(app, user string) string {
 	return s.key("creations", esc(app), esc(user))
 }

@@ -200,6 +200,37 @@ func (s *Store) Holders(ids []string) ([]fakebackend.Holder, error) {
 	return out, nil
 }
 
+// Ring records that call callID of this replica rings for user of app,
+// for at most ttl: a field of the user's ringing hash, which expires as a
+// whole ttl after its last call was recorded.
+func (s *Store) Ring(app, user, callID string, ttl time.Duration) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	key := s.ringingKey(app, user)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, callID, s.replica)
+		p.PExpire(ctx, key, ttl)
+		return nil
+	})
+	return fail(err)
+}
+
+// Unring forgets a call recorded by Ring.
+func (s *Store) Unring(app, user, callID string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	return fail(s.rdb.HDel(ctx, s.ringingKey(app, user), callID).Err())
+}
+
+// Ringing returns the calls recorded by Ring for user of app: call id ->
+// replica.
+func (s *Store) Ringing(app, user string) (map[string]string, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	m, err := s.rdb.HGetAll(ctx, s.ringingKey(app, user)).Result()
+	return m, fail(err)
+}
+
 // Ended returns how a recently deleted instance ended.
 func (s *Store) Ended(id string) (fakebackend.Ended, bool, error) {
 	ctx, cancel := s.ctx()
