@@ -48,7 +48,7 @@ type session struct {
 }
 
 type upgrader interface {
-	Upgrade(w http.ResponseWriter, r *http.Request) (*transport.Conn, error)
+	UpgradeWith(w http.ResponseWriter, r *http.Request, first transport.Message) (*transport.Conn, error)
 }
 
 func newUpgrader(cfg Config, world *vclock.Clock) upgrader {
@@ -64,36 +64,65 @@ func slogErrorLog(l *slog.Logger) *log.Logger {
 	return slog.NewLogLogger(l.Handler(), slog.LevelDebug)
 }
 
-// serveWS upgrades the request and runs the session until the connection ends.
+// serveWS upgrades the request and runs the session until the connection
+// ends. Its frame is kept small, the work being in helpers that return
+// before or after the upgrade: the upgrade runs at the bottom of
+// net/http's stack, where a deeper stack would be grown by copying on
+// every connection.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !s.admit(w) {
+		return
+	}
+	defer s.wg.Done()
+	ss, welcome := s.newSession(r)
+	conn, err := s.upgrader.UpgradeWith(w, r, welcome) // the welcome goes out with the handshake's answer
+	if err != nil {
+		s.upgradeFailed(r, err)
+		return
+	}
+	s.startSession(ss, conn)
+}
+
+// admit counts a connection about to be upgraded in s.wg, or answers with
+// 503 and reports false.
+func (s *Server) admit(w http.ResponseWriter) bool {
 	s.mu.Lock()
 	if !s.started || s.closed {
 		s.mu.Unlock()
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
-		return
+		return false
 	}
 	if len(s.sessions) >= s.policy.MaxConnections {
 		s.mu.Unlock()
 		http.Error(w, "too many connections (limit "+strconv.Itoa(s.policy.MaxConnections)+")", http.StatusServiceUnavailable)
-		return
+		return false
 	}
 	s.wg.Add(1) // before releasing mu: stopServing waits only after started=false
 	s.mu.Unlock()
-	defer s.wg.Done()
+	return true
+}
 
-	conn, err := s.upgrader.Upgrade(w, r)
-	if err != nil {
-		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
-		return // the upgrader has answered with an HTTP error
-	}
+// newSession returns the session of a connection being upgraded, and
+// its welcome.
+func (s *Server) newSession(r *http.Request) (*session, transport.Message) {
 	ss := &session{
 		s:             s,
-		id:            strconv.FormatInt(s.connSeq.Add(1), 10),
-		conn:          conn,
 		remote:        r.RemoteAddr,
 		challenge:     transport.NewChallenge(),
 		challengeTime: s.clock.Now(),
 	}
+	return ss, &transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}
+}
+
+func (s *Server) upgradeFailed(r *http.Request, err error) {
+	// The upgrader has answered with an HTTP error, or the welcome failed.
+	s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
+}
+
+// startSession registers the upgraded session and starts serving it.
+func (s *Server) startSession(ss *session, conn *transport.Conn) {
+	ss.id = strconv.FormatInt(s.connSeq.Add(1), 10)
+	ss.conn = conn
 	s.mu.Lock()
 	if !s.started {
 		s.mu.Unlock()
@@ -111,16 +140,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	ss.serve()
 }
 
-// serve sends the welcome, then answers requests as the connection's
-// reader hands them over, until the connection ends; it returns at once.
-// s.wg counts the session until then.
+// serve answers requests as the connection's reader hands them over,
+// until the connection ends; it returns at once. s.wg counts the session
+// until then.
 func (ss *session) serve() {
 	s := ss.s
-	if err := ss.conn.Send(&transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}); err != nil {
-		s.endSession(ss)
-		s.wg.Done()
-		return
-	}
 	closing := false
 	ss.conn.Serve(func(m transport.Message, err error) {
 		if closing && (err == nil || !errors.Is(err, transport.ErrClosed)) {

@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -87,6 +89,26 @@ func NewUpgrader(cfg UpgradeConfig) *Upgrader {
 // answered the HTTP request with an error status and returns the error.
 // The server sends its Welcome next.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
+	return u.UpgradeWith(w, r, nil)
+}
+
+// UpgradeWith is Upgrade followed by Send(first), except that over a
+// socket first goes out in the same write as the handshake's answer: a
+// client then reads the two together, one wake-up and one read where
+// there would be two. (Over an in-memory pipe, or when the connection's
+// messages are counted by a virtual clock, it is simply Upgrade and Send.)
+// A nil first is plain Upgrade. An error encoding or writing first closes
+// the connection and is returned.
+func (u *Upgrader) UpgradeWith(w http.ResponseWriter, r *http.Request, first Message) (*Conn, error) {
+	_, mem := r.Context().Value(http.LocalAddrContextKey).(memAddr)
+	if first == nil || mem || (u.world != nil && r.Header.Get(WorldHeader) != "") {
+		return u.upgradeThenSend(w, r, mem, first)
+	}
+	return u.upgradeCorked(w, r, first)
+}
+
+// upgradeThenSend is UpgradeWith without the cork.
+func (u *Upgrader) upgradeThenSend(w http.ResponseWriter, r *http.Request, mem bool, first Message) (*Conn, error) {
 	var link *vclock.Link
 	var header http.Header
 	if id := r.Header.Get(WorldHeader); id != "" && u.world != nil {
@@ -95,7 +117,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 		}
 	}
 	up := &u.up
-	if _, ok := r.Context().Value(http.LocalAddrContextKey).(memAddr); ok {
+	if mem {
 		up = &u.memUp
 	}
 	ws, err := up.Upgrade(w, r, header)
@@ -106,9 +128,86 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 	if link != nil {
 		c.attach(link, vclock.ToAcceptor)
 	}
+	if first != nil {
+		if err := c.Send(first); err != nil {
+			c.Discard()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
+// upgradeCorked is UpgradeWith over a socket: the handshake's answer
+// waits for first. It keeps its frame small: it runs at the bottom of
+// net/http's stack, and a deeper one would have to be copied to grow.
+func (u *Upgrader) upgradeCorked(w http.ResponseWriter, r *http.Request, first Message) (*Conn, error) {
+	ws, err := u.up.Upgrade(&corkedResponse{ResponseWriter: w}, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFirst(ws, first, u.cfg.WriteWait); err != nil {
+		_ = ws.Close()
+		return nil, err
+	}
+	return NewConn(ws, u.cfg), nil
+}
+
+// writeFirst writes m on ws before a Conn owns it: the corked handshake
+// answer goes out with it.
+func writeFirst(ws *websocket.Conn, m Message, wait time.Duration) error {
+	bp := getMsgBuf()
+	defer putMsgBuf(bp)
+	b, err := appendMessage((*bp)[:0], m)
+	*bp = b
+	if err != nil {
+		return err
+	}
+	_ = ws.SetWriteDeadline(time.Now().Add(wait))
+	return ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// corkedResponse hands the WebSocket layer a hijacked connection that
+// holds back its first write (the handshake's answer) until the second.
+type corkedResponse struct {
+	http.ResponseWriter
+}
+
+func (cr *corkedResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := cr.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("transport: the response cannot be hijacked")
+	}
+	nc, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &corkConn{Conn: nc, corked: true}, brw, nil
+}
+
+// corkConn is a net.Conn whose first Write is held and sent together with
+// the second, as one write (one system call, and over TLS one record).
+// Only the goroutine that upgrades writes while it is corked.
+type corkConn struct {
+	net.Conn
+	corked bool
+	held   []byte
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	switch {
+	case !c.corked:
+		return c.Conn.Write(p)
+	case c.held == nil:
+		// Room for a welcome frame too.
+		c.held = append(make([]byte, 0, len(p)+256), p...)
+		return len(p), nil
+	}
+	held := len(c.held)
+	buf := append(c.held, p...)
+	c.corked, c.held = false, nil
+	n, err := c.Conn.Write(buf)
+	return max(n-held, 0), err
+}
 func (u *Upgrader) checkOrigin(r *http.Request) bool {
 	origins := r.Header["Origin"]
 	if len(origins) == 0 || u.any {

@@ -1,0 +1,114 @@
+package transport
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingListener counts the writes on the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: &l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// UpgradeWith sends the handshake's answer and the first message in one
+// write; the client reads that message as usual, and the connection goes on
+// as any other. Upgrade with a later Send takes two writes.
+func TestUpgradeWithWritesHandshakeAndFirstMessageAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		corked bool
+		writes int64
+	}{
+		{"UpgradeWith", true, 1},
+		{"Upgrade then Send", false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln := &countingListener{Listener: inner}
+			up := NewUpgrader(UpgradeConfig{})
+			w := welcome()
+			upgraded := make(chan int64, 1)
+			var conns sync.WaitGroup
+			srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				var c *Conn
+				var err error
+				if tc.corked {
+					c, err = up.UpgradeWith(rw, r, w)
+				} else if c, err = up.Upgrade(rw, r); err == nil {
+					err = c.Send(w)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				conns.Add(1)
+				go func() {
+					defer conns.Done()
+					// The welcome is written (inline, or by the writer)
+					// before the client's echo arrives.
+					m, err := c.Read()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					upgraded <- ln.writes.Load()
+					c.Send(m)
+					drain(c)
+				}()
+			}), ReadHeaderTimeout: failAfter}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close(); conns.Wait() })
+
+			c, got, err := Dial(t.Context(), "ws://"+inner.Addr().String()+Path, DialConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Challenge != w.Challenge || got.Protocol != Protocol {
+				t.Fatalf("welcome %+v, want %+v", got, w)
+			}
+			if err := c.Send(&UnregisterPushToken{ID: "1"}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case n := <-upgraded:
+				if n != tc.writes {
+					t.Errorf("the handshake's answer and the welcome took %d writes, want %d", n, tc.writes)
+				}
+			case <-time.After(failAfter):
+				t.Fatal("the server did not read the message")
+			}
+			if m, err := c.Read(); err != nil || m.MessageType() != (&UnregisterPushToken{}).MessageType() {
+				t.Fatalf("echo: %v %v", m, err)
+			}
+			c.Close(CloseNormal, "")
+			drain(c)
+			waitDone(t, c)
+		})
+	}
+}
