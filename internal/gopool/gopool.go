@@ -7,7 +7,8 @@
 // WebSocket and JSON code. Go hands the task to a goroutine that has just
 // finished one, whose stack has grown already, and starts a new goroutine
 // only when none is idle. An idle goroutine ends after IdleTimeout of wall
-// time, so none is left behind for long once the work stops.
+// time (to twice that), so none is left behind for long once the work
+// stops.
 package gopool
 
 import (
@@ -17,19 +18,27 @@ import (
 )
 
 // IdleTimeout is how long a goroutine waits for its next task before it
-// ends (wall-clock time).
+// ends: at least this long and at most twice as long (wall-clock time).
 const IdleTimeout = 50 * time.Millisecond
 
 // maxIdle bounds the idle goroutines kept.
 const maxIdle = 1024
 
 type worker struct {
-	ch chan func()
+	ch chan func() // a task, or nil: end
+	// gen is the reaping generation in which the worker went idle.
+	gen uint64
 }
 
+// The idle goroutines are reaped together, by one timer, rather than each
+// by a timer of its own: a task then costs no timer at all.
 var (
 	mu   sync.Mutex
-	idle []*worker // most recently idle last
+	idle []*worker // most recently idle last, so gen never decreases
+	gen  uint64    // counts the reaps
+	// reaper is armed while a goroutine is idle.
+	reaper *time.Timer
+	armed  bool
 )
 
 // Go runs f on an idle goroutine of the pool, or on a new one. f may block:
@@ -54,38 +63,43 @@ var spawned atomic.Int64
 
 func run(f func()) {
 	w := &worker{ch: make(chan func(), 1)}
-	var t *time.Timer
-	for {
+	for f != nil {
 		f()
-		f = nil
 		mu.Lock()
 		if len(idle) >= maxIdle {
 			mu.Unlock()
 			return
 		}
+		w.gen = gen
 		idle = append(idle, w)
-		mu.Unlock()
-		if t == nil {
-			t = time.NewTimer(IdleTimeout)
-		} else {
-			t.Reset(IdleTimeout)
-		}
-		select {
-		case f = <-w.ch:
-			t.Stop()
-		case <-t.C:
-			mu.Lock()
-			for i, x := range idle {
-				if x == w {
-					copy(idle[i:], idle[i+1:])
-					idle[len(idle)-1] = nil
-					idle = idle[:len(idle)-1]
-					mu.Unlock()
-					return
-				}
+		if !armed {
+			armed = true
+			if reaper == nil {
+				reaper = time.AfterFunc(IdleTimeout, reap)
+			} else {
+				reaper.Reset(IdleTimeout)
 			}
-			mu.Unlock()
-			f = <-w.ch // taken just now: its task is on the way
 		}
+		mu.Unlock()
+		f = <-w.ch
+	}
+}
+
+// reap ends the goroutines that have been idle since before the previous
+// reap, so for at least IdleTimeout, and rearms while any is left.
+func reap() {
+	mu.Lock()
+	defer mu.Unlock()
+	n := 0
+	for n < len(idle) && idle[n].gen < gen {
+		idle[n].ch <- nil
+		n++
+	}
+	left := copy(idle, idle[n:])
+	clear(idle[left:])
+	idle = idle[:left]
+	gen++
+	if armed = len(idle) > 0; armed {
+		reaper.Reset(IdleTimeout)
 	}
 }
