@@ -31,7 +31,8 @@ type Config struct {
 	// One that is not shorter than PongWait is taken as PongWait/2.
 	PingInterval time.Duration
 	// PongWait is how long Read waits for any message, pong or ping from the
-	// peer before it gives the connection up (default 60 s).
+	// peer before it gives the connection up (default 60 s), to within a
+	// sixteenth: the deadline is moved at most that often.
 	PongWait time.Duration
 	// WriteWait bounds each write to the socket (default 10 s).
 	WriteWait time.Duration
@@ -134,7 +135,8 @@ type Conn struct {
 	peerCode   int
 	peerReason string
 
-	readErr error // only touched by the reader goroutine
+	readErr  error     // only touched by the reader goroutine
+	extended time.Time // when extend last moved the read deadline (reader only)
 
 	link *vclock.Link // counts messages in flight when both ends are in one virtual world
 	me   int          // this end of link
@@ -152,6 +154,9 @@ type Conn struct {
 	writing atomic.Bool // a writer runs: a Send writing inline, or writeSome
 	reading atomic.Bool // a reader goroutine runs (Serve over a pipe)
 	handle  func(Message, error)
+	// writer and reader are writeSome and readSome as func values, made
+	// once: each kick hands one to the pool.
+	writer, reader func()
 }
 
 // Buffers shared by all connections: a connection holds one only while it
@@ -192,6 +197,10 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		keepalive: !isMem(ws.NetConn()),
 	}
 	c.mc, _ = ws.NetConn().(*memConn)
+	c.writer = c.writeSome
+	if c.mc != nil {
+		c.reader = c.readSome
+	}
 	ws.SetReadLimit(hardLimitFactor * cfg.ReadLimit)
 	c.extend()
 	ws.SetPongHandler(func(string) error {
@@ -237,11 +246,21 @@ func (c *Conn) pingTick() {
 	c.qmu.Unlock()
 }
 
-// extend moves the read deadline: the peer has shown it is alive.
+// extend moves the read deadline: the peer has shown it is alive. It runs
+// on the reader (and in NewConn, before there is one). Moving a deadline
+// costs a timer update, so it moves only once the last move is a
+// sixteenth of PongWait old: a quiet peer is given up between 15/16 of
+// PongWait and PongWait after its last sign of life.
 func (c *Conn) extend() {
-	if c.keepalive {
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+	if !c.keepalive {
+		return
 	}
+	now := time.Now()
+	if !c.extended.IsZero() && now.Sub(c.extended) < c.cfg.PongWait/16 {
+		return
+	}
+	c.extended = now
+	_ = c.ws.SetReadDeadline(now.Add(c.cfg.PongWait))
 }
 
 // Send encodes m and queues it for the writer without blocking. It returns
@@ -373,11 +392,19 @@ func (c *Conn) linger() {
 
 // readFailed records the reader's terminal error and ends the connection.
 func (c *Conn) readFailed(err error) error {
-	c.readErr = fmt.Errorf("%w: %w", ErrClosed, err)
+	c.readErr = &closedError{[2]error{ErrClosed, err}}
 	c.readDoneOnce.Do(func() { close(c.readDone) })
 	c.begin(modeEnd, 0, "")
 	return c.readErr
 }
+
+// closedError is the reader's terminal error: ErrClosed and why. Its text
+// is only made when asked for: most connections end without anyone
+// reading it.
+type closedError struct{ errs [2]error } // ErrClosed, why
+
+func (e *closedError) Error() string   { return ErrClosed.Error() + ": " + e.errs[1].Error() }
+func (e *closedError) Unwrap() []error { return e.errs[:] }
 
 // Close starts a clean close: the writer sends what is queued, then a close
 // frame with code and reason, waits up to CloseGrace for the peer's close

@@ -76,7 +76,7 @@ func (c *Conn) queued() bool {
 // kickWriter starts a writer goroutine unless one runs.
 func (c *Conn) kickWriter() {
 	if c.writing.CompareAndSwap(false, true) {
-		gopool.Go(c.writeSome)
+		gopool.Go(c.writer)
 	}
 }
 
@@ -149,7 +149,7 @@ func (c *Conn) Serve(handle func(m Message, err error)) {
 // kickReader starts a reader goroutine over a pipe unless one runs.
 func (c *Conn) kickReader() {
 	if c.reading.CompareAndSwap(false, true) {
-		gopool.Go(c.readSome)
+		gopool.Go(c.reader)
 	}
 }
 
