@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/transport"
 )
@@ -29,7 +30,8 @@ func (l *loop) connect() {
 	})
 }
 
-// background runs f on its own goroutine with the loop's context, counted
+// background runs f on a goroutine of its own (from the pool, whose
+// stacks have grown already) with the loop's context, counted
 // for TerminateGracefully (which waits for it), Idle and the world (outside:
 // it waits on something outside the world).
 func (l *loop) background(outside bool, f func(ctx context.Context)) {
@@ -41,7 +43,7 @@ func (l *loop) background(outside bool, f func(ctx context.Context)) {
 		c.begin(1)
 	}
 	ctx := l.ctx
-	go func() {
+	gopool.Go(func() {
 		defer c.wg.Done()
 		if outside {
 			defer c.endOutside(1)
@@ -49,7 +51,7 @@ func (l *loop) background(outside bool, f func(ctx context.Context)) {
 			defer c.end(1)
 		}
 		f(ctx)
-	}()
+	})
 }
 
 func (l *loop) onDialed(tk ticket, conn *transport.Conn, w *transport.Welcome, err error) {

@@ -34,6 +34,11 @@ func (l *loop) askCredentials(p purpose) {
 	l.credTTL = ttl
 	req := credentials.Request{ApplicationKey: c.appKey, UserID: c.userID, InstanceTTL: ttl}
 	switch {
+	case immediate(c.o.provider):
+		// Minting is computation: ask on the loop, and handle the answer
+		// as the loop's next command, as if it had come from elsewhere.
+		jwt, err := c.o.provider.Token(l.ctx, req)
+		c.post(func() { l.onCredentials(tk, jwt, err) })
 	case c.o.provider != nil:
 		l.background(true, func(ctx context.Context) {
 			jwt, err := c.o.provider.Token(ctx, req)
@@ -327,4 +332,11 @@ func (l *loop) retryOrFail(e *Error) {
 		return
 	}
 	l.fail(e)
+}
+
+// immediate reports whether p answers without waiting
+// (credentials.Immediate).
+func immediate(p credentials.Provider) bool {
+	ip, ok := p.(credentials.Immediate)
+	return ok && ip.Immediate()
 }

@@ -43,6 +43,16 @@ type ProviderFunc func(ctx context.Context, req Request) (string, error)
 // Token calls f.
 func (f ProviderFunc) Token(ctx context.Context, req Request) (string, error) { return f(ctx, req) }
 
+// Immediate is implemented by a Provider whose Token returns without
+// waiting on anything: no I/O, no other goroutine, no lock held for long.
+// A SinchClient asks such a provider on its own goroutine instead of
+// starting one per request. SelfSignedProvider is one.
+type Immediate interface {
+	Provider
+	// Immediate reports whether Token never waits.
+	Immediate() bool
+}
+
 // SelfSignedProvider mints tokens locally with the application secret.
 //
 // For tests, bots and simulations only: Sinch's documentation warns never
@@ -62,6 +72,9 @@ func NewSelfSignedProvider(cfg MinterConfig) (*SelfSignedProvider, error) {
 	}
 	return &SelfSignedProvider{m: m}, nil
 }
+
+// Immediate reports true: minting is computation only (see [Immediate]).
+func (p *SelfSignedProvider) Immediate() bool { return true }
 
 // Token implements Provider. It fails when req names another application.
 func (p *SelfSignedProvider) Token(ctx context.Context, req Request) (string, error) {
