@@ -97,9 +97,9 @@ type callTable struct {
 	byPeer map[callPeer]map[*call]struct{}
 	// ringing holds the calls that ring, by userKey of the callee, so that
 	// a connection binding to the callee can be rung.
-	ringing map[string]map[*call]struct{}
-	active  map[string]int         // userKey -> calls not over it takes part in
-	placed  map[string][]time.Time // userKey -> calls placed within the last minute
+	ringing map[uKey]map[*call]struct{}
+	active  map[uKey]int         // calls not over each user takes part in
+	placed  map[uKey][]time.Time // calls each user placed within the last minute
 	// peerInst is the instance each connection is bound to for calls.
 	peerInst map[callPeer]string
 	route    callRouter
@@ -118,9 +118,9 @@ func newCallTable(s *Server) *callTable {
 func (t *callTable) resetLocked() {
 	t.byID = map[string]*call{}
 	t.byPeer = map[callPeer]map[*call]struct{}{}
-	t.ringing = map[string]map[*call]struct{}{}
-	t.active = map[string]int{}
-	t.placed = map[string][]time.Time{}
+	t.ringing = map[uKey]map[*call]struct{}{}
+	t.active = map[uKey]int{}
+	t.placed = map[uKey][]time.Time{}
 	t.peerInst = map[callPeer]string{}
 	t.remote = map[string]remoteCall{}
 }
@@ -128,7 +128,7 @@ func (t *callTable) resetLocked() {
 // reset forgets the limits' history (calls end with their connections).
 func (t *callTable) reset() {
 	t.mu.Lock()
-	t.placed = map[string][]time.Time{}
+	t.placed = map[uKey][]time.Time{}
 	t.mu.Unlock()
 }
 
@@ -309,7 +309,7 @@ func (t *callTable) placeLocked(from callPeer, fromInst string, m *transport.Cal
 // many calls at once (concurrent_calls_exceeded). It forgets the caller's
 // placements older than a minute. refused is false when the call may go
 // ahead.
-func (t *callTable) overLimitLocked(callerKey, reqID string, now time.Time, ev Event) (_ transport.Message, _ Event, refused bool) {
+func (t *callTable) overLimitLocked(callerKey uKey, reqID string, now time.Time, ev Event) (_ transport.Message, _ Event, refused bool) {
 	p := t.s.policy
 	if p.MaxCallsPerMinute > 0 {
 		times := t.placed[callerKey]
@@ -365,7 +365,7 @@ func (t *callTable) finishLocked(c *call, reason string, by callPeer, reqID stri
 	if wasRinging {
 		removeFrom(t.ringing, calleeKey, c)
 	}
-	for _, k := range []string{callerKey, calleeKey} {
+	for _, k := range []uKey{callerKey, calleeKey} {
 		if t.active[k]--; t.active[k] <= 0 {
 			delete(t.active, k)
 		}

@@ -202,7 +202,7 @@ func (fs *fileStore) restore(sf snapshotFile) error {
 		m.nonces.use(n.Key, n.Until, time.Time{}, 0)
 	}
 	for _, c := range sf.Creations {
-		m.creations[c.Key] = c.At
+		m.creations[fileUserKey(c.Key)] = c.At
 	}
 	return nil
 }
@@ -241,7 +241,8 @@ func (fs *fileStore) apply(rec journalRecord) error {
 		}
 		m.sequences[userKey(rec.Sequence.Application, rec.Sequence.User)] = rec.Sequence.Sequence
 	case "creation":
-		m.creations[rec.Key] = append(m.creations[rec.Key], rec.At)
+		k := fileUserKey(rec.Key)
+		m.creations[k] = append(m.creations[k], rec.At)
 	case "nonce":
 		m.nonces.use(rec.Key, rec.At, time.Time{}, 0)
 	case "commit":
@@ -299,7 +300,7 @@ func (fs *fileStore) compactLocked() error {
 	var creations []creationRecord
 	for k, at := range fs.memStore.creations {
 		if len(at) > 0 {
-			creations = append(creations, creationRecord{Key: k, At: append([]time.Time(nil), at...)})
+			creations = append(creations, creationRecord{Key: k.fileKey(), At: append([]time.Time(nil), at...)})
 		}
 	}
 	fs.memStore.mu.Unlock()

@@ -1,6 +1,7 @@
 package fakebackend
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
 	"slices"
@@ -20,13 +21,13 @@ type memStore struct {
 	mu        sync.Mutex
 	apps      map[string]Application
 	instances map[string]*Instance
-	devices   map[string]Device
-	sequences map[string]uint64
-	creations map[string][]time.Time
+	devices   map[dKey]Device
+	sequences map[uKey]uint64
+	creations map[uKey][]time.Time
 	nonces    nonceSet
 	// versions survive Reset (each moves on), so that a decision made
 	// before a reset cannot be committed after it.
-	versions map[string]uint64
+	versions map[uKey]uint64
 }
 
 // NewMemoryStore returns the in-memory Store a server uses by default:
@@ -34,7 +35,7 @@ type memStore struct {
 func NewMemoryStore() Store { return newMemStore() }
 
 func newMemStore() *memStore {
-	s := &memStore{apps: map[string]Application{}, versions: map[string]uint64{}}
+	s := &memStore{apps: map[string]Application{}, versions: map[uKey]uint64{}}
 	s.resetLocked()
 	return s
 }
@@ -44,15 +45,37 @@ func (s *memStore) resetLocked() {
 		s.versions[k]++
 	}
 	s.instances = map[string]*Instance{}
-	s.devices = map[string]Device{}
-	s.sequences = map[string]uint64{}
-	s.creations = map[string][]time.Time{}
+	s.devices = map[dKey]Device{}
+	s.sequences = map[uKey]uint64{}
+	s.creations = map[uKey][]time.Time{}
 	s.nonces = nonceSet{index: map[string]int{}}
 }
 
-func userKey(app, user string) string { return app + "\x00" + user }
+// uKey and dKey key the maps of a user and of a device: struct keys, which
+// reuse the strings they are made of, where a joined string would be
+// allocated on every lookup and kept in every map.
+type (
+	uKey struct{ app, user string }
+	dKey struct{ app, user, device string }
+)
 
-func deviceKey(app, user, device string) string { return app + "\x00" + user + "\x00" + device }
+func userKey(app, user string) uKey { return uKey{app, user} }
+
+func deviceKey(app, user, device string) dKey { return dKey{app, user, device} }
+
+// fileKey is k as the data file writes it: application and user joined
+// by a NUL.
+func (k uKey) fileKey() string { return k.app + "\x00" + k.user }
+
+// fileUserKey reads a key written by fileKey.
+func fileUserKey(s string) uKey {
+	app, user, _ := strings.Cut(s, "\x00")
+	return uKey{app, user}
+}
+
+func (k dKey) compare(o dKey) int {
+	return cmp.Or(strings.Compare(k.app, o.app), strings.Compare(k.user, o.user), strings.Compare(k.device, o.device))
+}
 
 func (s *memStore) Applications() ([]Application, error) {
 	s.mu.Lock()
@@ -212,7 +235,7 @@ func (s *memStore) applyLocked(c Change) {
 // recordCreationLocked counts a creation at now unless limit creations
 // already happened within window before now; then it returns false and
 // how long until a creation is allowed again.
-func (s *memStore) recordCreationLocked(k string, now time.Time, window time.Duration, limit int) (bool, time.Duration) {
+func (s *memStore) recordCreationLocked(k uKey, now time.Time, window time.Duration, limit int) (bool, time.Duration) {
 	ts := s.creations[k]
 	// Drop creations that left the window (they are in time order).
 	cut := 0
@@ -293,15 +316,15 @@ func (s *memStore) snapshot() snapshot {
 		snap.Devices = append(snap.Devices, d)
 	}
 	sort.Slice(snap.Devices, func(i, j int) bool {
-		return deviceKey(snap.Devices[i].Application, snap.Devices[i].User, snap.Devices[i].Device) <
-			deviceKey(snap.Devices[j].Application, snap.Devices[j].User, snap.Devices[j].Device)
+		a, b := snap.Devices[i], snap.Devices[j]
+		return deviceKey(a.Application, a.User, a.Device).compare(deviceKey(b.Application, b.User, b.Device)) < 0
 	})
 	for k, seq := range s.sequences {
-		app, user, _ := strings.Cut(k, "\x00")
-		snap.Sequences = append(snap.Sequences, sequenceRecord{Application: app, User: user, Sequence: seq})
+		snap.Sequences = append(snap.Sequences, sequenceRecord{Application: k.app, User: k.user, Sequence: seq})
 	}
 	sort.Slice(snap.Sequences, func(i, j int) bool {
-		return userKey(snap.Sequences[i].Application, snap.Sequences[i].User) < userKey(snap.Sequences[j].Application, snap.Sequences[j].User)
+		a, b := snap.Sequences[i], snap.Sequences[j]
+		return cmp.Or(strings.Compare(a.Application, b.Application), strings.Compare(a.User, b.User)) < 0
 	})
 	for _, e := range s.nonces.h {
 		snap.Nonces = append(snap.Nonces, nonceRecord{Key: e.key, Until: e.until})

@@ -46,7 +46,7 @@ type Server struct {
 	closed   bool
 	sessions map[*session]struct{}
 	byInst   map[string]*session
-	perUser  map[string]int
+	perUser  map[uKey]int
 	wg       sync.WaitGroup // session handlers and the HTTP server
 
 	userLocks [64]sync.Mutex // serialise rule sequences per user
@@ -101,7 +101,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		keys:     credentials.NewKeyring(),
 		sessions: map[*session]struct{}{},
 		byInst:   map[string]*session{},
-		perUser:  map[string]int{},
+		perUser:  map[uKey]int{},
 		events:   newEventLog(cfg.EventLimit),
 		faults:   newFaultTable(),
 		metrics:  newMetrics(),
