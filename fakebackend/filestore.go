@@ -190,7 +190,7 @@ func (fs *fileStore) restore(sf snapshotFile) error {
 	for _, r := range sf.State.Instances {
 		i := r.Instance
 		i.Secret = InstanceSecret(r.Secret)
-		m.instances[i.ID] = &i
+		m.putInstanceLocked(i)
 	}
 	for _, d := range sf.State.Devices {
 		m.devices[deviceKey(d.Application, d.User, d.Device)] = d
@@ -226,9 +226,9 @@ func (fs *fileStore) apply(rec journalRecord) error {
 		}
 		i := rec.Instance.Instance
 		i.Secret = InstanceSecret(rec.Instance.Secret)
-		m.instances[i.ID] = &i
+		m.putInstanceLocked(i)
 	case "delete":
-		delete(m.instances, rec.ID)
+		m.deleteInstanceLocked(rec.ID)
 	case "device":
 		if rec.Device == nil {
 			return errors.New("device record without device")

@@ -21,6 +21,9 @@ type memStore struct {
 	mu        sync.Mutex
 	apps      map[string]Application
 	instances map[string]*Instance
+	// byUser indexes instances by user (calls look a user's up); only
+	// putInstanceLocked and deleteInstanceLocked change either map.
+	byUser    map[uKey][]*Instance
 	devices   map[dKey]Device
 	sequences map[uKey]uint64
 	creations map[uKey][]time.Time
@@ -45,6 +48,7 @@ func (s *memStore) resetLocked() {
 		s.versions[k]++
 	}
 	s.instances = map[string]*Instance{}
+	s.byUser = map[uKey][]*Instance{}
 	s.devices = map[dKey]Device{}
 	s.sequences = map[uKey]uint64{}
 	s.creations = map[uKey][]time.Time{}
@@ -131,10 +135,8 @@ func (s *memStore) Instances() ([]Instance, error) {
 func (s *memStore) UserInstances(app, user string) ([]Instance, error) {
 	s.mu.Lock()
 	var out []Instance
-	for _, i := range s.instances {
-		if i.User == user && i.Application == app {
-			out = append(out, cloneInstance(i))
-		}
+	for _, i := range s.byUser[userKey(app, user)] {
+		out = append(out, cloneInstance(i))
 	}
 	s.mu.Unlock()
 	sortInstances(out)
@@ -152,7 +154,24 @@ func sortInstances(out []Instance) {
 
 func (s *memStore) putInstanceLocked(i Instance) {
 	c := cloneInstance(&i)
+	s.deleteInstanceLocked(i.ID)
 	s.instances[i.ID] = &c
+	k := userKey(c.Application, c.User)
+	s.byUser[k] = append(s.byUser[k], &c)
+}
+
+func (s *memStore) deleteInstanceLocked(id string) {
+	old := s.instances[id]
+	if old == nil {
+		return
+	}
+	delete(s.instances, id)
+	k := userKey(old.Application, old.User)
+	if left := slices.DeleteFunc(s.byUser[k], func(i *Instance) bool { return i == old }); len(left) > 0 {
+		s.byUser[k] = left
+	} else {
+		delete(s.byUser, k)
+	}
 }
 
 func (s *memStore) Device(app, user, device string) (Device, error) {
@@ -222,7 +241,7 @@ func (s *memStore) applyLocked(c Change) {
 		s.putInstanceLocked(i)
 	}
 	for _, e := range c.Delete {
-		delete(s.instances, e.Instance)
+		s.deleteInstanceLocked(e.Instance)
 	}
 	for _, d := range c.Devices {
 		s.devices[deviceKey(d.Application, d.User, d.Device)] = d

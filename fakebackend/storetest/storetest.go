@@ -252,6 +252,19 @@ func testUserInstances(t *testing.T, st fakebackend.Store) {
 	if got := fmt.Sprint(ids()); got != "[u2]" {
 		t.Fatalf("UserInstances after a delete = %s, want [u2]", got)
 	}
+	// Written again (its TTL extended): listed once, as it is now.
+	u2 := instance("u2", "app", "una", "tablet", t0.Add(time.Minute))
+	u2.ExpireAt = t0.Add(time.Hour)
+	put(t, st, u2)
+	insts, err := l.UserInstances("app", "una")
+	must(t, err)
+	if len(insts) != 1 || !insts[0].ExpireAt.Equal(u2.ExpireAt) {
+		t.Fatalf("UserInstances after a rewrite = %+v, want u2 once, expiring at %v", insts, u2.ExpireAt)
+	}
+	must(t, st.Reset())
+	if got := fmt.Sprint(ids()); got != "[]" {
+		t.Fatalf("UserInstances after Reset = %s, want none", got)
+	}
 }
 
 func testDevices(t *testing.T, st fakebackend.Store) {
