@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/rawclient"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
@@ -25,10 +26,10 @@ func want[T transport.Message](t *testing.T, m transport.Message) T {
 
 // callAcross places a call from caller on A to callee on B and returns
 // the call id, once the callee's connection rings.
-func callAcross(t *testing.T, onA, onB *raw, callee string) string {
+func callAcross(t *testing.T, onA, onB *rawclient.Conn, callee string) string {
 	t.Helper()
-	prog := want[*transport.CallProgressing](t, onA.request(&transport.CallUser{ID: onA.id(), CalleeUserID: callee}))
-	in := want[*transport.IncomingCall](t, onB.next())
+	prog := want[*transport.CallProgressing](t, onA.Request(&transport.CallUser{ID: onA.ID(), CalleeUserID: callee}))
+	in := want[*transport.IncomingCall](t, onB.Next())
 	if in.CallID != prog.CallID || in.CallerUserID != "alice" {
 		t.Fatalf("incomingCall %#v for call %s", in, prog.CallID)
 	}
@@ -38,31 +39,31 @@ func callAcross(t *testing.T, onA, onB *raw, callee string) string {
 func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
-	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
-	onB.mustCreate("bob", "phone", c.token(t, "bob", 0))
+	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
+	onB.MustCreate("bob", "phone", c.token(t, "bob", 0))
 	id := callAcross(t, onA, onB, "bob")
 
-	est := want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: id}))
+	est := want[*transport.CallEstablished](t, onB.Request(&transport.AnswerCall{ID: onB.ID(), CallID: id}))
 	if est.ID == "" || est.CallID != id {
 		t.Fatalf("the answer's reply: %#v", est)
 	}
-	if est := want[*transport.CallEstablished](t, onA.next()); est.CallID != id || est.ID != "" {
+	if est := want[*transport.CallEstablished](t, onA.Next()); est.CallID != id || est.ID != "" {
 		t.Fatalf("the caller is told: %#v", est)
 	}
 	// The callee hangs up, from its replica.
-	end := want[*transport.CallEnded](t, onB.request(&transport.HangupCall{ID: onB.id(), CallID: id}))
+	end := want[*transport.CallEnded](t, onB.Request(&transport.HangupCall{ID: onB.ID(), CallID: id}))
 	if end.Reason != transport.EndHungUp || end.ID == "" {
 		t.Fatalf("the hangup's reply: %#v", end)
 	}
-	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndHungUp {
+	if end := want[*transport.CallEnded](t, onA.Next()); end.Reason != transport.EndHungUp {
 		t.Fatalf("the caller is told: %#v", end)
 	}
 	// The call is over everywhere: its home (A) refuses to act on it, and
 	// B no longer knows it.
-	if code := errorCode(onA.request(&transport.HangupCall{ID: onA.id(), CallID: id})); code != transport.CodeCallNotFound {
+	if code := rawclient.ErrorCode(onA.Request(&transport.HangupCall{ID: onA.ID(), CallID: id})); code != transport.CodeCallNotFound {
 		t.Fatalf("hanging up an ended call at its home: %q", code)
 	}
-	if code := errorCode(onB.request(&transport.HangupCall{ID: onB.id(), CallID: id})); code != transport.CodeCallNotFound {
+	if code := rawclient.ErrorCode(onB.Request(&transport.HangupCall{ID: onB.ID(), CallID: id})); code != transport.CodeCallNotFound {
 		t.Fatalf("hanging up an ended call: %q", code)
 	}
 }
@@ -70,14 +71,14 @@ func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
 func TestReplicasCallDeclinedAcross(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	onA, onC := dial(t, c.srvs[0]), dial(t, c.srvs[2])
-	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
-	onC.mustCreate("carol", "phone", c.token(t, "carol", 0))
+	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
+	onC.MustCreate("carol", "phone", c.token(t, "carol", 0))
 	id := callAcross(t, onA, onC, "carol")
-	end := want[*transport.CallEnded](t, onC.request(&transport.DeclineCall{ID: onC.id(), CallID: id}))
+	end := want[*transport.CallEnded](t, onC.Request(&transport.DeclineCall{ID: onC.ID(), CallID: id}))
 	if end.Reason != transport.EndDeclined {
 		t.Fatalf("the decline's reply: %#v", end)
 	}
-	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndDeclined || end.CallID != id {
+	if end := want[*transport.CallEnded](t, onA.Next()); end.Reason != transport.EndDeclined || end.CallID != id {
 		t.Fatalf("the caller is told: %#v", end)
 	}
 }
@@ -87,13 +88,13 @@ func TestReplicasCallDeclinedAcross(t *testing.T) {
 func TestReplicasCallCalleeConnectionLostAcross(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
-	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
-	onB.mustCreate("bob", "phone", c.token(t, "bob", 0))
+	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
+	onB.MustCreate("bob", "phone", c.token(t, "bob", 0))
 	id := callAcross(t, onA, onB, "bob")
-	want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: id}))
-	want[*transport.CallEstablished](t, onA.next())
-	onB.conn.Abort()
-	if end := want[*transport.CallEnded](t, onA.next()); end.Reason != transport.EndHungUp || end.CallID != id {
+	want[*transport.CallEstablished](t, onB.Request(&transport.AnswerCall{ID: onB.ID(), CallID: id}))
+	want[*transport.CallEstablished](t, onA.Next())
+	onB.Conn.Abort()
+	if end := want[*transport.CallEnded](t, onA.Next()); end.Reason != transport.EndHungUp || end.CallID != id {
 		t.Fatalf("the caller is told: %#v", end)
 	}
 }
@@ -104,26 +105,26 @@ func TestReplicasCallCalleeConnectionLostAcross(t *testing.T) {
 func TestReplicasCallPushedCalleeComesUpElsewhere(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onA := dial(t, c.srvs[0])
-	onA.mustCreate("alice", "phone", c.token(t, "alice", 0))
+	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
 	first := dial(t, c.srvs[1])
-	bob := first.mustCreate("bob", "phone", c.token(t, "bob", 0))
-	want[*transport.PushTokenRegistered](t, first.request(&transport.RegisterPushToken{ID: first.id(), PushToken: "tok-bob", PushType: "fcm"}))
-	first.conn.Abort()
+	bob := first.MustCreate("bob", "phone", c.token(t, "bob", 0))
+	want[*transport.PushTokenRegistered](t, first.Request(&transport.RegisterPushToken{ID: first.ID(), PushToken: "tok-bob", PushType: "fcm"}))
+	first.Conn.Abort()
 	waitReleased(t, c, bob.ID)
 
-	prog := want[*transport.CallProgressing](t, onA.request(&transport.CallUser{ID: onA.id(), CalleeUserID: "bob"}))
+	prog := want[*transport.CallProgressing](t, onA.Request(&transport.CallUser{ID: onA.ID(), CalleeUserID: "bob"}))
 	pushes := c.srvs[0].Pushes()
 	if len(pushes) != 1 || pushes[0].CallID != prog.CallID || pushes[0].PushToken != "tok-bob" {
 		t.Fatalf("pushes on A: %+v", pushes)
 	}
 	onB := dial(t, c.srvs[1])
-	want[*transport.Authenticated](t, onB.authenticate("bob", bob))
-	in := want[*transport.IncomingCall](t, onB.next())
+	want[*transport.Authenticated](t, onB.Authenticate("bob", bob))
+	in := want[*transport.IncomingCall](t, onB.Next())
 	if in.CallID != prog.CallID {
 		t.Fatalf("incomingCall %#v, want call %s", in, prog.CallID)
 	}
-	want[*transport.CallEstablished](t, onB.request(&transport.AnswerCall{ID: onB.id(), CallID: in.CallID}))
-	want[*transport.CallEstablished](t, onA.next())
+	want[*transport.CallEstablished](t, onB.Request(&transport.AnswerCall{ID: onB.ID(), CallID: in.CallID}))
+	want[*transport.CallEstablished](t, onA.Next())
 }
 
 // waitReleased waits until no connection holds instance id: the replica

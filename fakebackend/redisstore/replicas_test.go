@@ -1,10 +1,8 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/sinchsim/sinchsim/fakebackend"
 	"github.com/sinchsim/sinchsim/fakebackend/redisstore"
 	"github.com/sinchsim/sinchsim/fakebackend/redisstore/redistest"
+	"github.com/sinchsim/sinchsim/internal/rawclient"
 	"github.com/sinchsim/sinchsim/transport"
 	"github.com/sinchsim/sinchsim/vclock"
 )
@@ -80,94 +79,10 @@ func (c *cluster) token(t *testing.T, user string, instanceTTL time.Duration) st
 	return tok
 }
 
-// raw is a protocol v1 connection driven message by message.
-type raw struct {
-	t       *testing.T
-	conn    *transport.Conn
-	welcome *transport.Welcome
-	msgs    chan transport.Message
-	seq     int
-}
-
-func dial(t *testing.T, srv *fakebackend.Server) *raw {
+// dial connects to one replica.
+func dial(t *testing.T, srv *fakebackend.Server) *rawclient.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	conn, w, err := transport.Dial(ctx, srv.URL(), transport.DialConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &raw{t: t, conn: conn, welcome: w, msgs: make(chan transport.Message, 64)}
-	go func() {
-		defer close(r.msgs)
-		for {
-			m, err := conn.Read()
-			if err != nil {
-				return
-			}
-			conn.Handled()
-			r.msgs <- m
-		}
-	}()
-	t.Cleanup(func() { conn.Abort() })
-	return r
-}
-
-// next returns the next message, or nil if the connection ended.
-func (r *raw) next() transport.Message {
-	r.t.Helper()
-	select {
-	case m := <-r.msgs:
-		return m
-	case <-time.After(wait):
-		r.t.Fatalf("no message within %v", wait)
-		return nil
-	}
-}
-
-func (r *raw) id() string {
-	r.seq++
-	return "r" + strconv.Itoa(r.seq)
-}
-
-// request sends m and returns its answer; a notice before it fails the test.
-func (r *raw) request(m transport.Message) transport.Message {
-	r.t.Helper()
-	if err := r.conn.Send(m); err != nil {
-		r.t.Fatal(err)
-	}
-	return r.next()
-}
-
-func (r *raw) create(user, device, jwt string) transport.Message {
-	r.t.Helper()
-	return r.request(&transport.CreateInstance{ID: r.id(), ApplicationKey: testApp.Key, UserID: user, DeviceID: device, SDKVersion: "test", JWT: jwt})
-}
-
-func (r *raw) mustCreate(user, device, jwt string) transport.Instance {
-	r.t.Helper()
-	m := r.create(user, device, jwt)
-	ic, ok := m.(*transport.InstanceCreated)
-	if !ok {
-		r.t.Fatalf("createInstance: %#v", m)
-	}
-	return ic.Instance
-}
-
-func (r *raw) authenticate(user string, inst transport.Instance) transport.Message {
-	r.t.Helper()
-	proof, err := transport.Proof(inst.Secret, r.welcome.Challenge, inst.ID, inst.DeviceID)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return r.request(&transport.Authenticate{ID: r.id(), ApplicationKey: testApp.Key, UserID: user, InstanceID: inst.ID, DeviceID: inst.DeviceID, Proof: proof})
-}
-
-func errorCode(m transport.Message) string {
-	if e, ok := m.(*transport.ErrorMessage); ok {
-		return e.Error.Code
-	}
-	return ""
+	return rawclient.Dial(t, srv.URL(), testApp.Key, wait)
 }
 
 func revokedCode(t *testing.T, m transport.Message, id string) string {
@@ -182,12 +97,12 @@ func revokedCode(t *testing.T, m transport.Message, id string) string {
 func TestReplicasRegisterAtOneAuthenticateAtAnother(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	a, b := dial(t, c.srvs[0]), dial(t, c.srvs[1])
-	inst := a.mustCreate("alice", "phone", c.token(t, "alice", 0))
-	if m := b.authenticate("alice", inst); m.(*transport.Authenticated).InstanceID != inst.ID {
+	inst := a.MustCreate("alice", "phone", c.token(t, "alice", 0))
+	if m := b.Authenticate("alice", inst); m.(*transport.Authenticated).InstanceID != inst.ID {
 		t.Fatalf("authenticate at B: %#v", m)
 	}
 	// The connection at A was told that B took the instance over.
-	if code := revokedCode(t, a.next(), inst.ID); code != transport.CodeInstanceReplaced {
+	if code := revokedCode(t, a.Next(), inst.ID); code != transport.CodeInstanceReplaced {
 		t.Fatalf("A's connection got %s, want %s", code, transport.CodeInstanceReplaced)
 	}
 	for _, srv := range c.srvs {
@@ -200,8 +115,8 @@ func TestReplicasRegisterAtOneAuthenticateAtAnother(t *testing.T) {
 func TestReplicasNonceReusedAcrossReplicas(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	tok := c.token(t, "bob", 0)
-	dial(t, c.srvs[0]).mustCreate("bob", "phone", tok)
-	if code := errorCode(dial(t, c.srvs[2]).create("bob", "phone", tok)); code != credentials.CodeNonceReused {
+	dial(t, c.srvs[0]).MustCreate("bob", "phone", tok)
+	if code := rawclient.ErrorCode(dial(t, c.srvs[2]).Create("bob", "phone", tok)); code != credentials.CodeNonceReused {
 		t.Fatalf("the token again at C: %q, want %s", code, credentials.CodeNonceReused)
 	}
 }
@@ -223,20 +138,20 @@ func TestReplicasRateLimitExact(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j, tok := range toks {
-				if err := r.conn.Send(&transport.CreateInstance{ID: r.id(), ApplicationKey: testApp.Key, UserID: "carol", DeviceID: fmt.Sprintf("d%d-%d", k, j), JWT: tok}); err != nil {
+				if err := r.Conn.Send(&transport.CreateInstance{ID: r.ID(), ApplicationKey: testApp.Key, UserID: "carol", DeviceID: fmt.Sprintf("d%d-%d", k, j), JWT: tok}); err != nil {
 					t.Error(err)
 					return
 				}
 				var m transport.Message
-				for m = range r.msgs {
+				for m = range r.Msgs {
 					if _, notice := m.(*transport.InstanceRevoked); !notice {
 						break
 					}
 				}
 				switch {
-				case errorCode(m) == transport.CodeInstanceCreationRateExceeded:
+				case rawclient.ErrorCode(m) == transport.CodeInstanceCreationRateExceeded:
 					limited.Add(1)
-				case errorCode(m) != "":
+				case rawclient.ErrorCode(m) != "":
 					t.Errorf("createInstance: %v", m.(*transport.ErrorMessage).Error)
 				default:
 					created.Add(1)
@@ -254,19 +169,19 @@ func TestReplicasRateLimitExact(t *testing.T) {
 func TestReplicasRevocationReachesHolder(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	onC := dial(t, c.srvs[2])
-	inst := onC.mustCreate("dave", "phone", c.token(t, "dave", 0))
+	inst := onC.MustCreate("dave", "phone", c.token(t, "dave", 0))
 	start := time.Now()
 	if !c.srvs[0].RevokeInstance(inst.ID) {
 		t.Fatal("A does not find the instance")
 	}
-	m := onC.next()
+	m := onC.Next()
 	if code := revokedCode(t, m, inst.ID); code != transport.CodeInstanceNotFound {
 		t.Fatalf("revoked with %s", code)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("the revocation took %v to reach the client on C", d)
 	}
-	if code := errorCode(onC.authenticate("dave", inst)); code != transport.CodeInstanceNotFound {
+	if code := rawclient.ErrorCode(onC.Authenticate("dave", inst)); code != transport.CodeInstanceNotFound {
 		t.Fatalf("authenticating a revoked instance: %q", code)
 	}
 }
@@ -274,9 +189,9 @@ func TestReplicasRevocationReachesHolder(t *testing.T) {
 func TestReplicasRegistrationReplacesAcrossReplicas(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
-	first := onA.mustCreate("erin", "phone", c.token(t, "erin", 0))
-	second := onB.mustCreate("erin", "phone", c.token(t, "erin", 0))
-	if code := revokedCode(t, onA.next(), first.ID); code != transport.CodeInstanceReplaced {
+	first := onA.MustCreate("erin", "phone", c.token(t, "erin", 0))
+	second := onB.MustCreate("erin", "phone", c.token(t, "erin", 0))
+	if code := revokedCode(t, onA.Next(), first.ID); code != transport.CodeInstanceReplaced {
 		t.Fatalf("replaced instance: %s", code)
 	}
 	if _, ok := c.srvs[0].Instance(first.ID); ok {
@@ -303,29 +218,29 @@ func TestReplicasMissedNoticeCaughtOnNextRequest(t *testing.T) {
 		return st
 	}})
 	onA := dial(t, c.srvs[0])
-	inst := onA.mustCreate("frank", "phone", c.token(t, "frank", 0))
+	inst := onA.MustCreate("frank", "phone", c.token(t, "frank", 0))
 	if !c.srvs[1].RevokeInstance(inst.ID) {
 		t.Fatal("B does not find the instance")
 	}
-	if err := onA.conn.Send(&transport.RegisterPushToken{ID: onA.id(), PushToken: "tok"}); err != nil {
+	if err := onA.Conn.Send(&transport.RegisterPushToken{ID: onA.ID(), PushToken: "tok"}); err != nil {
 		t.Fatal(err)
 	}
-	if code := revokedCode(t, onA.next(), inst.ID); code != transport.CodeInstanceNotFound {
+	if code := revokedCode(t, onA.Next(), inst.ID); code != transport.CodeInstanceNotFound {
 		t.Fatalf("caught up with %s", code)
 	}
-	if code := errorCode(onA.next()); code != transport.CodeNotAuthenticated {
+	if code := rawclient.ErrorCode(onA.Next()); code != transport.CodeNotAuthenticated {
 		t.Fatalf("the request after the notice: %q", code)
 	}
 	// A replacement whose notice is lost, the same way.
-	inst2 := onA.mustCreate("frank", "phone", c.token(t, "frank", 0))
+	inst2 := onA.MustCreate("frank", "phone", c.token(t, "frank", 0))
 	onB := dial(t, c.srvs[1])
-	if _, ok := onB.authenticate("frank", inst2).(*transport.Authenticated); !ok {
+	if _, ok := onB.Authenticate("frank", inst2).(*transport.Authenticated); !ok {
 		t.Fatal("authenticate at B failed")
 	}
-	if err := onA.conn.Send(&transport.RegisterPushToken{ID: onA.id(), PushToken: "tok"}); err != nil {
+	if err := onA.Conn.Send(&transport.RegisterPushToken{ID: onA.ID(), PushToken: "tok"}); err != nil {
 		t.Fatal(err)
 	}
-	if code := revokedCode(t, onA.next(), inst2.ID); code != transport.CodeInstanceReplaced {
+	if code := revokedCode(t, onA.Next(), inst2.ID); code != transport.CodeInstanceReplaced {
 		t.Fatalf("caught up with %s", code)
 	}
 }
@@ -335,8 +250,8 @@ func TestReplicasMissedNoticeCaughtOnNextRequest(t *testing.T) {
 func TestReplicasSharedClockEnforcesExpiry(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{mock: true})
 	onA, onC := dial(t, c.srvs[0]), dial(t, c.srvs[2])
-	ia := onA.mustCreate("gina", "phone", c.token(t, "gina", 48*time.Hour))
-	ic := onC.mustCreate("hank", "phone", c.token(t, "hank", 72*time.Hour))
+	ia := onA.MustCreate("gina", "phone", c.token(t, "gina", 48*time.Hour))
+	ic := onC.MustCreate("hank", "phone", c.token(t, "hank", 72*time.Hour))
 	if err := c.srvs[1].Advance(49 * time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -346,17 +261,17 @@ func TestReplicasSharedClockEnforcesExpiry(t *testing.T) {
 			t.Fatalf("replica %d stands at %v, want %v", i, srv.Now(), want)
 		}
 	}
-	if code := revokedCode(t, onA.next(), ia.ID); code != transport.CodeInstanceExpired {
+	if code := revokedCode(t, onA.Next(), ia.ID); code != transport.CodeInstanceExpired {
 		t.Fatalf("at A: %s", code)
 	}
-	if code := errorCode(dial(t, c.srvs[2]).authenticate("gina", ia)); code != transport.CodeInstanceExpired {
+	if code := rawclient.ErrorCode(dial(t, c.srvs[2]).Authenticate("gina", ia)); code != transport.CodeInstanceExpired {
 		t.Fatalf("authenticating the expired instance at C: %q", code)
 	}
 	// hank's instance lives until 72h: nothing yet; then C expires it.
 	if err := c.srvs[0].Advance(24 * time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if code := revokedCode(t, onC.next(), ic.ID); code != transport.CodeInstanceExpired {
+	if code := revokedCode(t, onC.Next(), ic.ID); code != transport.CodeInstanceExpired {
 		t.Fatalf("at C: %s", code)
 	}
 	// A replica that starts later starts at the shared time.
@@ -375,7 +290,7 @@ func TestReplicasShareTheDecisionLog(t *testing.T) {
 	c := newCluster(t, 3, clusterOpts{})
 	events, cancel := c.srvs[2].Subscribe(16)
 	defer cancel()
-	inst := dial(t, c.srvs[0]).mustCreate("ivy", "phone", c.token(t, "ivy", 0))
+	inst := dial(t, c.srvs[0]).MustCreate("ivy", "phone", c.token(t, "ivy", 0))
 	select {
 	case e := <-events:
 		if e.Kind != "createInstance" || e.Instance != inst.ID || e.Code != fakebackend.CodeOK {
@@ -402,7 +317,7 @@ func TestReplicasShareApplications(t *testing.T) {
 	}
 	tok, _ := m.Mint("jack")
 	r := dial(t, c.srvs[1])
-	if _, ok := r.request(&transport.CreateInstance{ID: "1", ApplicationKey: app.Key, UserID: "jack", DeviceID: "d", JWT: tok}).(*transport.InstanceCreated); !ok {
+	if _, ok := r.Request(&transport.CreateInstance{ID: "1", ApplicationKey: app.Key, UserID: "jack", DeviceID: "d", JWT: tok}).(*transport.InstanceCreated); !ok {
 		t.Fatal("B does not know the application added at A")
 	}
 }
@@ -410,14 +325,14 @@ func TestReplicasShareApplications(t *testing.T) {
 func TestReplicasResetEverywhere(t *testing.T) {
 	c := newCluster(t, 2, clusterOpts{})
 	onB := dial(t, c.srvs[1])
-	onB.mustCreate("kim", "phone", c.token(t, "kim", 0))
+	onB.MustCreate("kim", "phone", c.token(t, "kim", 0))
 	// A push recorded at B: kim calls lee, who has only a push token.
 	lee := dial(t, c.srvs[1])
-	lee.mustCreate("lee", "phone", c.token(t, "lee", 0))
-	want[*transport.PushTokenRegistered](t, lee.request(&transport.RegisterPushToken{ID: lee.id(), PushToken: "tok-lee"}))
-	lee.conn.Abort()
+	lee.MustCreate("lee", "phone", c.token(t, "lee", 0))
+	want[*transport.PushTokenRegistered](t, lee.Request(&transport.RegisterPushToken{ID: lee.ID(), PushToken: "tok-lee"}))
+	lee.Conn.Abort()
 	waitReleased(t, c, c.srvs[1].Instances()[1].ID)
-	want[*transport.CallProgressing](t, onB.request(&transport.CallUser{ID: onB.id(), CalleeUserID: "lee"}))
+	want[*transport.CallProgressing](t, onB.Request(&transport.CallUser{ID: onB.ID(), CalleeUserID: "lee"}))
 	if n := len(c.srvs[1].Pushes()); n != 1 {
 		t.Fatalf("%d pushes at B before the reset", n)
 	}
@@ -427,7 +342,7 @@ func TestReplicasResetEverywhere(t *testing.T) {
 	deadline := time.After(wait)
 	for open := true; open; {
 		select {
-		case _, open = <-onB.msgs:
+		case _, open = <-onB.Msgs:
 		case <-deadline:
 			t.Fatal("B's connection was not closed by the reset at A")
 		}
@@ -452,21 +367,21 @@ func TestRedisDownRefusesWithUnavailable(t *testing.T) {
 	}
 	c := newCluster(t, 1, clusterOpts{})
 	r := dial(t, c.srvs[0])
-	inst := r.mustCreate("liz", "phone", c.token(t, "liz", 0))
+	inst := r.MustCreate("liz", "phone", c.token(t, "liz", 0))
 	mini := c.redis.Miniredis()
 	mini.Close()
 	for name, m := range map[string]transport.Message{
-		"createInstance": dial(t, c.srvs[0]).create("liz", "tablet", c.token(t, "liz", 0)),
-		"authenticate":   dial(t, c.srvs[0]).authenticate("liz", inst),
+		"createInstance": dial(t, c.srvs[0]).Create("liz", "tablet", c.token(t, "liz", 0)),
+		"authenticate":   dial(t, c.srvs[0]).Authenticate("liz", inst),
 	} {
-		if code := errorCode(m); code != transport.CodeUnavailable {
+		if code := rawclient.ErrorCode(m); code != transport.CodeUnavailable {
 			t.Errorf("%s without Redis: %#v, want %s", name, m, transport.CodeUnavailable)
 		}
 	}
 	if err := mini.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := dial(t, c.srvs[0]).authenticate("liz", inst).(*transport.Authenticated); !ok {
+	if _, ok := dial(t, c.srvs[0]).Authenticate("liz", inst).(*transport.Authenticated); !ok {
 		t.Fatal("not accepted again once Redis is back")
 	}
 }

@@ -2,7 +2,6 @@ package scale
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,7 +17,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
-	"github.com/sinchsim/sinchsim/transport"
+	"github.com/sinchsim/sinchsim/internal/rawclient"
 )
 
 // gate skips the test unless SINCHSIM_SCALE=1.
@@ -158,81 +156,8 @@ func adminDo(t *testing.T, method, url, body string) (int, map[string]any) {
 	return resp.StatusCode, v
 }
 
-// raw is a protocol v1 connection driven message by message.
-type raw struct {
-	t       *testing.T
-	conn    *transport.Conn
-	welcome *transport.Welcome
-	msgs    chan transport.Message
-	seq     int
-}
-
-func dial(t *testing.T, url string) *raw {
+// dial connects to a replica's WebSocket URL.
+func dial(t *testing.T, url string) *rawclient.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, w, err := transport.Dial(ctx, url, transport.DialConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &raw{t: t, conn: conn, welcome: w, msgs: make(chan transport.Message, 1024)}
-	go func() {
-		defer close(r.msgs)
-		for {
-			m, err := conn.Read()
-			if err != nil {
-				return
-			}
-			conn.Handled()
-			r.msgs <- m
-		}
-	}()
-	t.Cleanup(func() { conn.Abort() })
-	return r
-}
-
-func (r *raw) next(within time.Duration) transport.Message {
-	r.t.Helper()
-	select {
-	case m := <-r.msgs:
-		return m
-	case <-time.After(within):
-		r.t.Fatalf("no message within %v", within)
-		return nil
-	}
-}
-
-func (r *raw) id() string {
-	r.seq++
-	return "r" + strconv.Itoa(r.seq)
-}
-
-func (r *raw) request(m transport.Message) transport.Message {
-	r.t.Helper()
-	if err := r.conn.Send(m); err != nil {
-		r.t.Fatal(err)
-	}
-	return r.next(10 * time.Second)
-}
-
-func (r *raw) create(user, device, jwt string) transport.Message {
-	r.t.Helper()
-	return r.request(&transport.CreateInstance{ID: r.id(), ApplicationKey: appKey, UserID: user, DeviceID: device, SDKVersion: "scale", JWT: jwt})
-}
-
-func (r *raw) mustCreate(user, device, jwt string) transport.Instance {
-	r.t.Helper()
-	m := r.create(user, device, jwt)
-	ic, ok := m.(*transport.InstanceCreated)
-	if !ok {
-		r.t.Fatalf("createInstance: %#v", m)
-	}
-	return ic.Instance
-}
-
-func errorCode(m transport.Message) string {
-	if e, ok := m.(*transport.ErrorMessage); ok {
-		return e.Error.Code
-	}
-	return ""
+	return rawclient.Dial(t, url, appKey, 10*time.Second)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend/redisstore/redistest"
 	"github.com/sinchsim/sinchsim/internal/fleet"
+	"github.com/sinchsim/sinchsim/internal/rawclient"
 	"github.com/sinchsim/sinchsim/transport"
 )
 
@@ -73,8 +74,8 @@ func TestThreeReplicaProcesses(t *testing.T) {
 
 	t.Run("a token used at A is refused at C", func(t *testing.T) {
 		tok := mint("bob")
-		dial(t, a.ws).mustCreate("bob", "phone", tok)
-		if code := errorCode(dial(t, c.ws).create("bob", "phone", tok)); code != credentials.CodeNonceReused {
+		dial(t, a.ws).MustCreate("bob", "phone", tok)
+		if code := rawclient.ErrorCode(dial(t, c.ws).Create("bob", "phone", tok)); code != credentials.CodeNonceReused {
 			t.Fatalf("at C: %q, want %s", code, credentials.CodeNonceReused)
 		}
 	})
@@ -103,24 +104,24 @@ func TestThreeReplicaProcesses(t *testing.T) {
 				go func() {
 					for j, tok := range toks {
 						window <- struct{}{}
-						_ = r.conn.Send(&transport.CreateInstance{ID: fmt.Sprint(j), ApplicationKey: appKey, UserID: "carol", DeviceID: fmt.Sprintf("d%d-%d", k, j), JWT: tok})
+						_ = r.Conn.Send(&transport.CreateInstance{ID: fmt.Sprint(j), ApplicationKey: appKey, UserID: "carol", DeviceID: fmt.Sprintf("d%d-%d", k, j), JWT: tok})
 					}
 				}()
 				for got := 0; got < n; {
-					m := r.next(60 * time.Second)
+					m := r.NextWithin(60 * time.Second)
 					if !isNotice(m) && m != nil {
 						<-window
 					}
 					switch {
 					case m == nil:
-						code, reason := r.conn.CloseCode()
+						code, reason := r.Conn.CloseCode()
 						t.Errorf("connection %d closed after %d answers: %d %s", k, got, code, reason)
 						return
 					case isNotice(m):
 						continue
-					case errorCode(m) == transport.CodeInstanceCreationRateExceeded:
+					case rawclient.ErrorCode(m) == transport.CodeInstanceCreationRateExceeded:
 						limited.Add(1)
-					case errorCode(m) != "":
+					case rawclient.ErrorCode(m) != "":
 						other.Add(1)
 						t.Errorf("createInstance: %v", m.(*transport.ErrorMessage).Error)
 					default:
@@ -144,12 +145,12 @@ func TestThreeReplicaProcesses(t *testing.T) {
 
 	t.Run("a revocation at A reaches the client on C within 1s", func(t *testing.T) {
 		onC := dial(t, c.ws)
-		inst := onC.mustCreate("dave", "phone", mint("dave"))
+		inst := onC.MustCreate("dave", "phone", mint("dave"))
 		start := time.Now()
 		if code, body := adminDo(t, "DELETE", a.admin+"instances/"+inst.ID, ""); code != 200 {
 			t.Fatalf("revoke at A: %d %v", code, body)
 		}
-		m := onC.next(time.Second)
+		m := onC.NextWithin(time.Second)
 		took := time.Since(start)
 		rv, ok := m.(*transport.InstanceRevoked)
 		if !ok || rv.InstanceID != inst.ID || rv.Code != transport.CodeInstanceNotFound {
@@ -271,8 +272,8 @@ func TestReplicaProcessesShareTheClock(t *testing.T) {
 		return s
 	}
 	onA, onC := dial(t, a.ws), dial(t, c.ws)
-	ia := onA.mustCreate("erin", "phone", tok("erin"))
-	ic := onC.mustCreate("frank", "phone", tok("frank"))
+	ia := onA.MustCreate("erin", "phone", tok("erin"))
+	ic := onC.MustCreate("frank", "phone", tok("frank"))
 	if code, body := adminDo(t, "POST", b.admin+"clock", `{"advance":"49h"}`); code != 200 {
 		t.Fatalf("advance at B: %d %v", code, body)
 	}
@@ -283,10 +284,10 @@ func TestReplicaProcessesShareTheClock(t *testing.T) {
 		}
 	}
 	for _, x := range []struct {
-		r  *raw
+		r  *rawclient.Conn
 		id string
 	}{{onA, ia.ID}, {onC, ic.ID}} {
-		m := x.r.next(5 * time.Second)
+		m := x.r.NextWithin(5 * time.Second)
 		rv, ok := m.(*transport.InstanceRevoked)
 		if !ok || rv.InstanceID != x.id || rv.Code != transport.CodeInstanceExpired {
 			t.Fatalf("got %#v, want instanceRevoked %s for %s", m, transport.CodeInstanceExpired, x.id)

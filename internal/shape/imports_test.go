@@ -33,10 +33,12 @@ var layers = map[string]int{
 	"fakebackend": 3,
 	// Fleets of clients against a backend; the backend's other stores
 	// and the contract every store keeps.
-	"internal/fleet":           4,
-	"internal/sim":             4,
-	"fakebackend/redisstore":   4,
-	"fakebackend/storetest":    4,
+	"internal/fleet":         4,
+	"internal/sim":           4,
+	"fakebackend/redisstore": 4,
+	"fakebackend/storetest":  4,
+	// A protocol connection driven message by message, for tests.
+	"internal/rawclient":       3,
 	"fakebackend/redisstore/*": 5,
 	// Programs and whole-system tests: wiring only.
 	"cmd/*":                5,
