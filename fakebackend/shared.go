@@ -2,7 +2,6 @@ package fakebackend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,6 +48,9 @@ type Shared interface {
 	Release(id, conn string) error
 	// Holders returns the holder of each instance (zero Holder when none).
 	Holders(ids []string) ([]Holder, error)
+	// HolderOf returns the holder of instance id (zero Holder when none)
+	// and whether the instance exists, in one look.
+	HolderOf(id string) (h Holder, exists bool, err error)
 	// Ring records that call callID of this replica rings for user of
 	// app with a push, for at most ttl (wall time); Unring forgets it.
 	Ring(app, user, callID string, ttl time.Duration) error
@@ -266,15 +268,15 @@ func (ss *session) catchUp() {
 	if id == "" {
 		return
 	}
-	hs, err := s.shared.Holders([]string{id})
-	if err != nil || len(hs) != 1 {
+	h, exists, err := s.shared.HolderOf(id)
+	if err != nil {
 		return // the request itself meets the store's failure
 	}
-	if h := hs[0]; h.Replica != s.shared.Replica() || h.Conn != ss.id {
+	if h.Replica != s.shared.Replica() || h.Conn != ss.id {
 		ss.revoked(id, transport.CodeInstanceReplaced, replacedByConnection)
 		return
 	}
-	if _, err := s.store.Instance(id); !errors.Is(err, ErrNotFound) {
+	if exists {
 		return
 	}
 	e, ok, err := s.shared.Ended(id)

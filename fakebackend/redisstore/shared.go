@@ -200,6 +200,28 @@ func (s *Store) Holders(ids []string) ([]fakebackend.Holder, error) {
 	return out, nil
 }
 
+// HolderOf returns the holder of instance id and whether it exists: one
+// round trip for both.
+func (s *Store) HolderOf(id string) (fakebackend.Holder, bool, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var holder *redis.StringCmd
+	var exists *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		holder = p.Get(ctx, s.holderKey(id))
+		exists = p.Exists(ctx, s.instKey(id))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fakebackend.Holder{}, false, fail(err)
+	}
+	var h fakebackend.Holder
+	if v, err := holder.Result(); err == nil {
+		h = parseHolder(v)
+	}
+	return h, exists.Val() > 0, nil
+}
+
 // Ring records that call callID of this replica rings for user of app,
 // for at most ttl: a field of the user's ringing hash, which expires as a
 // whole ttl after its last call was recorded.
