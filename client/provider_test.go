@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -18,6 +20,23 @@ type countingProvider struct {
 	err       error
 	mu        sync.Mutex
 	asked     []credentials.Request
+	onLoop    []bool // whether each request was asked on the client's loop
+}
+
+// askedOnLoop reports whether the caller is the client's loop asking
+// directly (askCredentials in the stack), not a goroutine started for it.
+func askedOnLoop() bool {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, "/client.(*loop).askCredentials") {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 func (p *countingProvider) Immediate() bool { return p.immediate }
@@ -25,6 +44,7 @@ func (p *countingProvider) Immediate() bool { return p.immediate }
 func (p *countingProvider) Token(ctx context.Context, req credentials.Request) (string, error) {
 	p.mu.Lock()
 	p.asked = append(p.asked, req)
+	p.onLoop = append(p.onLoop, askedOnLoop())
 	p.mu.Unlock()
 	if p.err != nil {
 		return "", p.err
@@ -72,6 +92,9 @@ func TestProvidersImmediateOrNot(t *testing.T) {
 			want := credentials.Request{ApplicationKey: s.Application().Key, UserID: "alice", InstanceTTL: true}
 			if len(p.asked) != 1 || p.asked[0] != want {
 				t.Fatalf("provider asked %+v, want once %+v", p.asked, want)
+			}
+			if p.onLoop[0] != tc.immediate {
+				t.Fatalf("asked on the client's loop: %v, want %v", p.onLoop[0], tc.immediate)
 			}
 			if st := c.Stats(); st.CredentialsRequests != 1 || (tc.err == nil) != (st.InstancesCreated == 1) {
 				t.Fatalf("stats %+v", st)

@@ -137,6 +137,9 @@ type Conn struct {
 
 	readErr  error     // only touched by the reader goroutine
 	extended time.Time // when extend last moved the read deadline (reader only)
+	// extendEvery is how old the last move must be before extend moves
+	// the deadline again.
+	extendEvery time.Duration
 
 	link *vclock.Link // counts messages in flight when both ends are in one virtual world
 	me   int          // this end of link
@@ -197,6 +200,7 @@ func NewConn(ws *websocket.Conn, cfg Config) *Conn {
 		keepalive: !isMem(ws.NetConn()),
 	}
 	c.mc, _ = ws.NetConn().(*memConn)
+	c.extendEvery = extendInterval(cfg)
 	c.writer = c.writeSome
 	if c.mc != nil {
 		c.reader = c.readSome
@@ -249,14 +253,15 @@ func (c *Conn) pingTick() {
 // extend moves the read deadline: the peer has shown it is alive. It runs
 // on the reader (and in NewConn, before there is one). Moving a deadline
 // costs a timer update, so it moves only once the last move is a
-// sixteenth of PongWait old: a quiet peer is given up between 15/16 of
-// PongWait and PongWait after its last sign of life.
+// sixteenth of PongWait old (less when pings leave less room: see
+// extendInterval): a quiet peer is given up between 15/16 of PongWait and
+// PongWait after its last sign of life.
 func (c *Conn) extend() {
 	if !c.keepalive {
 		return
 	}
 	now := time.Now()
-	if !c.extended.IsZero() && now.Sub(c.extended) < c.cfg.PongWait/16 {
+	if !c.extended.IsZero() && now.Sub(c.extended) < c.extendEvery {
 		return
 	}
 	c.extended = now
@@ -396,6 +401,14 @@ func (c *Conn) readFailed(err error) error {
 	c.readDoneOnce.Do(func() { close(c.readDone) })
 	c.begin(modeEnd, 0, "")
 	return c.readErr
+}
+
+// extendInterval is how often extend moves the read deadline at most: a
+// sixteenth of PongWait, but never more than half the room pings leave
+// (PongWait − PingInterval), so that the pong to our next ping always
+// moves the deadline before it passes.
+func extendInterval(cfg Config) time.Duration {
+	return min(cfg.PongWait/16, (cfg.PongWait-cfg.PingInterval)/2)
 }
 
 // closedError is the reader's terminal error: ErrClosed and why. Its text

@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,5 +111,51 @@ func TestUpgradeWithWritesHandshakeAndFirstMessageAtOnce(t *testing.T) {
 			drain(c)
 			waitDone(t, c)
 		})
+	}
+}
+
+// A first message that cannot be encoded fails UpgradeWith; the handshake's
+// answer, held for it, is never sent, so the client's dial fails too.
+func TestUpgradeWithUnencodableFirstMessage(t *testing.T) {
+	up := NewUpgrader(UpgradeConfig{})
+	failed := make(chan error, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, err := up.UpgradeWith(rw, r, &Welcome{Protocol: Protocol, Challenge: "\xff", ServerTime: time.Now()}) // not UTF-8
+		failed <- err
+	}), ReadHeaderTimeout: failAfter}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if c, _, err := Dial(t.Context(), "ws://"+ln.Addr().String()+Path, DialConfig{}); err == nil {
+		c.Abort()
+		t.Fatal("dial succeeded though the welcome could not be sent")
+	}
+	select {
+	case err := <-failed:
+		if err == nil || !strings.Contains(err.Error(), "challenge") {
+			t.Fatalf("UpgradeWith = %v, want the encoding error", err)
+		}
+	case <-time.After(failAfter):
+		t.Fatal("the handler did not return")
+	}
+}
+
+// The read deadline moves at most every sixteenth of PongWait, and never
+// so seldom that the pong to the next ping could come too late.
+func TestExtendInterval(t *testing.T) {
+	for _, tc := range []struct {
+		ping, pong, want time.Duration
+	}{
+		{20 * time.Second, 60 * time.Second, 3750 * time.Millisecond},
+		{58 * time.Second, 60 * time.Second, time.Second},
+		{0, 0, DefaultPongWait / 16},
+	} {
+		cfg := Config{PingInterval: tc.ping, PongWait: tc.pong}.withDefaults()
+		if got := extendInterval(cfg); got != tc.want {
+			t.Errorf("PingInterval %v, PongWait %v: every %v, want %v", tc.ping, tc.pong, got, tc.want)
+		}
 	}
 }

@@ -131,6 +131,7 @@ func (u *Upgrader) upgradeThenSend(w http.ResponseWriter, r *http.Request, mem b
 	if first != nil {
 		if err := c.Send(first); err != nil {
 			c.Discard()
+			<-c.Done()
 			return nil, err
 		}
 	}

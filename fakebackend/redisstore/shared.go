@@ -215,11 +215,19 @@ func (s *Store) HolderOf(id string) (fakebackend.Holder, bool, error) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fakebackend.Holder{}, false, fail(err)
 	}
-	var h fakebackend.Holder
-	if v, err := holder.Result(); err == nil {
-		h = parseHolder(v)
+	// Each answer is checked: a failed EXISTS must not read as "gone".
+	n, err := exists.Result()
+	if err != nil {
+		return fakebackend.Holder{}, false, fail(err)
 	}
-	return h, exists.Val() > 0, nil
+	var h fakebackend.Holder
+	switch v, err := holder.Result(); {
+	case err == nil:
+		h = parseHolder(v)
+	case !errors.Is(err, redis.Nil):
+		return fakebackend.Holder{}, false, fail(err)
+	}
+	return h, n > 0, nil
 }
 
 // Ring records that call callID of this replica rings for user of app,
