@@ -45,9 +45,12 @@ type Server struct {
 	started  bool
 	closed   bool
 	sessions map[*session]struct{}
-	byInst   map[string]*session
-	perUser  map[uKey]int
-	wg       sync.WaitGroup // session handlers and the HTTP server
+	// upgrading counts connections admitted and not yet registered, so
+	// that concurrent upgrades cannot pass Policy.MaxConnections.
+	upgrading int
+	byInst    map[string]*session
+	perUser   map[uKey]int
+	wg        sync.WaitGroup // session handlers and the HTTP server
 
 	userLocks [64]sync.Mutex // serialise rule sequences per user
 

@@ -48,7 +48,7 @@ type session struct {
 }
 
 type upgrader interface {
-	UpgradeWith(w http.ResponseWriter, r *http.Request, first transport.Message) (*transport.Conn, error)
+	UpgradeWith(w http.ResponseWriter, r *http.Request, first transport.Message, ready func(*transport.Conn)) (*transport.Conn, error)
 }
 
 func newUpgrader(cfg Config, world *vclock.Clock) upgrader {
@@ -75,16 +75,27 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 	ss, welcome := s.newSession(r)
-	conn, err := s.upgrader.UpgradeWith(w, r, welcome) // the welcome goes out with the handshake's answer
+	// The welcome goes out with the handshake's answer, once the session
+	// is in the server's tables: a client that has its welcome is counted
+	// and found.
+	accepted := false
+	conn, err := s.upgrader.UpgradeWith(w, r, welcome, func(c *transport.Conn) { accepted = s.register(ss, c) })
 	if err != nil {
 		s.upgradeFailed(r, err)
 		return
 	}
-	s.startSession(ss, conn)
+	if !accepted {
+		conn.Shutdown(closeGoingAway, "server shutting down")
+		return
+	}
+	// The session is served by the connection's reader (Conn.Serve), so
+	// that this handler returns and net/http releases the request's
+	// buffers (about 10 KiB per connection, which 10,000 bots feel).
+	ss.serve()
 }
 
-// admit counts a connection about to be upgraded in s.wg, or answers with
-// 503 and reports false.
+// admit counts a connection about to be upgraded in s.wg and
+// s.upgrading, or answers with 503 and reports false.
 func (s *Server) admit(w http.ResponseWriter) bool {
 	s.mu.Lock()
 	if !s.started || s.closed {
@@ -92,12 +103,13 @@ func (s *Server) admit(w http.ResponseWriter) bool {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return false
 	}
-	if len(s.sessions) >= s.policy.MaxConnections {
+	if len(s.sessions)+s.upgrading >= s.policy.MaxConnections {
 		s.mu.Unlock()
 		http.Error(w, "too many connections (limit "+strconv.Itoa(s.policy.MaxConnections)+")", http.StatusServiceUnavailable)
 		return false
 	}
 	s.wg.Add(1) // before releasing mu: stopServing waits only after started=false
+	s.upgrading++
 	s.mu.Unlock()
 	return true
 }
@@ -114,30 +126,32 @@ func (s *Server) newSession(r *http.Request) (*session, transport.Message) {
 	return ss, &transport.Welcome{Protocol: transport.Protocol, Challenge: ss.challenge, ServerTime: ss.challengeTime.UTC().Truncate(time.Second)}
 }
 
+// upgradeFailed releases the slot admit took for a connection whose
+// upgrade failed (the upgrader has answered with an HTTP error).
 func (s *Server) upgradeFailed(r *http.Request, err error) {
-	// The upgrader has answered with an HTTP error, or the welcome failed.
+	s.mu.Lock()
+	s.upgrading--
+	s.mu.Unlock()
 	s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 }
 
-// startSession registers the upgraded session and starts serving it.
-func (s *Server) startSession(ss *session, conn *transport.Conn) {
+// register puts the upgraded session in the server's tables, counted in
+// s.wg until it ends, unless the server is stopping (false).
+func (s *Server) register(ss *session, conn *transport.Conn) bool {
 	ss.id = strconv.FormatInt(s.connSeq.Add(1), 10)
 	ss.conn = conn
 	s.mu.Lock()
+	s.upgrading--
 	if !s.started {
 		s.mu.Unlock()
-		ss.conn.Shutdown(closeGoingAway, "server shutting down")
-		return
+		return false
 	}
 	s.sessions[ss] = struct{}{}
 	n := len(s.sessions)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.connected.Set(float64(n))
-	// The session is served by the connection's reader (Conn.Serve), so
-	// that this handler returns and net/http releases the request's
-	// buffers (about 10 KiB per connection, which 10,000 bots feel).
-	ss.serve()
+	return true
 }
 
 // serve answers requests as the connection's reader hands them over,

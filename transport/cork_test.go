@@ -60,7 +60,7 @@ func TestUpgradeWithWritesHandshakeAndFirstMessageAtOnce(t *testing.T) {
 				var c *Conn
 				var err error
 				if tc.corked {
-					c, err = up.UpgradeWith(rw, r, w)
+					c, err = up.UpgradeWith(rw, r, w, nil)
 				} else if c, err = up.Upgrade(rw, r); err == nil {
 					err = c.Send(w)
 				}
@@ -114,13 +114,13 @@ func TestUpgradeWithWritesHandshakeAndFirstMessageAtOnce(t *testing.T) {
 	}
 }
 
-// A first message that cannot be encoded fails UpgradeWith; the handshake's
-// answer, held for it, is never sent, so the client's dial fails too.
+// A first message that cannot be encoded fails UpgradeWith before the
+// upgrade (the request is answered with 500), so the client's dial fails.
 func TestUpgradeWithUnencodableFirstMessage(t *testing.T) {
 	up := NewUpgrader(UpgradeConfig{})
 	failed := make(chan error, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		_, err := up.UpgradeWith(rw, r, &Welcome{Protocol: Protocol, Challenge: "\xff", ServerTime: time.Now()}) // not UTF-8
+		_, err := up.UpgradeWith(rw, r, &Welcome{Protocol: Protocol, Challenge: "\xff", ServerTime: time.Now()}, nil) // not UTF-8
 		failed <- err
 	}), ReadHeaderTimeout: failAfter}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -157,5 +157,67 @@ func TestExtendInterval(t *testing.T) {
 		if got := extendInterval(cfg); got != tc.want {
 			t.Errorf("PingInterval %v, PongWait %v: every %v, want %v", tc.ping, tc.pong, got, tc.want)
 		}
+	}
+}
+
+// What is sent from ready, before UpgradeWith has sent first, goes out
+// after first, for every kind of connection: a message, then a close.
+func TestUpgradeWithReadyRunsBeforeFirst(t *testing.T) {
+	for _, mem := range []bool{false, true} {
+		t.Run(map[bool]string{false: "socket", true: "in memory"}[mem], func(t *testing.T) {
+			up := NewUpgrader(UpgradeConfig{})
+			w := welcome()
+			note := &UnregisterPushToken{ID: "from-ready"}
+			handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				c, err := up.UpgradeWith(rw, r, w, func(c *Conn) {
+					if err := c.Send(note); err != nil {
+						t.Error(err)
+					}
+					c.Close(CloseNormal, "bye")
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				drain(c)
+				<-c.Done()
+			})
+			var url string
+			var cfg DialConfig
+			if mem {
+				ml, err := ListenMem("ready-first:1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := &http.Server{Handler: handler}
+				go srv.Serve(ml)
+				t.Cleanup(func() { srv.Close() })
+				url, cfg = "ws://ready-first:1"+Path, DialConfig{InMemory: true}
+			} else {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := &http.Server{Handler: handler, ReadHeaderTimeout: failAfter}
+				go srv.Serve(ln)
+				t.Cleanup(func() { srv.Close() })
+				url = "ws://" + ln.Addr().String() + Path
+			}
+			c, got, err := Dial(t.Context(), url, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Challenge != w.Challenge {
+				t.Fatalf("first message %+v, want the welcome", got)
+			}
+			if m, err := c.Read(); err != nil || m.MessageType() != note.MessageType() {
+				t.Fatalf("second message: %v %v, want what ready sent", m, err)
+			}
+			drain(c)
+			waitDone(t, c)
+			if code, reason := c.CloseCode(); code != CloseNormal || reason != "bye" {
+				t.Fatalf("close %d %q, want %d bye", code, reason, CloseNormal)
+			}
+		})
 	}
 }

@@ -89,26 +89,55 @@ func NewUpgrader(cfg UpgradeConfig) *Upgrader {
 // answered the HTTP request with an error status and returns the error.
 // The server sends its Welcome next.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error) {
-	return u.UpgradeWith(w, r, nil)
+	return u.UpgradeWith(w, r, nil, nil)
 }
 
-// UpgradeWith is Upgrade followed by Send(first), except that over a
-// socket first goes out in the same write as the handshake's answer: a
-// client then reads the two together, one wake-up and one read where
-// there would be two. (Over an in-memory pipe, or when the connection's
-// messages are counted by a virtual clock, it is simply Upgrade and Send.)
-// A nil first is plain Upgrade. An error encoding or writing first closes
-// the connection and is returned.
-func (u *Upgrader) UpgradeWith(w http.ResponseWriter, r *http.Request, first Message) (*Conn, error) {
-	_, mem := r.Context().Value(http.LocalAddrContextKey).(memAddr)
-	if first == nil || mem || (u.world != nil && r.Header.Get(WorldHeader) != "") {
-		return u.upgradeThenSend(w, r, mem, first)
+// UpgradeWith is Upgrade with the server's first message, first, sent
+// before anything else on the connection; over a socket it goes out in
+// the same write as the handshake's answer, so that a client reads the two
+// together, with one wake-up and one read where there would be two.
+//
+// ready, when not nil, is called with the connection once it is upgraded
+// and before first (or anything) is sent: what the peer may do once it
+// has first, such as find its session in the server's tables, is in place
+// by then. Whatever is sent on the connection from inside ready, or from
+// elsewhere meanwhile, goes out after first.
+//
+// An error encoding first is returned before the upgrade (the request is
+// answered with 500). A failed write of first ends the connection, as any
+// failed write does; the reader sees the end.
+func (u *Upgrader) UpgradeWith(w http.ResponseWriter, r *http.Request, first Message, ready func(*Conn)) (*Conn, error) {
+	var bp *[]byte
+	if first != nil {
+		bp = getMsgBuf()
+		b, err := appendMessage((*bp)[:0], first)
+		*bp = b
+		if err != nil {
+			putMsgBuf(bp)
+			http.Error(w, "the server could not encode its first message", http.StatusInternalServerError)
+			return nil, err
+		}
 	}
-	return u.upgradeCorked(w, r, first)
+	c, err := u.upgrade(w, r, bp != nil)
+	if err != nil {
+		if bp != nil {
+			putMsgBuf(bp)
+		}
+		return nil, err
+	}
+	c.writing.Store(true) // no writer until first is out
+	if ready != nil {
+		ready(c)
+	}
+	c.writeFirst(bp)
+	return c, nil
 }
 
-// upgradeThenSend is UpgradeWith without the cork.
-func (u *Upgrader) upgradeThenSend(w http.ResponseWriter, r *http.Request, mem bool, first Message) (*Conn, error) {
+// upgrade is UpgradeWith's handshake. With corked set, a socket's answer
+// is held back for the first write after it. It keeps its frame small: it
+// runs at the bottom of net/http's stack, where a deeper stack would have
+// to be copied to grow on every connection.
+func (u *Upgrader) upgrade(w http.ResponseWriter, r *http.Request, corked bool) (*Conn, error) {
 	var link *vclock.Link
 	var header http.Header
 	if id := r.Header.Get(WorldHeader); id != "" && u.world != nil {
@@ -117,8 +146,10 @@ func (u *Upgrader) upgradeThenSend(w http.ResponseWriter, r *http.Request, mem b
 		}
 	}
 	up := &u.up
-	if mem {
+	if _, mem := r.Context().Value(http.LocalAddrContextKey).(memAddr); mem {
 		up = &u.memUp
+	} else if corked {
+		w = &corkedResponse{ResponseWriter: w}
 	}
 	ws, err := up.Upgrade(w, r, header)
 	if err != nil {
@@ -128,43 +159,23 @@ func (u *Upgrader) upgradeThenSend(w http.ResponseWriter, r *http.Request, mem b
 	if link != nil {
 		c.attach(link, vclock.ToAcceptor)
 	}
-	if first != nil {
-		if err := c.Send(first); err != nil {
-			c.Discard()
-			<-c.Done()
-			return nil, err
-		}
-	}
 	return c, nil
 }
 
-// upgradeCorked is UpgradeWith over a socket: the handshake's answer
-// waits for first. It keeps its frame small: it runs at the bottom of
-// net/http's stack, and a deeper one would have to be copied to grow.
-func (u *Upgrader) upgradeCorked(w http.ResponseWriter, r *http.Request, first Message) (*Conn, error) {
-	ws, err := u.up.Upgrade(&corkedResponse{ResponseWriter: w}, r, nil)
-	if err != nil {
-		return nil, err
+// writeFirst writes bp (if any) on this goroutine while the writer is held
+// (c.writing set by UpgradeWith), then lets the writer have what was sent
+// meanwhile.
+func (c *Conn) writeFirst(bp *[]byte) {
+	if bp != nil {
+		c.link.Sent(c.peer())
+		if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
+			c.begin(modeEnd, 0, "")
+		}
 	}
-	if err := writeFirst(ws, first, u.cfg.WriteWait); err != nil {
-		_ = ws.Close()
-		return nil, err
+	c.writing.Store(false)
+	if c.queued() || isDone(c.closing) {
+		c.kickWriter()
 	}
-	return NewConn(ws, u.cfg), nil
-}
-
-// writeFirst writes m on ws before a Conn owns it: the corked handshake
-// answer goes out with it.
-func writeFirst(ws *websocket.Conn, m Message, wait time.Duration) error {
-	bp := getMsgBuf()
-	defer putMsgBuf(bp)
-	b, err := appendMessage((*bp)[:0], m)
-	*bp = b
-	if err != nil {
-		return err
-	}
-	_ = ws.SetWriteDeadline(time.Now().Add(wait))
-	return ws.WriteMessage(websocket.TextMessage, b)
 }
 
 // corkedResponse hands the WebSocket layer a hijacked connection that
