@@ -223,15 +223,11 @@ func (ss *session) tryCreate(id, app, user, device string, caps []string, sdk st
 		return errorReply(id, e), ev, nil
 	}
 	ev.Instance = inst.ID
-	bindErr := ss.bind(inst)
+	te := ss.bind(inst)
 	if len(ch.Delete) > 0 {
 		s.notifyRevoked(superseded, transport.CodeInstanceReplaced, replacedByRegistration)
 	}
-	if bindErr != nil {
-		var te *transport.Error
-		if !errors.As(bindErr, &te) {
-			te = transport.NewError(transport.CodeUnavailable, unavailableReason)
-		}
+	if te != nil {
 		ev.Code, ev.Reason = te.Code, te.Message
 		return errorReply(id, te), ev, nil
 	}
@@ -262,13 +258,9 @@ func (ss *session) authenticate(m *transport.Authenticate) (transport.Message, E
 	// Binds happen under the user's lock, so that create's roomFor check
 	// holds until its own bind.
 	unlock := s.lockUser(inst.Application, inst.User)
-	err = ss.bind(inst)
+	te := ss.bind(inst)
 	unlock()
-	if err != nil {
-		var te *transport.Error
-		if !errors.As(err, &te) {
-			te = transport.NewError(transport.CodeUnavailable, unavailableReason)
-		}
+	if te != nil {
 		ev.Code, ev.Reason = te.Code, te.Message
 		return errorReply(m.ID, te), ev
 	}

@@ -363,7 +363,7 @@ func (ss *session) roomFor(app, user string) *transport.Error {
 // bind attaches the session to an instance and arms its expiry timer.
 // With a shared store it also records that this connection holds the
 // instance, and tells a connection on another replica that held it.
-func (ss *session) bind(inst Instance) error {
+func (ss *session) bind(inst Instance) *transport.Error {
 	s := ss.s
 	key := userKey(inst.Application, inst.User)
 	ss.unbind()
@@ -373,10 +373,11 @@ func (ss *session) bind(inst Instance) error {
 		return tooManyConnections(lim)
 	}
 	s.perUser[key]++
-	if old := s.byInst[inst.ID]; old != nil && old != ss {
-		// Another connection of the same instance: the newest one is
-		// bound, and the older one is told.
-		defer old.replaced(inst.ID, replacedByConnection)
+	// Another connection of the same instance: the newest one is bound,
+	// and the older one is told once the bind holds.
+	old := s.byInst[inst.ID]
+	if old == ss {
+		old = nil
 	}
 	s.byInst[inst.ID] = ss
 	s.mu.Unlock()
@@ -391,11 +392,21 @@ func (ss *session) bind(inst Instance) error {
 		if err != nil {
 			s.log.Warn("recording the holder of an instance", "err", err)
 			ss.unbindIf(inst.ID)
+			if old != nil { // it stays bound
+				s.mu.Lock()
+				if s.byInst[inst.ID] == nil {
+					s.byInst[inst.ID] = old
+				}
+				s.mu.Unlock()
+			}
 			return transport.NewError(transport.CodeUnavailable, unavailableReason)
 		}
 		if s.elsewhere(prev) {
 			s.sendRevoked(prev, inst.ID, transport.CodeInstanceReplaced, replacedByConnection)
 		}
+	}
+	if old != nil {
+		old.replaced(inst.ID, replacedByConnection)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 //
 // Each method is atomic on its own. A rule that reads and then writes
 // (create an instance, extend it, revoke it) reads the user's version
-// first (UserVersion), decides, and hands its writes to Commit with that
+// first (ReadUser), decides, and hands its writes to Commit with that
 // version: Commit applies them all at once, or none when anything of that
 // user changed in between (ErrConflict), and the rule decides again. So
 // several backend replicas sharing one store (package redisstore) decide

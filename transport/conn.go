@@ -261,7 +261,7 @@ func (c *Conn) extend() {
 		return
 	}
 	now := time.Now()
-	if !c.extended.IsZero() && now.Sub(c.extended) < c.extendEvery {
+	if now.Sub(c.extended) < c.extendEvery { // the zero time is long ago
 		return
 	}
 	c.extended = now

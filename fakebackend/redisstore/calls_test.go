@@ -36,12 +36,19 @@ func callAcross(t *testing.T, onA, onB *rawclient.Conn, callee string) string {
 	return prog.CallID
 }
 
-func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
-	c := newCluster(t, 2, clusterOpts{})
-	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
+// aliceCalls starts n replicas, registers alice at the first and callee
+// at replica at, and places alice's call to callee.
+func aliceCalls(t *testing.T, n, at int, callee string) (onA, onCallee *rawclient.Conn, id string) {
+	t.Helper()
+	c := newCluster(t, n, clusterOpts{})
+	onA, onCallee = dial(t, c.srvs[0]), dial(t, c.srvs[at])
 	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
-	onB.MustCreate("bob", "phone", c.token(t, "bob", 0))
-	id := callAcross(t, onA, onB, "bob")
+	onCallee.MustCreate(callee, "phone", c.token(t, callee, 0))
+	return onA, onCallee, callAcross(t, onA, onCallee, callee)
+}
+
+func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
+	onA, onB, id := aliceCalls(t, 2, 1, "bob")
 
 	est := want[*transport.CallEstablished](t, onB.Request(&transport.AnswerCall{ID: onB.ID(), CallID: id}))
 	if est.ID == "" || est.CallID != id {
@@ -69,11 +76,7 @@ func TestReplicasCallAnsweredAndHungUpAcross(t *testing.T) {
 }
 
 func TestReplicasCallDeclinedAcross(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{})
-	onA, onC := dial(t, c.srvs[0]), dial(t, c.srvs[2])
-	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
-	onC.MustCreate("carol", "phone", c.token(t, "carol", 0))
-	id := callAcross(t, onA, onC, "carol")
+	onA, onC, id := aliceCalls(t, 3, 2, "carol")
 	end := want[*transport.CallEnded](t, onC.Request(&transport.DeclineCall{ID: onC.ID(), CallID: id}))
 	if end.Reason != transport.EndDeclined {
 		t.Fatalf("the decline's reply: %#v", end)
@@ -86,11 +89,7 @@ func TestReplicasCallDeclinedAcross(t *testing.T) {
 // TestReplicasCallCalleeConnectionLostAcross: the callee's connection on
 // another replica drops during the call; the caller's call ends.
 func TestReplicasCallCalleeConnectionLostAcross(t *testing.T) {
-	c := newCluster(t, 2, clusterOpts{})
-	onA, onB := dial(t, c.srvs[0]), dial(t, c.srvs[1])
-	onA.MustCreate("alice", "phone", c.token(t, "alice", 0))
-	onB.MustCreate("bob", "phone", c.token(t, "bob", 0))
-	id := callAcross(t, onA, onB, "bob")
+	onA, onB, id := aliceCalls(t, 2, 1, "bob")
 	want[*transport.CallEstablished](t, onB.Request(&transport.AnswerCall{ID: onB.ID(), CallID: id}))
 	want[*transport.CallEstablished](t, onA.Next())
 	onB.Conn.Abort()

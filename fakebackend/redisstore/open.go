@@ -4,8 +4,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -72,7 +70,7 @@ func redactURL(raw string) string {
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
-	return u.Redacted()
+	return u.String()
 }
 
 func defaultReplica() string {
@@ -80,13 +78,8 @@ func defaultReplica() string {
 	if host == "" {
 		host = "replica"
 	}
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + randomHex(3)
 }
-
-// Prefix returns the key prefix.
-func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.timeout)

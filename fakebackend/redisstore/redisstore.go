@@ -323,7 +323,7 @@ func (s *Store) userField(app, user, field string) (uint64, error) {
 //	      #devices, ended TTL (ms), then id and record per put, id and
 //	      ended record per deletion, record per device
 //
-// It returns {1, version} when applied, {0} on a version conflict and
+// It returns {1} when applied, {0} on a version conflict and
 // {2, oldest creation} when the creation limit is reached.
 var commitScript = redis.NewScript(`
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -361,7 +361,8 @@ for i = 1, ndev do
   redis.call('SET', KEYS[k], ARGV[a])
   k, a = k + 1, a + 1
 end
-return {1, redis.call('HINCRBY', KEYS[1], 'v', 1)}
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+return {1}
 `)
 
 // Commit applies c atomically (one Lua script) if the user's version is

@@ -385,3 +385,43 @@ func TestRedisDownRefusesWithUnavailable(t *testing.T) {
 		t.Fatal("not accepted again once Redis is back")
 	}
 }
+
+// holdFailing fails to record holders while fail is set, as Redis gone
+// mid-bind would.
+type holdFailing struct {
+	*redisstore.Store
+	fail *atomic.Bool
+}
+
+func (h holdFailing) Hold(id, conn string) (fakebackend.Holder, error) {
+	if h.fail.Load() {
+		return fakebackend.Holder{}, fakebackend.ErrUnavailable
+	}
+	return h.Store.Hold(id, conn)
+}
+
+// TestReplicasFailedBindKeepsTheOlderConnection: a second connection of an
+// instance whose bind cannot be recorded is refused, and the connection
+// that held the instance is neither told it was replaced nor forgotten: a
+// revocation still reaches it.
+func TestReplicasFailedBindKeepsTheOlderConnection(t *testing.T) {
+	var fail atomic.Bool
+	c := newCluster(t, 1, clusterOpts{wrap: func(_ int, st *redisstore.Store) fakebackend.Store {
+		return holdFailing{st, &fail}
+	}})
+	first := dial(t, c.srvs[0])
+	inst := first.MustCreate("olga", "phone", c.token(t, "olga", 0))
+	fail.Store(true)
+	if code := rawclient.ErrorCode(dial(t, c.srvs[0]).Authenticate("olga", inst)); code != transport.CodeUnavailable {
+		t.Fatalf("the second connection's authenticate: %q, want %s", code, transport.CodeUnavailable)
+	}
+	fail.Store(false)
+	if !c.srvs[0].RevokeInstance(inst.ID) {
+		t.Fatal("the instance could not be revoked")
+	}
+	// The first message the older connection gets is the revocation, not
+	// a replacement.
+	if code := revokedCode(t, first.Next(), inst.ID); code == transport.CodeInstanceReplaced {
+		t.Fatalf("the older connection was told it was replaced")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func (s *Store) Join(deliver func(fakebackend.Notice)) (leave func(), err error)
 		return nil, err
 	}
 	ch := m.ps.Channel(redis.WithChannelSize(1024))
+	bus := s.busChannel()
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
@@ -64,7 +66,7 @@ func (s *Store) Join(deliver func(fakebackend.Notice)) (leave func(), err error)
 			if json.Unmarshal([]byte(msg.Payload), &n) != nil {
 				continue
 			}
-			if n.From == s.replica && msg.Channel == s.busChannel() {
+			if n.From == s.replica && msg.Channel == bus {
 				continue // this replica's own message to every replica
 			}
 			deliver(n)
@@ -406,9 +408,7 @@ func (s *Store) Events(since uint64, limit int) ([]fakebackend.Event, error) {
 	var err error
 	if limit > 0 {
 		msgs, err = s.rdb.XRevRangeN(ctx, s.eventsKey(), "+", from, int64(limit)).Result()
-		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-			msgs[i], msgs[j] = msgs[j], msgs[i]
-		}
+		slices.Reverse(msgs)
 	} else {
 		msgs, err = s.rdb.XRange(ctx, s.eventsKey(), from, "+").Result()
 	}

@@ -525,7 +525,12 @@ func testReset(t *testing.T, st fakebackend.Store) {
 	if ok, _ := st.UseNonce("app", "rn", base.Add(time.Hour), base, 100); !ok {
 		t.Fatal("nonce refused")
 	}
+	stale, _ := st.UserVersion("app", "ivan")
 	must(t, st.Reset())
+	// A decision made before the reset cannot be committed after it.
+	if _, err := st.Commit(fakebackend.Change{Application: "app", User: "ivan", Version: stale, Sequence: 10}); !errors.Is(err, fakebackend.ErrConflict) {
+		t.Fatalf("a commit at the version read before Reset: %v, want ErrConflict", err)
+	}
 	if apps, _ := st.Applications(); len(apps) != 1 || apps[0].Key != "keep" {
 		t.Fatalf("applications after Reset = %v, want kept", apps)
 	}
