@@ -41,7 +41,8 @@ at them in turn, and a bot whose connection fails or is lost tries the
 next one.
 
 --procs N spreads the bots over N worker processes (this command run
-again), past one process's limit of open files (with --url: the
+again, each with the whole --concurrency), past one process's limit of
+open files (with --url: the
 in-process backend would hold every connection itself), and merges their
 results; the percentiles are exact, from the merged latency histograms,
 which --json includes. "sinchsim bots merge A.json B.json ..." merges the
@@ -105,7 +106,7 @@ func (f *botsFlags) define(fs *flagSet) {
 	fs.BoolVar(&f.asJSON, "json", false, "print exactly one JSON object with the summary")
 	fs.IntVar(&f.procs, "procs", 1, "spread the bots over this many worker processes")
 	fs.IntVar(&f.firstUser, "first-user", 0, "the number of the first bot (user PREFIX<first-user>), to split a\nfleet over machines")
-	fs.BoolVar(&f.floor, "floor", false, "after the fleet, measure the floor: as many bare WebSocket connections\n(connect, one echo of a registration's size, close) at the same\nconcurrency, to a loopback echo server, and print registrations/s as a\nratio of it")
+	fs.BoolVar(&f.floor, "floor", false, "after the fleet, measure the floor: as many bare WebSocket connections\n(connect, one echo of a registration's size, close) at the same\nconcurrency, to a loopback echo server, and print registrations/s as a\nratio of it (one process: not with --procs)")
 }
 
 // validate checks the flags and parses the secret; every error is a
@@ -121,6 +122,10 @@ func (f *botsFlags) validate(fs *flagSet) error {
 		return usagef("-n must be at least 1")
 	case f.procs < 1 || f.procs > f.n:
 		return usagef("--procs must be between 1 and -n")
+	case f.floor && f.procs > 1:
+		// Each worker would measure a floor of its own, which no merge
+		// can add up into one.
+		return usagef("--floor measures one process: leave out --procs")
 	case f.firstUser < 0:
 		return usagef("--first-user must not be negative")
 	case f.concurrency < 1:

@@ -29,10 +29,10 @@ func (f *botsFlags) runWorkers(ctx context.Context, e *env, args []string, targe
 		return exitFail
 	}
 	urls := strings.Join(append([]string{target}, f.hosts...), ",")
-	env := os.Environ()
+	environ := os.Environ()
 	if f.authURL == "" && !f.secret.IsZero() {
 		// The secret goes by the environment: a command line is public.
-		env = append(env, envAppSecret+"="+f.secret.Text())
+		environ = append(environ, envAppSecret+"="+f.secret.Text())
 	}
 	results := make([]fleet.Result, f.procs)
 	errs := make([]error, f.procs)
@@ -51,7 +51,7 @@ func (f *botsFlags) runWorkers(ctx context.Context, e *env, args []string, targe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[k], errs[k] = runWorker(ctx, stderr, exe, wargs, env)
+			results[k], errs[k] = runWorker(ctx, stderr, exe, wargs, environ)
 		}()
 	}
 	wg.Wait()

@@ -172,6 +172,7 @@ func TestBotsUsage(t *testing.T) {
 		{"bots", "--app-secret", "x", "--auth-url", "http://127.0.0.1:1/{userId}"},
 		{"bots", "--user-prefix", "bad prefix"},
 		{"bots", "extra"},
+		{"bots", "-n", "4", "--procs", "2", "--floor"},
 	} {
 		if r := cli(t, "", args...); r.code != exitUsage {
 			t.Errorf("%q: want exit 2, got %v", args, r)

@@ -84,6 +84,9 @@ func (h Histogram) valid() bool {
 // phase. A result whose histogram does not hold its started clients is an
 // error: it does not come from sinchsim bots --json.
 func Merge(results ...Result) (Result, error) {
+	if len(results) == 0 {
+		return Result{}, errors.New("no results to merge")
+	}
 	out := Result{FailuresByCode: map[string]int{}, FailuresAfterStartByCode: map[string]int{}, FailureExamples: map[string]string{}}
 	h := map[int64]int64{}
 	calls := callMerge{setup: map[int64]int64{}}
@@ -111,9 +114,9 @@ func Merge(results ...Result) (Result, error) {
 		for c, n := range r.FailuresAfterStartByCode {
 			out.FailuresAfterStartByCode[c] += n
 		}
-		for _, c := range slices.Sorted(maps.Keys(r.FailureExamples)) {
+		for c, ex := range r.FailureExamples {
 			if _, ok := out.FailureExamples[c]; !ok {
-				out.FailureExamples[c] = r.FailureExamples[c]
+				out.FailureExamples[c] = ex // the first result's example of a code
 			}
 		}
 		g, m := &out.GrantedInstanceTTL, r.GrantedInstanceTTL
@@ -128,9 +131,6 @@ func Merge(results ...Result) (Result, error) {
 		r.LatencyHistogram.addTo(h)
 		calls.add(r.Calls)
 		elapsed = max(elapsed, r.ElapsedSeconds)
-	}
-	if len(results) == 0 {
-		return Result{}, errors.New("no results to merge")
 	}
 	out.LatencyHistogram = histogramOf(h)
 	out.LatencyMs = out.LatencyHistogram.latency()

@@ -63,6 +63,7 @@ func (t *callTally) ended(call *client.Call) {
 }
 
 func (t *callTally) failed(cause string) {
+	cause = cmp.Or(cause, "failure") // as bots counts a call that ended without a cause
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum.Failed++
@@ -88,7 +89,7 @@ func (t *callTally) result() *Calls {
 // goes to a client that has not started yet.
 func (b *bot) armCalls() {
 	s := b.s
-	if s.cfg.CallsPerDay <= 0 || s.cfg.Bots < 2 {
+	if s.cfg.CallsPerDay <= 0 { // Validate refuses calls among fewer than two
 		return
 	}
 	every := time.Duration(float64(24*time.Hour) / s.cfg.CallsPerDay)
