@@ -38,10 +38,10 @@ type callPeer interface {
 // over their shared bus can take its place without touching the call
 // rules. It is called with the table's lock held.
 type callRouter interface {
-	// peer returns the connection bound to instance id that has been
-	// told it is bound (its authenticated or instanceCreated answer is
-	// out), or nil.
-	peer(id string) callPeer
+	// peers returns, for each instance of ids, the connection bound to it
+	// that has been told it is bound (its authenticated or
+	// instanceCreated answer is out), or nil.
+	peers(ids []string) []callPeer
 	// bound and left keep the router up to date.
 	bound(id string, p callPeer)
 	left(id string, p callPeer)
@@ -50,7 +50,13 @@ type callRouter interface {
 // localRoutes is the in-process callRouter: instance id -> connection.
 type localRoutes map[string]callPeer
 
-func (r localRoutes) peer(id string) callPeer { return r[id] }
+func (r localRoutes) peers(ids []string) []callPeer {
+	out := make([]callPeer, len(ids))
+	for k, id := range ids {
+		out[k] = r[id]
+	}
+	return out
+}
 
 func (r localRoutes) bound(id string, p callPeer) { r[id] = p }
 
@@ -255,18 +261,17 @@ func (t *callTable) placeLocked(from callPeer, fromInst string, m *transport.Cal
 	busy := calleeKey != callerKey && p.MaxConcurrentCalls > 0 && t.active[calleeKey] >= p.MaxConcurrentCalls
 	var pushes []Instance
 	if !busy {
-		for _, inst := range insts {
-			if inst.ExpiredAt(now) {
-				continue
-			}
-			if peer := t.route.peer(inst.ID); peer != nil {
-				if peer != from {
-					c.rung = append(c.rung, peer)
-				}
-				continue
-			}
-			if inst.PushToken != "" {
-				pushes = append(pushes, inst)
+		live := slices.DeleteFunc(slices.Clone(insts), func(i Instance) bool { return i.ExpiredAt(now) })
+		ids := make([]string, len(live))
+		for k, inst := range live {
+			ids[k] = inst.ID
+		}
+		for k, peer := range t.route.peers(ids) {
+			switch {
+			case peer != nil && peer != from:
+				c.rung = append(c.rung, peer)
+			case peer == nil && live[k].PushToken != "":
+				pushes = append(pushes, live[k])
 			}
 		}
 	}

@@ -74,15 +74,35 @@ type sharedRoutes struct {
 	s *Server
 }
 
-func (r sharedRoutes) peer(id string) callPeer {
-	if p := r.localRoutes.peer(id); p != nil {
-		return p
+// peers asks the store for the holders of all the instances not bound
+// here at once: one round trip, however many instances the callee has.
+func (r sharedRoutes) peers(ids []string) []callPeer {
+	out := r.localRoutes.peers(ids)
+	var missing []string
+	for k, p := range out {
+		if p == nil {
+			missing = append(missing, ids[k])
+		}
 	}
-	h, ok := r.s.remoteHolder(id)
-	if !ok {
-		return nil
+	if len(missing) == 0 {
+		return out
 	}
-	return remotePeer{s: r.s, replica: h.Replica, conn: h.Conn, inst: id}
+	hs, err := r.s.shared.Holders(missing)
+	if err != nil {
+		r.s.log.Warn("finding the holders of a callee's instances", "err", err)
+		return out
+	}
+	m := 0
+	for k, p := range out {
+		if p != nil {
+			continue
+		}
+		if h := hs[m]; r.s.elsewhere(h) {
+			out[k] = remotePeer{s: r.s, replica: h.Replica, conn: h.Conn, inst: ids[k]}
+		}
+		m++
+	}
+	return out
 }
 
 // forward sends an act on a call of another replica's to its home, and

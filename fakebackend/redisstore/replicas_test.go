@@ -243,6 +243,19 @@ func TestReplicasMissedNoticeCaughtOnNextRequest(t *testing.T) {
 	if code := revokedCode(t, onA.Next(), inst2.ID); code != transport.CodeInstanceReplaced {
 		t.Fatalf("caught up with %s", code)
 	}
+	if code := rawclient.ErrorCode(onA.Next()); code != transport.CodeNotAuthenticated {
+		t.Fatalf("the request after the notice: %q", code)
+	}
+	// A new registration of the device, elsewhere, deletes the instance
+	// with instance_replaced: the catch-up finds how it ended.
+	inst3 := onA.MustCreate("gus", "phone", c.token(t, "gus", 0))
+	dial(t, c.srvs[1]).MustCreate("gus", "phone", c.token(t, "gus", 0))
+	if err := onA.Conn.Send(&transport.RegisterPushToken{ID: onA.ID(), PushToken: "tok"}); err != nil {
+		t.Fatal(err)
+	}
+	if code := revokedCode(t, onA.Next(), inst3.ID); code != transport.CodeInstanceReplaced {
+		t.Fatalf("caught up with %s, want how the instance ended", code)
+	}
 }
 
 // TestReplicasSharedClockEnforcesExpiry: advancing the mock clock at B
