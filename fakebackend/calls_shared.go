@@ -127,9 +127,7 @@ func (s *Server) deliverCall(n Notice) {
 	t := s.calls
 	switch n.Kind {
 	case NoticeCall:
-		s.mu.Lock()
-		ss := s.byInst[n.Instance]
-		s.mu.Unlock()
+		ss := s.sessionOf(n.Instance)
 		m, err := transport.Decode([]byte(n.Payload))
 		if ss == nil || ss.id != n.Conn || err != nil {
 			return // the connection is gone: its leaving reaches the home

@@ -561,16 +561,20 @@ func (s *Server) revoke(id string) (bool, error) {
 // notifyRevoked unbinds the connection bound to instance id, if any, and
 // sends it instanceRevoked with code and msg.
 func (s *Server) notifyRevoked(id, code, msg string) {
-	s.mu.Lock()
-	ss := s.byInst[id]
-	s.mu.Unlock()
-	if ss != nil {
+	if ss := s.sessionOf(id); ss != nil {
 		ss.revoked(id, code, msg)
 		return
 	}
 	if s.shared != nil {
 		s.tellHolder(id, code, msg)
 	}
+}
+
+// sessionOf returns this replica's connection bound to instance id, or nil.
+func (s *Server) sessionOf(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byInst[id]
 }
 
 // replaced unbinds ss from instance id, if it is still bound to it, and

@@ -173,10 +173,7 @@ func (s *Server) joinShared() error {
 func (s *Server) deliver(n Notice) {
 	switch n.Kind {
 	case NoticeRevoked:
-		s.mu.Lock()
-		ss := s.byInst[n.Instance]
-		s.mu.Unlock()
-		if ss != nil && (n.Conn == "" || n.Conn == ss.id) {
+		if ss := s.sessionOf(n.Instance); ss != nil && (n.Conn == "" || n.Conn == ss.id) {
 			ss.revoked(n.Instance, n.Code, n.Message)
 		}
 	case NoticeTime:

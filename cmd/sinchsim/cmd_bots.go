@@ -337,7 +337,7 @@ func printFleet(e *env, where string, r fleet.Result) {
 	} else {
 		fmt.Fprintf(w, "  latency p50/p95/p99  %.1f / %.1f / %.1f ms\n", r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99)
 	}
-	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  registrations/s     %.0f (%d in %v)\n", r.RegistrationsPerSecond, r.Started, time.Duration(r.ElapsedSeconds*float64(time.Second)).Round(time.Millisecond))
 	if fl := r.Floor; fl != nil {
 		fmt.Fprintf(w, "  floor                %.0f connections/s (bare WebSocket connect, echo, close; %d at the same concurrency)\n", fl.PerSecond, fl.Connections)
 		fmt.Fprintf(w, "  ratio to the floor   %.2f\n", fl.Ratio)

@@ -127,8 +127,6 @@ type Result struct {
 	// have registered, after a garbage collection: with a Duration only,
 	// else 0.
 	MemoryInUseBytes uint64 `json:"memoryInUseBytes"`
-	// Elapsed is the wall time of the registration phase.
-	Elapsed time.Duration `json:"-"`
 }
 
 // GrantedTTL summarizes the instance TTLs granted at registration: expiry
@@ -319,7 +317,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if load != nil {
 		res.Calls = load.summary()
 	}
-	res.Elapsed = elapsed
 	res.ElapsedSeconds = elapsed.Seconds()
 	if elapsed > 0 {
 		res.RegistrationsPerSecond = float64(res.Started) / elapsed.Seconds()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 )
 
 // Histogram counts latencies to the microsecond: Microseconds[k] was seen
@@ -136,7 +135,6 @@ func Merge(results ...Result) (Result, error) {
 	out.LatencyMs = out.LatencyHistogram.latency()
 	out.Calls = calls.result()
 	out.ElapsedSeconds = elapsed
-	out.Elapsed = time.Duration(elapsed * float64(time.Second))
 	if elapsed > 0 {
 		out.RegistrationsPerSecond = float64(out.Started) / elapsed
 	}
