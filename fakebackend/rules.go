@@ -57,16 +57,21 @@ func storeFailure(id string, err error, ev Event, log func(string, ...any)) (tra
 }
 
 // decide runs one decision until it is committed without a conflict, at
-// most maxCommitAttempts times. try returns ErrConflict to be run again.
+// most maxCommitAttempts times. try returns the store's errors as they
+// come (with its event so far): ErrConflict runs it again, and decide
+// answers any other, or conflicts without end, with storeFailure.
 func (s *Server) decide(id string, ev Event, try func() (transport.Message, Event, error)) (transport.Message, Event) {
 	var reply transport.Message
-	var out Event
+	out := ev
 	err := retryConflicts(func() (err error) {
 		reply, out, err = try()
 		return err
 	})
-	if errors.Is(err, ErrConflict) {
-		return storeFailure(id, ErrConflict, ev, s.log.Warn)
+	switch {
+	case errors.Is(err, ErrConflict):
+		return storeFailure(id, err, out, s.log.Warn)
+	case err != nil:
+		return storeFailure(id, err, out, s.log.Error)
 	}
 	return reply, out
 }
@@ -168,7 +173,7 @@ func (ss *session) tryCreate(id, app, user, device string, caps []string, sdk st
 	now := s.clock.Now()
 	st, err := s.store.ReadUser(app, user, device, "")
 	if err != nil {
-		return failed(storeFailure(id, err, ev, s.log.Error))
+		return nil, ev, err
 	}
 	ver, dev := st.Version, st.Device
 	var seq uint64
@@ -210,11 +215,8 @@ func (ss *session) tryCreate(id, app, user, device string, caps []string, sdk st
 		ch.Delete = []Ended{{Instance: superseded, Code: transport.CodeInstanceReplaced, Message: replacedByRegistration}}
 	}
 	res, err := s.store.Commit(ch)
-	if errors.Is(err, ErrConflict) {
-		return nil, ev, err
-	}
 	if err != nil {
-		return failed(storeFailure(id, err, ev, s.log.Error))
+		return nil, ev, err
 	}
 	if res.RateLimited {
 		ev.Code, ev.Reason = transport.CodeInstanceCreationRateExceeded, "Instance creation rate exceeded"
@@ -306,7 +308,7 @@ func (ss *session) tryExtend(reqID, id, app, user, device string, expireAt time.
 	s := ss.s
 	st, err := s.store.ReadUser(app, user, device, id)
 	if err != nil {
-		return failed(storeFailure(reqID, err, ev, s.log.Error))
+		return nil, ev, err
 	}
 	if st.Instance == nil {
 		return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
@@ -336,10 +338,7 @@ func (ss *session) tryExtend(reqID, id, app, user, device string, expireAt time.
 		ch.Devices = []Device{dev}
 	}
 	if _, err := s.store.Commit(ch); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return nil, ev, err
-		}
-		return failed(storeFailure(reqID, err, ev, s.log.Error))
+		return nil, ev, err
 	}
 	ss.mu.Lock()
 	if ss.inst == id {
@@ -382,7 +381,7 @@ func (ss *session) setPush(reqID, token, typ string) (transport.Message, Event) 
 	return s.decide(reqID, ev, func() (transport.Message, Event, error) {
 		st, err := s.store.ReadUser(app, user, "", id)
 		if err != nil {
-			return failed(storeFailure(reqID, err, ev, s.log.Error))
+			return nil, ev, err
 		}
 		if st.Instance == nil {
 			return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
@@ -393,10 +392,7 @@ func (ss *session) setPush(reqID, token, typ string) (transport.Message, Event) 
 		}
 		inst.PushToken, inst.PushType = token, typ
 		if _, err := s.store.Commit(Change{Application: app, User: user, Version: ver, Put: []Instance{inst}}); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return nil, ev, err
-			}
-			return failed(storeFailure(reqID, err, ev, s.log.Error))
+			return nil, ev, err
 		}
 		if token == "" {
 			return &transport.PushTokenUnregistered{ID: reqID, InstanceID: id}, ev, nil
