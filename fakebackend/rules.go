@@ -278,16 +278,15 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 	}
 	unlock := s.lockUser(app, user)
 	defer unlock()
-	inst, err := s.store.Instance(id)
-	if errors.Is(err, ErrNotFound) {
-		return rejection(m.ID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev)
-	}
+	// The instance's state is read first, so that a missing or expired
+	// instance is what the client hears rather than its token's faults;
+	// the decision's first attempt uses this read.
+	st, err := s.store.ReadUser(app, user, device, id)
 	if err != nil {
 		return storeFailure(m.ID, err, ev, s.log.Error)
 	}
-	now := s.clock.Now()
-	if inst.ExpiredAt(now) {
-		return rejection(m.ID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev)
+	if reply, ev, gone := instanceGone(m.ID, st.Instance, s.clock.Now(), ev); gone {
+		return reply, ev
 	}
 	tok, err := s.verifier.Verify(m.JWT, credentials.VerifyOptions{User: user, ChallengeTime: ss.challengeTime})
 	if err != nil {
@@ -297,27 +296,45 @@ func (ss *session) updateInstanceTTL(m *transport.UpdateInstanceTTL) (transport.
 		return rejection(m.ID, credentials.CodeSubjectMismatch, "the token is for another application than the instance", ev)
 	}
 	expireAt, limited := tok.Claims.InstanceExpiry()
+	read := &st
 	return s.decide(m.ID, ev, func() (transport.Message, Event, error) {
-		return ss.tryExtend(m.ID, id, app, user, device, expireAt, limited, ev)
+		first := read
+		read = nil
+		return ss.tryExtend(m.ID, first, id, app, user, device, expireAt, limited, ev)
 	})
 }
 
-// tryExtend is the decision of updateInstanceTTL once its token is
-// verified (user lock held).
-func (ss *session) tryExtend(reqID, id, app, user, device string, expireAt time.Time, limited bool, ev Event) (transport.Message, Event, error) {
-	s := ss.s
-	st, err := s.store.ReadUser(app, user, device, id)
-	if err != nil {
-		return nil, ev, err
+// instanceGone answers a request about an instance that is missing (nil)
+// or expired at now; gone is false when it is neither.
+func instanceGone(reqID string, inst *Instance, now time.Time, ev Event) (transport.Message, Event, bool) {
+	switch {
+	case inst == nil:
+		reply, ev := rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev)
+		return reply, ev, true
+	case inst.ExpiredAt(now):
+		reply, ev := rejection(reqID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev)
+		return reply, ev, true
 	}
-	if st.Instance == nil {
-		return failed(rejection(reqID, transport.CodeInstanceNotFound, "the instance no longer exists; register anew", ev))
+	return nil, ev, false
+}
+
+// tryExtend is the decision of updateInstanceTTL once its token is
+// verified (user lock held), on st, or on the user's state read anew when
+// st is nil (a later attempt).
+func (ss *session) tryExtend(reqID string, st *UserState, id, app, user, device string, expireAt time.Time, limited bool, ev Event) (transport.Message, Event, error) {
+	s := ss.s
+	if st == nil {
+		again, err := s.store.ReadUser(app, user, device, id)
+		if err != nil {
+			return nil, ev, err
+		}
+		st = &again
+	}
+	now := s.clock.Now()
+	if reply, ev, gone := instanceGone(reqID, st.Instance, now, ev); gone {
+		return failed(reply, ev)
 	}
 	ver, inst, dev := st.Version, *st.Instance, st.Device
-	now := s.clock.Now()
-	if inst.ExpiredAt(now) {
-		return failed(rejection(reqID, transport.CodeInstanceExpired, "the instance expired at "+inst.ExpireAt.UTC().Format(time.RFC3339)+"; register anew", ev))
-	}
 	if !limited {
 		if dev.Limited || inst.Limited() {
 			return failed(rejection(reqID, transport.CodeInstanceTTLRequired, "this instance has a limited TTL; the token must carry "+credentials.InstanceExpiryClaim, ev))
