@@ -1,13 +1,14 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
-	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/sinchsim/sinchsim/client"
+	"github.com/sinchsim/sinchsim/internal/callcount"
 )
 
 // Defaults of the call load.
@@ -19,15 +20,12 @@ const (
 // CallSummary is what happened to the calls the bots placed. The JSON field
 // names are a contract of sinchsim bots --json.
 type CallSummary struct {
-	// Placed counts the calls attempted; Answered those that were
-	// established; Failed the others, by cause in FailedByCause: the
-	// backend's refusal code (call_rate_exceeded, instance_expired, ...)
-	// or the end cause of a call that was not answered (no_answer,
-	// callee_unavailable, failure, ...).
-	Placed        int            `json:"placed"`
-	Answered      int            `json:"answered"`
-	Failed        int            `json:"failed"`
-	FailedByCause map[string]int `json:"failedByCause"`
+	// Counts are the calls placed, answered and failed by cause: the
+	// backend's refusal code (call_rate_exceeded, instance_expired, ...),
+	// the end cause of a call that was not answered (no_answer,
+	// callee_unavailable, failure, ...), or timeout for a call not placed
+	// within StartTimeout.
+	callcount.Counts
 	// SetupLatencyMs: from callUser until the backend's callProgressing
 	// (by then the callee's connections have been rung), over the calls
 	// the backend placed; all zero when it placed none.
@@ -43,13 +41,13 @@ type CallSummary struct {
 type callLoad struct {
 	cfg Config
 
-	mu          sync.Mutex
-	rnd         *rand.Rand
-	sum         CallSummary
-	setupUs     map[int64]int64 // setup latencies: microseconds -> count
-	established map[*client.Call]bool
-	inFlight    sync.WaitGroup // calls placed and not ended
-	stopped     bool
+	tally callcount.Tally[*client.Call]
+
+	mu       sync.Mutex
+	rnd      *rand.Rand
+	setupUs  map[int64]int64 // setup latencies: microseconds -> count
+	inFlight sync.WaitGroup  // calls placed and not ended
+	stopped  bool
 }
 
 func newCallLoad(cfg Config) *callLoad {
@@ -59,8 +57,7 @@ func newCallLoad(cfg Config) *callLoad {
 	if cfg.HoldTime <= 0 {
 		cfg.HoldTime = DefaultHoldTime
 	}
-	return &callLoad{cfg: cfg, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		sum: CallSummary{FailedByCause: map[string]int{}}, established: map[*client.Call]bool{}, setupUs: map[int64]int64{}}
+	return &callLoad{cfg: cfg, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), setupUs: map[int64]int64{}}
 }
 
 // listener returns the call callbacks of one bot, to go with its
@@ -76,32 +73,16 @@ func (l *callLoad) listener(f *client.ListenerFuncs) {
 		if call.Direction() != client.CallOutgoing {
 			return
 		}
-		l.mu.Lock()
-		l.established[call] = true
-		l.sum.Answered++
-		l.mu.Unlock()
+		l.tally.Answered(call)
 		time.AfterFunc(l.cfg.HoldTime, func() { _ = call.Hangup() })
 	}
 	f.CallEnded = func(call *client.Call) {
 		if call.Direction() != client.CallOutgoing {
 			return
 		}
-		l.mu.Lock()
-		if !l.established[call] {
-			l.failLocked(string(call.EndCause()))
-		}
-		delete(l.established, call)
-		l.mu.Unlock()
+		l.tally.Ended(call, string(call.EndCause()))
 		l.inFlight.Done()
 	}
-}
-
-func (l *callLoad) failLocked(cause string) {
-	if cause == "" {
-		cause = "failure"
-	}
-	l.sum.Failed++
-	l.sum.FailedByCause[cause]++
 }
 
 // run places calls at cfg.CallsPerMinute among the bots that are online
@@ -140,27 +121,23 @@ func (l *callLoad) place(ctx context.Context, c *client.SinchClient, callee stri
 		l.mu.Unlock()
 		return
 	}
-	l.sum.Placed++
 	l.inFlight.Add(1)
 	l.mu.Unlock()
+	l.tally.Placed()
 	go func() {
 		cctx, cancel := context.WithTimeout(ctx, l.cfg.StartTimeout)
 		defer cancel()
 		t0 := time.Now()
 		_, err := c.CallClient().CallUser(cctx, callee, nil)
 		lat := time.Since(t0)
-		l.mu.Lock()
-		defer l.mu.Unlock()
 		if err != nil {
-			code := client.CodeOf(err)
-			if code == "" {
-				code = "timeout"
-			}
-			l.failLocked(code)
+			l.tally.Failed(cmp.Or(client.CodeOf(err), "timeout"))
 			l.inFlight.Done()
 			return
 		}
+		l.mu.Lock()
 		l.setupUs[lat.Microseconds()]++
+		l.mu.Unlock()
 	}()
 }
 
@@ -217,10 +194,9 @@ func (l *callLoad) drain(max time.Duration) {
 // summary returns the calls' summary; call it once the bots are
 // terminated (every call has ended then).
 func (l *callLoad) summary() *CallSummary {
+	s := CallSummary{Counts: l.tally.Counts()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := l.sum
-	s.FailedByCause = maps.Clone(l.sum.FailedByCause)
 	s.SetupLatencyHistogram = histogramOf(l.setupUs)
 	s.SetupLatencyMs = s.SetupLatencyHistogram.latency()
 	return &s

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -77,7 +78,7 @@ func RunFloor(ctx context.Context, n, concurrency int) (Floor, error) {
 			for int(next.Add(1)) <= n && ctx.Err() == nil {
 				if err := echoOnce(ctx, url); err != nil {
 					mu.Lock()
-					firstErr = cmp(firstErr, err)
+					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
 					continue
 				}
@@ -94,13 +95,6 @@ func RunFloor(ctx context.Context, n, concurrency int) (Floor, error) {
 		return f, err
 	}
 	return f, firstErr
-}
-
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 // echo answers every message with itself until the peer closes.

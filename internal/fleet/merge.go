@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/sinchsim/sinchsim/internal/callcount"
 )
 
 // Histogram counts latencies to the microsecond: Microseconds[k] was seen
@@ -152,14 +154,9 @@ func (m *callMerge) add(c *CallSummary) {
 		return
 	}
 	if m.sum == nil {
-		m.sum = &CallSummary{FailedByCause: map[string]int{}}
+		m.sum = &CallSummary{Counts: callcount.Counts{FailedByCause: map[string]int{}}}
 	}
-	m.sum.Placed += c.Placed
-	m.sum.Answered += c.Answered
-	m.sum.Failed += c.Failed
-	for k, n := range c.FailedByCause {
-		m.sum.FailedByCause[k] += n
-	}
+	m.sum.Add(c.Counts)
 	c.SetupLatencyHistogram.addTo(m.setup)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sinchsim/sinchsim/client"
+	"github.com/sinchsim/sinchsim/internal/callcount"
 )
 
 // TestMergeIsExact: results split over several runs and merged have the
@@ -108,7 +109,7 @@ func TestMergeRefusesBadInput(t *testing.T) {
 		{"unsorted", Result{Started: 2, LatencyHistogram: Histogram{Microseconds: []int64{5, 2}, Counts: []int64{1, 1}}}},
 		{"zero count", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1, 0}}}},
 		{"short call setup counts", Result{Started: 1, LatencyHistogram: Histogram{Microseconds: []int64{1}, Counts: []int64{1}},
-			Calls: &CallSummary{Placed: 2, SetupLatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1}}}}},
+			Calls: &CallSummary{Counts: callcount.Counts{Placed: 2}, SetupLatencyHistogram: Histogram{Microseconds: []int64{1, 2}, Counts: []int64{1}}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,8 +133,8 @@ func TestMergeCalls(t *testing.T) {
 			m[u]++
 		}
 		h := histogramOf(m)
-		r.Calls = &CallSummary{Placed: placed, Answered: answered, Failed: placed - answered,
-			FailedByCause: map[string]int{cause: placed - answered}, SetupLatencyHistogram: h, SetupLatencyMs: h.latency()}
+		r.Calls = &CallSummary{Counts: callcount.Counts{Placed: placed, Answered: answered, Failed: placed - answered,
+			FailedByCause: map[string]int{cause: placed - answered}}, SetupLatencyHistogram: h, SetupLatencyMs: h.latency()}
 		return r
 	}
 	got, err := Merge(one(3, 2, "no_answer", 1000, 2000), one(2, 2, "declined", 3000, 4000), summarize([]outcome{{started: true, latency: time.Millisecond}}))

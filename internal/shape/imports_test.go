@@ -21,6 +21,7 @@ var layers = map[string]int{
 	"internal/atomicfile": 0,
 	"internal/syncbuf":    0,
 	"internal/gopool":     0,
+	"internal/callcount":  0,
 	"internal/shape":      0,
 	"fakebackend/console": 0,
 	// The strict JSON reader (its reasons quote with excerpt).

@@ -1,13 +1,12 @@
 package sim
 
 import (
-	"cmp"
 	"context"
-	"sync"
 	"time"
 
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/codes"
+	"github.com/sinchsim/sinchsim/internal/callcount"
 )
 
 // Calls in a simulation (Config.CallsPerDay): every client calls another
@@ -19,69 +18,7 @@ import (
 
 // Calls sums up the simulated calls. JSON names are a contract of
 // sinchsim simulate --json (docs/SIMULATE.md).
-type Calls struct {
-	Placed   int `json:"placed"`
-	Answered int `json:"answered"`
-	Failed   int `json:"failed"`
-	// FailedByCause counts the failed calls by the code that refused
-	// them or the cause that ended them.
-	FailedByCause map[string]int `json:"failedByCause"`
-}
-
-// callTally counts the calls of a run.
-type callTally struct {
-	mu        sync.Mutex
-	sum       Calls
-	connected map[*client.Call]bool // answered and not ended yet
-}
-
-func (t *callTally) placed() {
-	t.mu.Lock()
-	t.sum.Placed++
-	t.mu.Unlock()
-}
-
-func (t *callTally) answered(call *client.Call) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sum.Answered++
-	if t.connected == nil {
-		t.connected = map[*client.Call]bool{}
-	}
-	t.connected[call] = true
-}
-
-// ended counts a call that ended as failed unless it was answered.
-func (t *callTally) ended(call *client.Call) {
-	t.mu.Lock()
-	answered := t.connected[call]
-	delete(t.connected, call)
-	t.mu.Unlock()
-	if !answered {
-		t.failed(string(call.EndCause()))
-	}
-}
-
-func (t *callTally) failed(cause string) {
-	cause = cmp.Or(cause, "failure") // as bots counts a call that ended without a cause
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sum.Failed++
-	if t.sum.FailedByCause == nil {
-		t.sum.FailedByCause = map[string]int{}
-	}
-	t.sum.FailedByCause[cause]++
-}
-
-func (t *callTally) result() *Calls {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := t.sum
-	if out.FailedByCause == nil {
-		out.FailedByCause = map[string]int{}
-	}
-	return &out
-}
+type Calls = callcount.Counts
 
 // armCalls schedules the bot's calls: every 24h/CallsPerDay, the first at
 // a time of its own within the first interval after the last client has
@@ -114,14 +51,14 @@ func (b *bot) placeCall() {
 	b.calls++
 	k := int(draw(s.cfg.Seed^0x63616c6c, b.i, b.calls) * float64(s.cfg.Bots-1))
 	callee := s.bots[(b.i+1+k)%s.cfg.Bots].user
-	s.calls.placed()
+	s.calls.Placed()
 	c := b.current()
 	if c == nil {
-		s.calls.failed(codes.NotStarted)
+		s.calls.Failed(codes.NotStarted)
 		return
 	}
 	if _, err := c.CallClient().CallUser(context.Background(), callee, nil); err != nil {
-		s.calls.failed(cmp.Or(codes.Of(err), "failure"))
+		s.calls.Failed(codes.Of(err))
 	}
 	// A placed call goes on in the listener: OnCallEstablished or
 	// OnCallEnded.
@@ -138,7 +75,7 @@ func (b *bot) OnCallProgressing(*client.Call) {}
 // call answered and hangs up.
 func (b *bot) OnCallEstablished(call *client.Call) {
 	if call.Direction() == client.CallOutgoing {
-		b.s.calls.answered(call)
+		b.s.calls.Answered(call)
 		_ = call.Hangup()
 	}
 }
@@ -147,6 +84,6 @@ func (b *bot) OnCallEstablished(call *client.Call) {
 // without an answer failed.
 func (b *bot) OnCallEnded(call *client.Call) {
 	if call.Direction() == client.CallOutgoing {
-		b.s.calls.ended(call)
+		b.s.calls.Ended(call, string(call.EndCause()))
 	}
 }

@@ -166,7 +166,8 @@ func (s *sim) result() Result {
 	}
 	res.UnregisteredSeconds.Sum = math.Round(res.UnregisteredSeconds.Sum*1000) / 1000
 	if cfg.CallsPerDay > 0 {
-		res.Calls = s.calls.result()
+		calls := s.calls.Counts()
+		res.Calls = &calls
 	}
 	res.RegistrationFailures = int(s.regFailures.Load())
 	res.Restarts = int(s.restarts.Load())

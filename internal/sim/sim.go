@@ -24,6 +24,7 @@ import (
 	"github.com/sinchsim/sinchsim/client"
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/callcount"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/vclock"
 )
@@ -51,7 +52,7 @@ type sim struct {
 
 	regFailures atomic.Int64
 	restarts    atomic.Int64
-	calls       callTally
+	calls       callcount.Tally[*client.Call]
 }
 
 type expiryRec struct {
