@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -120,54 +121,68 @@ func isDone(ch chan struct{}) bool {
 	}
 }
 
-// Serve hands every result of Read to handle, in order and one at a time,
-// until Read returns a terminal error (handle gets it too, and is not
-// called again); it returns at once. It is the reading loop for an owner
-// that would otherwise run one itself: over a socket one goroutine reads
-// all along; over an in-memory pipe a goroutine runs only while something
-// is waiting to be read, so an idle connection holds none. handle runs on
-// the reading goroutine: it calls Handled as a Read loop would, and may
-// block as long as a Read loop may.
-func (c *Conn) Serve(handle func(m Message, err error)) {
-	if c.mc == nil {
-		go func() {
-			for {
-				m, err := c.Read()
-				handle(m, err)
-				if err != nil && c.readErr != nil {
-					return
-				}
-			}
-		}()
-		return
-	}
-	c.handle = handle
-	c.mc.onData(c.kickReader)
-	c.kickReader() // something may be waiting already
+func (c *Conn) write(bp *[]byte, deadline time.Time) error {
+	defer putMsgBuf(bp)
+	c.ws.SetWriteDeadline(deadline)
+	return c.ws.WriteMessage(websocket.TextMessage, *bp)
 }
 
-// kickReader starts a reader goroutine over a pipe unless one runs.
-func (c *Conn) kickReader() {
-	if c.reading.CompareAndSwap(false, true) {
-		gopool.Go(c.reader)
+// finish runs on the writer goroutine once the connection is closing.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	mode, code, reason := c.mode, c.sendCode, c.sendReason
+	c.mu.Unlock()
+	switch mode {
+	case modeHandshake:
+		// One WriteWait bounds flushing the queue and the close frame
+		// together, however much is queued.
+		deadline := time.Now().Add(c.cfg.WriteWait)
+		var err error
+		for err == nil {
+			bp := c.next()
+			if bp == nil {
+				break
+			}
+			err = c.write(bp, deadline)
+		}
+		if err == nil {
+			err = c.writeClose(code, reason, deadline)
+		}
+		// ErrCloseSent: the WebSocket layer sent a close frame of its own
+		// meanwhile (see linger), so the reader is draining: wait for it
+		// all the same.
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
+			grace := time.NewTimer(c.cfg.CloseGrace)
+			select {
+			case <-c.readDone:
+			case <-grace.C:
+			}
+			grace.Stop()
+		}
+	case modeAbort:
+		c.writeClose(code, reason, time.Now().Add(min(c.cfg.WriteWait, c.cfg.CloseGrace)))
+	case modeLinger:
+		// The reader drains for at most CloseGrace; this bound only
+		// matters if it is stuck.
+		grace := time.NewTimer(c.cfg.CloseGrace + time.Second)
+		select {
+		case <-c.readDone:
+		case <-grace.C:
+		}
+		grace.Stop()
+	}
+	c.qmu.Lock()
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.qmu.Unlock()
+	_ = c.ws.Close()
+	for bp := c.next(); bp != nil; bp = c.next() {
+		putMsgBuf(bp)
 	}
 }
 
-// readSome reads what is waiting on the pipe and hands it to the handler;
-// after a terminal error it never runs again (reading stays true).
-func (c *Conn) readSome() {
-	for {
-		if !c.mc.readable() {
-			c.reading.Store(false)
-			// Data that arrived after the look above found no reader running.
-			if !c.mc.readable() || !c.reading.CompareAndSwap(false, true) {
-				return
-			}
-		}
-		m, err := c.Read()
-		c.handle(m, err)
-		if err != nil && c.readErr != nil {
-			return
-		}
-	}
+func (c *Conn) writeClose(code int, reason string, deadline time.Time) error {
+	c.ws.SetWriteDeadline(deadline)
+	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
 }
