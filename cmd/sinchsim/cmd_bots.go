@@ -355,7 +355,8 @@ func printFleet(e *env, where string, r fleet.Result) {
 	}
 }
 
-// printCodes prints failure counts by code, each with its example.
+// printCodes prints counts by code, sorted by code, each with its example
+// when examples has one (bots' failures, simulate's rejections and calls).
 func printCodes(w io.Writer, byCode map[string]int, examples map[string]string) {
 	for _, c := range slices.Sorted(maps.Keys(byCode)) {
 		fmt.Fprintf(w, "    %-32s %d\n", c, byCode[c])

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -47,15 +45,11 @@ func printSimulation(w io.Writer, res sim.Result) {
 		fmt.Fprintf(w, "  rejections              none\n")
 	} else {
 		fmt.Fprintf(w, "  rejections\n")
-		for _, c := range slices.Sorted(maps.Keys(res.RejectionsByCode)) {
-			fmt.Fprintf(w, "    %-30s %d\n", c, res.RejectionsByCode[c])
-		}
+		printCodes(w, res.RejectionsByCode, nil)
 	}
 	if c := res.Calls; c != nil {
 		fmt.Fprintf(w, "  calls                   %d placed (%g per client per day), %d answered, %d failed\n", c.Placed, res.CallsPerDay, c.Answered, c.Failed)
-		for _, cause := range slices.Sorted(maps.Keys(c.FailedByCause)) {
-			fmt.Fprintf(w, "    %-30s %d\n", cause, c.FailedByCause[cause])
-		}
+		printCodes(w, c.FailedByCause, nil)
 	}
 	fmt.Fprintf(w, "  failed clients at end   %d\n", res.Failed)
 	fmt.Fprintf(w, "  clock steps             %d\n", res.Steps)
