@@ -356,7 +356,8 @@ func printFleet(e *env, where string, r fleet.Result) {
 }
 
 // printCodes prints counts by code, sorted by code, each with its example
-// when examples has one (bots' failures, simulate's rejections and calls).
+// when examples has one (bots' failures and failed calls, simulate's
+// rejections and failed calls).
 func printCodes(w io.Writer, byCode map[string]int, examples map[string]string) {
 	for _, c := range slices.Sorted(maps.Keys(byCode)) {
 		fmt.Fprintf(w, "    %-32s %d\n", c, byCode[c])

@@ -7,7 +7,9 @@ import (
 )
 
 // Counts sums up the calls of a run. The JSON names are a contract of
-// `sinchsim bots --json` and `sinchsim simulate --json`.
+// `sinchsim bots --json` and `sinchsim simulate --json`. The bots' summary
+// embeds Counts to have its fields at its own top level: Counts must not
+// get a MarshalJSON, which would replace the whole summary's.
 type Counts struct {
 	// Placed counts the calls attempted, Answered those that were
 	// established, Failed the others.

@@ -21,8 +21,9 @@ func TestTally(t *testing.T) {
 	tl.Ended(3, "no_answer")
 	tl.Ended(4, "") // ended without a cause
 	tl.Failed("call_rate_exceeded")
-	want := Counts{Placed: 5, Answered: 2, Failed: 3,
-		FailedByCause: map[string]int{"no_answer": 1, "failure": 1, "call_rate_exceeded": 1}}
+	tl.Failed("") // refused without a code
+	want := Counts{Placed: 5, Answered: 2, Failed: 4,
+		FailedByCause: map[string]int{"no_answer": 1, "failure": 2, "call_rate_exceeded": 1}}
 	got := tl.Counts()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("counts %+v, want %+v", got, want)
@@ -35,7 +36,7 @@ func TestTally(t *testing.T) {
 	// An answered call is forgotten once it ended: the same key counts
 	// anew.
 	tl.Ended(1, "no_answer")
-	if c := tl.Counts(); c.Failed != 4 || c.FailedByCause["no_answer"] != 2 {
+	if c := tl.Counts(); c.Failed != 5 || c.FailedByCause["no_answer"] != 2 {
 		t.Fatalf("a key reused after its call ended: %+v", c)
 	}
 }
@@ -43,6 +44,21 @@ func TestTally(t *testing.T) {
 func TestTallyConcurrent(t *testing.T) {
 	var tl Tally[int]
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // reads the counts meanwhile, as a progress report would
+		defer close(done)
+		for {
+			if c := tl.Counts(); c.Failed > c.Placed {
+				t.Errorf("more failed than placed: %+v", c)
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
@@ -50,16 +66,25 @@ func TestTallyConcurrent(t *testing.T) {
 			for i := range 100 {
 				k := g*1000 + i
 				tl.Placed()
-				if i%2 == 0 {
+				switch i % 3 {
+				case 0:
 					tl.Answered(k)
+					tl.Ended(k, "hung_up")
+				case 1:
+					tl.Ended(k, "no_answer")
+				default:
+					tl.Failed("call_rate_exceeded")
 				}
-				tl.Ended(k, "no_answer")
 			}
 		}()
 	}
 	wg.Wait()
-	if c := tl.Counts(); c.Placed != 800 || c.Answered != 400 || c.Failed != 400 || c.FailedByCause["no_answer"] != 400 {
-		t.Fatalf("counts %+v", c)
+	close(stop)
+	<-done
+	want := Counts{Placed: 800, Answered: 8 * 34, Failed: 8 * 66,
+		FailedByCause: map[string]int{"no_answer": 8 * 33, "call_rate_exceeded": 8 * 33}}
+	if c := tl.Counts(); !reflect.DeepEqual(c, want) {
+		t.Fatalf("counts %+v, want %+v", c, want)
 	}
 }
 

@@ -23,8 +23,9 @@ type CallSummary struct {
 	// Counts are the calls placed, answered and failed by cause: the
 	// backend's refusal code (call_rate_exceeded, instance_expired, ...),
 	// the end cause of a call that was not answered (no_answer,
-	// callee_unavailable, failure, ...), or timeout for a call not placed
-	// within StartTimeout.
+	// callee_unavailable, failure, ...), or timeout for a call that
+	// CallUser gave up on without a code (StartTimeout passed, or the run
+	// ended). Embedded, so that its fields are CallSummary's in JSON.
 	callcount.Counts
 	// SetupLatencyMs: from callUser until the backend's callProgressing
 	// (by then the callee's connections have been rung), over the calls

@@ -1,7 +1,10 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 
 	"github.com/sinchsim/sinchsim/credentials"
 	"github.com/sinchsim/sinchsim/fakebackend"
+	"github.com/sinchsim/sinchsim/internal/callcount"
 )
 
 // TestRunCalls: bots online for a while call each other; every call is
@@ -77,4 +81,46 @@ func TestRunCallsCountFailures(t *testing.T) {
 	if res.Failures() != c.Failed {
 		t.Fatalf("failures %d, want the %d failed calls", res.Failures(), c.Failed)
 	}
+}
+
+// The calls of `bots --json` keep their fields at the top level of
+// "calls", in this order: the counts, then the setup latencies.
+func TestCallSummaryJSONIsFlat(t *testing.T) {
+	b, err := json.Marshal(CallSummary{Counts: callcount.Counts{Placed: 2, Answered: 1, Failed: 1, FailedByCause: map[string]int{"no_answer": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var keys []string
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+			continue
+		}
+		if k, ok := tok.(string); ok && depth == 1 {
+			keys = append(keys, k)
+			if err := skipValue(dec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []string{"placed", "answered", "failed", "failedByCause", "setupLatencyMs", "setupLatencyHistogram"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v (%s)", keys, want, b)
+	}
+}
+
+// skipValue reads the next value from dec, whatever its shape.
+func skipValue(dec *json.Decoder) error {
+	var v json.RawMessage
+	return dec.Decode(&v)
 }
