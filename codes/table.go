@@ -188,7 +188,7 @@ var table = []Info{
 		Meaning: "The user already takes part in the maximum number of calls at once; retry when one has ended.",
 		Fix:     "Hang up a call first, or retry when one has ended (the limit is `serve --max-concurrent-calls`)."},
 	{Code: ProtocolError, Group: GroupBackend, Kind: "rejection", Domain: DomainHTTP, Wire: true,
-		Meaning: "The message is not valid protocol v1 (see [Message format](#message-format)); the message says why.",
+		Meaning: "The message is not valid protocol v1 (see [Message format](PROTOCOL.md#message-format)); the message says why.",
 		Fix:     "A bug in the sender: compare the message with PROTOCOL.md (the error names the member at fault) and do not retry it unchanged."},
 	{Code: NotAuthenticated, Group: GroupBackend, Kind: "rejection", Domain: DomainAPI, Wire: true,
 		Meaning: "The request needs a connection bound to an instance (after `instanceCreated` or `authenticated`).",

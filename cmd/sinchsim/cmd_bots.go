@@ -57,7 +57,8 @@ instance's TTL) or, with --instance-ttl, the TTL in seconds; with
 --auth-method POST the default JSON body carries it too. When the
 template has no {instanceTtl}, the auth server decides the TTL and bots
 warn so. With --store each bot keeps its device record in DIR/<user>, so
-a second run re-authenticates instead of registering.
+a second run against the same backend (--url) re-authenticates instead of
+registering.
 
 With --calls-per-minute N the bots call each other while online: the
 fleet places N calls a minute in all, each from a random online bot to a

@@ -42,8 +42,9 @@ one machine or many) keep their state in one Redis and behave as one
 backend: a client may register at one and authenticate at another, every
 rule holds across them, a revocation reaches the client on whichever
 replica holds its connection, and with --clock mock advancing the clock at
-one replica advances them all. Without Redis they refuse requests with
-unavailable. docs/SCALING.md says how to run them.`
+one replica advances them all. When Redis stops answering they refuse
+requests with unavailable; serve does not start without it.
+docs/SCALING.md says how to run them.`
 
 // adminTokenEnv names the environment variable that gives serve its admin
 // token when --admin-token does not.
