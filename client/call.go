@@ -173,7 +173,7 @@ func (call *Call) Hangup() error {
 }
 
 // set changes the call's state (and id, cause) under its lock; the loop
-// calls it.
+// calls it. Done is closed once the command has run (loop.wake).
 func (call *Call) set(st CallState, id string, cause EndCause) {
 	call.mu.Lock()
 	if id != "" {
@@ -182,7 +182,7 @@ func (call *Call) set(st CallState, id string, cause EndCause) {
 	call.state = st
 	if st == CallEnded {
 		call.cause = cause
-		close(call.done)
+		call.c.l.wake(func() { close(call.done) })
 	}
 	call.mu.Unlock()
 }
@@ -358,7 +358,7 @@ func (l *loop) callListener() (CallListener, bool) {
 func (l *loop) onCallProgressing(call *Call, callID string) {
 	call.set(CallProgressing, callID, EndCauseNone)
 	l.calls[callID] = call
-	close(call.placed)
+	l.wake(func() { close(call.placed) })
 	if call.abandoned {
 		_ = l.actOnCall(call, transport.TypeHangupCall)
 		return
@@ -444,8 +444,7 @@ func (l *loop) callRefused(call *Call, err error) {
 	}
 	call.placeErr = err
 	call.set(CallEnded, "", EndCauseFailure)
-	l.publishIfDirty() // the caller, once woken, may read Stats: the refusal is in them
-	close(call.placed)
+	l.wake(func() { close(call.placed) })
 }
 
 // onCallError handles the backend's refusal of a call request.

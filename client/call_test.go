@@ -240,11 +240,17 @@ func TestCallerExpiredStopsTheClient(t *testing.T) {
 	caller := w.NewWork("test caller", false)
 	defer caller.Close()
 	errc := make(chan error, 1)
+	// What CallUser's caller reads the moment it is woken: the command
+	// that refused the call has counted the expiry and failed the client
+	// by then.
+	var woken Stats
+	var wokenState registration.State
 	vclock.AfterFunc(w, ttl, func() {
 		caller.Begin(1)
 		go func() {
 			defer caller.End(1)
 			_, err := alice.CallClient().CallUser(context.Background(), "bob", nil)
+			woken, wokenState = alice.Stats(), alice.State()
 			errc <- err
 		}()
 	})
@@ -257,6 +263,9 @@ func TestCallerExpiredStopsTheClient(t *testing.T) {
 	err := <-errc
 	if !errors.Is(err, ErrInstanceExpired) {
 		t.Fatalf("CallUser = %v, want instance_expired", err)
+	}
+	if woken.Expiries != 1 || woken.Rejections[transport.CodeInstanceExpired] != 1 || wokenState != registration.StateFailed {
+		t.Fatalf("when CallUser returned: %s, stats %+v", wokenState, woken)
 	}
 	want(t, "alice", a, "credentials started failed:instance_expired")
 	if alice.State() != registration.StateFailed || !errors.Is(alice.Err(), ErrInstanceExpired) {

@@ -529,8 +529,7 @@ func (c *SinchClient) call(f func() error) error {
 	res := make(chan error, 1)
 	if !c.post(func() {
 		err := f()
-		c.l.publishIfDirty()
-		res <- err
+		c.l.wake(func() { res <- err })
 	}) {
 		return ErrTerminated
 	}

@@ -97,6 +97,9 @@ type loop struct {
 	backoff  registration.Backoff
 	renewal  registration.RenewalPolicy
 	lastSnap *snapshot
+	// wakes are the goroutines a command wakes (see wake), woken once it
+	// has run and published.
+	wakes []func()
 }
 
 func newLoop(c *SinchClient) *loop {
@@ -162,12 +165,22 @@ func (l *loop) run() {
 func (l *loop) do(f func()) {
 	f()
 	l.publishIfDirty()
+	for i, w := range l.wakes {
+		w()
+		l.wakes[i] = nil
+	}
+	l.wakes = l.wakes[:0]
 	l.c.end(1)
 }
 
+// wake has w (a close or a send that wakes a goroutine waiting on the
+// loop) run once the current command has run and its snapshot is
+// published: the goroutine it wakes reads every change the command made
+// (Stats, State, Instance), also those made after the wake was asked for.
+func (l *loop) wake(w func()) { l.wakes = append(l.wakes, w) }
+
 // publishIfDirty publishes the snapshot if the stats or the instance
-// changed: after each command, and before waking a caller that waits on
-// one, so that what it reads next (Stats, Instance) is current.
+// changed: after each command.
 func (l *loop) publishIfDirty() {
 	if l.dirty {
 		l.publish(l.state())
