@@ -78,3 +78,30 @@ func TestPushTokenLostWithTheConnectionIsResent(t *testing.T) {
 		t.Fatalf("OnPushTokenRegistered calls: %v", r.pushOK)
 	}
 }
+
+// A goroutine the loop wakes reads what the whole command changed, also
+// what it changed after asking for the wake: wakes run once the command
+// has run and published its snapshot.
+func TestWakeAfterTheCommandPublished(t *testing.T) {
+	s := fakebackend.RunT(t)
+	c := newClient(t, s, &recorder{answer: signer(s, 3*day)})
+	startAndWait(t, c)
+	before := c.Stats().Authentications
+	seen := make(chan int, 1)
+	err := c.call(func() error {
+		l := c.l
+		l.wake(func() { seen <- c.Stats().Authentications })
+		l.count(func(st *Stats) { st.Authentications++ })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got != before+1 {
+		t.Fatalf("the woken goroutine read %d authentications, want %d", got, before+1)
+	}
+	// call's own result is a wake too: its caller reads the change.
+	if got := c.Stats().Authentications; got != before+1 {
+		t.Fatalf("after call: %d authentications, want %d", got, before+1)
+	}
+}
