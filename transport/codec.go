@@ -87,14 +87,12 @@ func putCodec(c *codec) {
 func Encode(m Message) ([]byte, error) {
 	// Encode into pooled scratch space and copy once, so that the result is
 	// a single right-sized allocation.
-	bp := getMsgBuf()
-	defer putMsgBuf(bp)
-	b, err := appendMessage((*bp)[:0], m)
-	*bp = b
+	bp, err := encodeMsg(m)
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(nil), b...), nil
+	defer putMsgBuf(bp)
+	return append([]byte(nil), *bp...), nil
 }
 
 // appendMessage appends the encoding of m to dst; on error dst is returned

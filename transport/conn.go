@@ -279,11 +279,8 @@ func (c *Conn) Send(m Message) error {
 		return ErrClosed
 	default:
 	}
-	bp := getMsgBuf()
-	b, err := appendMessage((*bp)[:0], m)
-	*bp = b
+	bp, err := encodeMsg(m)
 	if err != nil {
-		putMsgBuf(bp)
 		return err
 	}
 	counted := c.link.Sent(c.peer())

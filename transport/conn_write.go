@@ -32,17 +32,26 @@ func (c *Conn) enqueue(bp *[]byte) bool {
 	}
 	c.qmu.Unlock()
 	if inline {
-		if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
-			c.begin(modeEnd, 0, "")
-		}
-		c.writing.Store(false)
-		if c.queued() || isDone(c.closing) {
-			c.kickWriter()
-		}
+		c.writeHeld(bp)
 		return true
 	}
 	c.kickWriter()
 	return true
+}
+
+// writeHeld writes bp (if any) on the calling goroutine, which holds the
+// writer (it set c.writing), then lets the writer go and starts one for
+// what was queued, or for the end, meanwhile.
+func (c *Conn) writeHeld(bp *[]byte) {
+	if bp != nil {
+		if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
+			c.begin(modeEnd, 0, "")
+		}
+	}
+	c.writing.Store(false)
+	if c.queued() || isDone(c.closing) {
+		c.kickWriter()
+	}
 }
 
 // maxFrameHeader is the largest WebSocket frame header a server or client
@@ -185,4 +194,17 @@ func (c *Conn) finish() {
 func (c *Conn) writeClose(code int, reason string, deadline time.Time) error {
 	c.ws.SetWriteDeadline(deadline)
 	return c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason))
+}
+
+// encodeMsg encodes m into a pooled buffer: give it back with putMsgBuf,
+// or to Conn.write, which does.
+func encodeMsg(m Message) (*[]byte, error) {
+	bp := getMsgBuf()
+	b, err := appendMessage((*bp)[:0], m)
+	*bp = b
+	if err != nil {
+		putMsgBuf(bp)
+		return nil, err
+	}
+	return bp, nil
 }

@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"errors"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,6 +220,87 @@ func TestUpgradeWithReadyRunsBeforeFirst(t *testing.T) {
 			waitDone(t, c)
 			if code, reason := c.CloseCode(); code != CloseNormal || reason != "bye" {
 				t.Fatalf("close %d %q, want %d bye", code, reason, CloseNormal)
+			}
+		})
+	}
+}
+
+// ready runs before first is written, on either kind of connection: while
+// ready runs, the client has no welcome to read (over a socket, not even
+// the handshake's answer, which waits for first); once ready returns, the
+// welcome arrives. A server that registers its session in ready is
+// therefore never found wanting by a client that has its welcome.
+func TestUpgradeWithFirstWaitsForReady(t *testing.T) {
+	for _, mem := range []bool{false, true} {
+		t.Run(map[bool]string{false: "socket", true: "in memory"}[mem], func(t *testing.T) {
+			up := NewUpgrader(UpgradeConfig{})
+			var client net.Conn
+			var early []byte
+			readyDone, finished := make(chan struct{}), make(chan struct{})
+			handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				c, err := up.UpgradeWith(rw, r, welcome(), func(*Conn) {
+					// What the client can read now was sent before first.
+					client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+					early, _ = io.ReadAll(client)
+					close(readyDone)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				<-finished
+				c.Abort()
+			})
+			defer close(finished)
+			if mem {
+				ml, err := ListenMem("ready-waits:1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := &http.Server{Handler: handler}
+				go srv.Serve(ml)
+				t.Cleanup(func() { srv.Close() })
+				if client, err = dialMem(t.Context(), "ready-waits:1"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := &http.Server{Handler: handler, ReadHeaderTimeout: failAfter}
+				go srv.Serve(ln)
+				t.Cleanup(func() { srv.Close() })
+				if client, err = net.Dial("tcp", ln.Addr().String()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer client.Close()
+			req := "GET " + Path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+				"Sec-WebSocket-Protocol: " + Subprotocol + "\r\n\r\n"
+			if _, err := io.WriteString(client, req); err != nil {
+				t.Fatal(err)
+			}
+			<-readyDone // ready reads first, then lets go of the client
+			var late []byte
+			buf := make([]byte, 4096)
+			client.SetReadDeadline(time.Now().Add(failAfter))
+			for !strings.Contains(string(late), `"welcome"`) {
+				n, err := client.Read(buf)
+				if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("reading the welcome: %v (read %q)", err, late)
+				}
+				late = append(late, buf[:n]...)
+				if err != nil {
+					break
+				}
+			}
+			if strings.Contains(string(early), `"welcome"`) || !mem && len(early) > 0 {
+				t.Fatalf("the client read %q while ready ran", early)
+			}
+			if !strings.Contains(string(late), `"welcome"`) {
+				t.Fatalf("no welcome once ready returned: %q", late)
 			}
 		})
 	}

@@ -109,11 +109,8 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request) (*Conn, error
 func (u *Upgrader) UpgradeWith(w http.ResponseWriter, r *http.Request, first Message, ready func(*Conn)) (*Conn, error) {
 	var bp *[]byte
 	if first != nil {
-		bp = getMsgBuf()
-		b, err := appendMessage((*bp)[:0], first)
-		*bp = b
-		if err != nil {
-			putMsgBuf(bp)
+		var err error
+		if bp, err = encodeMsg(first); err != nil {
 			http.Error(w, "the server could not encode its first message", http.StatusInternalServerError)
 			return nil, err
 		}
@@ -162,20 +159,13 @@ func (u *Upgrader) upgrade(w http.ResponseWriter, r *http.Request, corked bool) 
 	return c, nil
 }
 
-// writeFirst writes bp (if any) on this goroutine while the writer is held
-// (c.writing set by UpgradeWith), then lets the writer have what was sent
-// meanwhile.
+// writeFirst writes bp (if any) while the writer is held (c.writing set
+// by UpgradeWith), then lets the writer have what was sent meanwhile.
 func (c *Conn) writeFirst(bp *[]byte) {
 	if bp != nil {
 		c.link.Sent(c.peer())
-		if err := c.write(bp, time.Now().Add(c.cfg.WriteWait)); err != nil {
-			c.begin(modeEnd, 0, "")
-		}
 	}
-	c.writing.Store(false)
-	if c.queued() || isDone(c.closing) {
-		c.kickWriter()
-	}
+	c.writeHeld(bp)
 }
 
 // corkedResponse hands the WebSocket layer a hijacked connection that
@@ -220,6 +210,7 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(buf)
 	return max(n-held, 0), err
 }
+
 func (u *Upgrader) checkOrigin(r *http.Request) bool {
 	origins := r.Header["Origin"]
 	if len(origins) == 0 || u.any {
