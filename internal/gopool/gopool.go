@@ -90,6 +90,10 @@ func run(f func()) {
 func reap() {
 	mu.Lock()
 	defer mu.Unlock()
+	reapLocked()
+}
+
+func reapLocked() {
 	n := 0
 	for n < len(idle) && idle[n].gen < gen {
 		idle[n].ch <- nil

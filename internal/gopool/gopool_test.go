@@ -82,3 +82,45 @@ func TestGoReusesIdleGoroutines(t *testing.T) {
 		t.Fatalf("%d goroutines started for 1,000 tasks handed to an idle one", n)
 	}
 }
+
+// A reap ends the goroutines idle since before the previous reap and
+// keeps those that went idle after it: every goroutine waits at least
+// IdleTimeout for its next task.
+func TestReapKeepsTheRecentlyIdle(t *testing.T) {
+	mu.Lock()
+	defer mu.Unlock()
+	if reaper != nil {
+		reaper.Stop() // this test reaps by itself
+	}
+	saved := idle
+	gen++ // so that gen-1 is a generation
+	old := &worker{ch: make(chan func(), 1), gen: gen - 1}
+	recent := &worker{ch: make(chan func(), 1), gen: gen}
+	idle = []*worker{old, recent}
+	if reaper == nil {
+		reaper = time.AfterFunc(time.Hour, reap)
+	}
+	reapLocked()
+	reaper.Stop()
+	select {
+	case f := <-old.ch:
+		if f != nil {
+			t.Fatal("the old worker got a task, not the end")
+		}
+	default:
+		t.Fatal("the worker idle since before the previous reap was kept")
+	}
+	select {
+	case <-recent.ch:
+		t.Fatal("the worker that went idle after the previous reap was ended")
+	default:
+	}
+	if len(idle) != 1 || idle[0] != recent {
+		t.Fatalf("idle after the reap: %d workers", len(idle))
+	}
+	// Back to the pool's own workers, reaped as usual.
+	idle = saved
+	if armed = len(idle) > 0; armed {
+		reaper.Reset(IdleTimeout)
+	}
+}
