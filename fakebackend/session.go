@@ -392,12 +392,8 @@ func (ss *session) bind(inst Instance) *transport.Error {
 		if err != nil {
 			s.log.Warn("recording the holder of an instance", "err", err)
 			ss.unbindIf(inst.ID)
-			if old != nil { // it stays bound
-				s.mu.Lock()
-				if s.byInst[inst.ID] == nil {
-					s.byInst[inst.ID] = old
-				}
-				s.mu.Unlock()
+			if old != nil {
+				old.rebind(inst.ID)
 			}
 			return transport.NewError(transport.CodeUnavailable, unavailableReason)
 		}
@@ -409,6 +405,22 @@ func (ss *session) bind(inst Instance) *transport.Error {
 		old.replaced(inst.ID, replacedByConnection)
 	}
 	return nil
+}
+
+// rebind makes ss again the connection of instance id after a bind that
+// took it over has failed, if ss is still bound to it: one that was
+// unbound meanwhile (it closed while the bind waited on the store) stays
+// out, or revocations of the instance would go to it and no further. Lock
+// order: the server's, then the session's.
+func (ss *session) rebind(id string) {
+	s := ss.s
+	s.mu.Lock()
+	ss.mu.Lock()
+	if s.byInst[id] == nil && ss.inst == id {
+		s.byInst[id] = ss
+	}
+	ss.mu.Unlock()
+	s.mu.Unlock()
 }
 
 // Messages of instanceRevoked.

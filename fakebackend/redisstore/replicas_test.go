@@ -438,3 +438,65 @@ func TestReplicasFailedBindKeepsTheOlderConnection(t *testing.T) {
 		t.Fatalf("the older connection was told it was replaced")
 	}
 }
+
+// holdStalled is a store whose next Hold waits until release is closed,
+// then fails: a Redis that stops answering while a bind waits on it.
+type holdStalled struct {
+	*redisstore.Store
+	armed   *atomic.Bool
+	waiting chan struct{} // closed once the stalled Hold waits
+	release chan struct{}
+}
+
+func (h holdStalled) Hold(id, conn string) (fakebackend.Holder, error) {
+	if h.armed.CompareAndSwap(true, false) {
+		close(h.waiting)
+		<-h.release
+		return fakebackend.Holder{}, fakebackend.ErrUnavailable
+	}
+	return h.Store.Hold(id, conn)
+}
+
+// TestReplicasFailedBindForgetsAClosedConnection: when the older
+// connection of an instance closes while a newer one's bind waits on a
+// store that then fails, the older one is not made the instance's
+// connection again: a revocation goes on to whichever replica holds the
+// instance afterwards.
+func TestReplicasFailedBindForgetsAClosedConnection(t *testing.T) {
+	var armed atomic.Bool
+	stall := holdStalled{armed: &armed, waiting: make(chan struct{}), release: make(chan struct{})}
+	c := newCluster(t, 2, clusterOpts{wrap: func(i int, st *redisstore.Store) fakebackend.Store {
+		if i > 0 {
+			return st
+		}
+		stall.Store = st
+		return stall
+	}})
+	first := dial(t, c.srvs[0])
+	inst := first.MustCreate("olga", "phone", c.token(t, "olga", 0))
+	armed.Store(true)
+	second := dial(t, c.srvs[0])
+	refused := make(chan string, 1)
+	go func() { refused <- rawclient.ErrorCode(second.Authenticate("olga", inst)) }()
+	<-stall.waiting
+	// The older connection goes while the bind waits.
+	first.Conn.Abort()
+	for deadline := time.Now().Add(wait); c.srvs[0].ConnectedClients() > 1; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the older connection's end was not handled")
+		}
+	}
+	close(stall.release)
+	if code := <-refused; code != transport.CodeUnavailable {
+		t.Fatalf("the second connection's authenticate: %q, want %s", code, transport.CodeUnavailable)
+	}
+	// The instance is held on B now; A revokes it, and B's connection hears.
+	third := dial(t, c.srvs[1])
+	if m := third.Authenticate("olga", inst); rawclient.ErrorCode(m) != "" {
+		t.Fatalf("authenticate at B: %#v", m)
+	}
+	if !c.srvs[0].RevokeInstance(inst.ID) {
+		t.Fatal("the instance could not be revoked")
+	}
+	revokedCode(t, third.Next(), inst.ID)
+}
