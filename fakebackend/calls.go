@@ -478,8 +478,10 @@ func (t *callTable) establishLocked(c *call, p callPeer, reqID string) {
 
 // bound sends ss the answer that bound it (instanceCreated or
 // authenticated), makes it reachable for calls, and rings it for the calls
-// to its user that ring. All under the table's lock, so that a call placed
-// meanwhile rings ss once, after that answer.
+// to its user that ring: this replica's under the table's lock (see
+// boundLocal), so that a call placed meanwhile rings ss once, after that
+// answer; with a shared store, then those placed on other replicas
+// (boundRemote, which reads the store outside the lock).
 func (t *callTable) bound(ss *session, reply transport.Message) {
 	inst, app, user, ok := t.boundLocal(ss, reply)
 	if ok && t.s.shared != nil {
