@@ -165,17 +165,22 @@ func TestBotsAgainstServeAndStore(t *testing.T) {
 }
 
 func TestBotsUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"bots", "-n", "0"},
-		{"bots", "--url", "ws://127.0.0.1:1"},
-		{"bots", "--instance-ttl", "1h"},
-		{"bots", "--app-secret", "x", "--auth-url", "http://127.0.0.1:1/{userId}"},
-		{"bots", "--user-prefix", "bad prefix"},
-		{"bots", "extra"},
-		{"bots", "-n", "4", "--procs", "2", "--floor"},
+	// Workers started by mistake run the program, not these tests again.
+	t.Setenv(asMainEnv, "1")
+	for _, tc := range []struct {
+		args []string
+		want string // in the message, when set
+	}{
+		{[]string{"bots", "-n", "0"}, ""},
+		{[]string{"bots", "--url", "ws://127.0.0.1:1"}, ""},
+		{[]string{"bots", "--instance-ttl", "1h"}, ""},
+		{[]string{"bots", "--app-secret", "x", "--auth-url", "http://127.0.0.1:1/{userId}"}, ""},
+		{[]string{"bots", "--user-prefix", "bad prefix"}, ""},
+		{[]string{"bots", "extra"}, ""},
+		{[]string{"bots", "-n", "4", "--procs", "2", "--floor"}, "--floor"},
 	} {
-		if r := cli(t, "", args...); r.code != exitUsage {
-			t.Errorf("%q: want exit 2, got %v", args, r)
+		if r := cli(t, "", tc.args...); r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%q: want exit 2 naming %q, got %v", tc.args, tc.want, r)
 		}
 	}
 }

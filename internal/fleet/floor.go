@@ -29,9 +29,8 @@ var floorPayload = []byte(`{"type":"createInstance","id":"1","applicationKey":"a
 type Floor struct {
 	// Connections counts the connections that completed their echo.
 	Connections int `json:"connections"`
-	// PerSecond is Connections over Elapsed.
-	PerSecond float64       `json:"connectionsPerSecond"`
-	Elapsed   time.Duration `json:"-"`
+	// PerSecond is Connections over the time the run took.
+	PerSecond float64 `json:"connectionsPerSecond"`
 }
 
 // FloorRatio is a floor and a fleet's ratio to it.
@@ -87,9 +86,9 @@ func RunFloor(ctx context.Context, n, concurrency int) (Floor, error) {
 		}()
 	}
 	wg.Wait()
-	f := Floor{Connections: int(done.Load()), Elapsed: time.Since(start)}
-	if f.Elapsed > 0 {
-		f.PerSecond = float64(f.Connections) / f.Elapsed.Seconds()
+	f := Floor{Connections: int(done.Load())}
+	if elapsed := time.Since(start); elapsed > 0 {
+		f.PerSecond = float64(f.Connections) / elapsed.Seconds()
 	}
 	if err := ctx.Err(); err != nil {
 		return f, err

@@ -152,3 +152,25 @@ func TestMergeCalls(t *testing.T) {
 		t.Fatalf("calls from runs without calls: %+v", got.Calls)
 	}
 }
+
+// A code's example in the merged result is the first result's that has
+// one, as one run keeps the example of its first failure.
+func TestMergeKeepsTheFirstExample(t *testing.T) {
+	a := summarize([]outcome{{code: "timeout", message: "slow at a"}, {started: true}})
+	b := summarize([]outcome{{code: "timeout", message: "slow at b"}, {code: "signature_invalid", message: "bad key at b"}})
+	for _, tc := range []struct {
+		parts []Result
+		want  map[string]string
+	}{
+		{[]Result{a, b}, map[string]string{"timeout": "slow at a", "signature_invalid": "bad key at b"}},
+		{[]Result{b, a}, map[string]string{"timeout": "slow at b", "signature_invalid": "bad key at b"}},
+	} {
+		got, err := Merge(tc.parts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.FailureExamples, tc.want) {
+			t.Errorf("examples %v, want %v", got.FailureExamples, tc.want)
+		}
+	}
+}

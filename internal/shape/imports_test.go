@@ -32,14 +32,15 @@ var layers = map[string]int{
 	// The two ends of a connection.
 	"client":      3,
 	"fakebackend": 3,
+	// A protocol connection driven message by message, for tests.
+	"internal/rawclient": 3,
 	// Fleets of clients against a backend; the backend's other stores
 	// and the contract every store keeps.
 	"internal/fleet":         4,
 	"internal/sim":           4,
 	"fakebackend/redisstore": 4,
 	"fakebackend/storetest":  4,
-	// A protocol connection driven message by message, for tests.
-	"internal/rawclient":       3,
+	// Test helpers of the Redis store.
 	"fakebackend/redisstore/*": 5,
 	// Programs and whole-system tests: wiring only.
 	"cmd/*":                5,
