@@ -45,6 +45,9 @@ type Server struct {
 	started  bool
 	closed   bool
 	sessions map[*session]struct{}
+	// reading holds the connections whose first request is being read
+	// (acceptLoop).
+	reading map[net.Conn]struct{}
 	// upgrading counts connections admitted and not yet registered, so
 	// that concurrent upgrades cannot pass Policy.MaxConnections.
 	upgrading int
@@ -103,6 +106,7 @@ func NewUnstartedServer(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		keys:     credentials.NewKeyring(),
 		sessions: map[*session]struct{}{},
+		reading:  map[net.Conn]struct{}{},
 		byInst:   map[string]*session{},
 		perUser:  map[uKey]int{},
 		events:   newEventLog(cfg.EventLimit),
@@ -271,10 +275,20 @@ func (s *Server) Start() error {
 	}
 	for _, ln := range lns {
 		s.wg.Add(1)
-		go func(srv *http.Server, ln net.Listener) {
+		if s.cfg.TLSConfig != nil {
+			go func(srv *http.Server, ln net.Listener) {
+				defer s.wg.Done()
+				_ = srv.Serve(ln)
+			}(s.srv, ln)
+			continue
+		}
+		h := newHandoff(ln)
+		s.wg.Add(1)
+		go s.acceptLoop(ln, h, listenerContext(ln))
+		go func(srv *http.Server) {
 			defer s.wg.Done()
-			_ = srv.Serve(ln)
-		}(s.srv, ln)
+			_ = srv.Serve(h)
+		}(s.srv)
 	}
 	s.log.Info("fake backend listening", "url", s.urlLocked(), "admin", s.adminURLLocked())
 	return nil
@@ -310,6 +324,7 @@ func (s *Server) stopServing() {
 	srv := s.srv
 	s.started = false
 	s.srv = nil
+	s.closeReadingLocked()
 	sessions := make([]*session, 0, len(s.sessions))
 	for ss := range s.sessions {
 		sessions = append(sessions, ss)
@@ -344,6 +359,7 @@ func (s *Server) SetDown(down bool) error {
 	}
 	srv := s.srv
 	s.started, s.srv = false, nil
+	s.closeReadingLocked()
 	sessions := make([]*session, 0, len(s.sessions))
 	for ss := range s.sessions {
 		sessions = append(sessions, ss)

@@ -65,10 +65,11 @@ func slogErrorLog(l *slog.Logger) *log.Logger {
 }
 
 // serveWS upgrades the request and runs the session until the connection
-// ends. Its frame is kept small, the work being in helpers that return
-// before or after the upgrade: the upgrade runs at the bottom of
-// net/http's stack, where a deeper stack would be grown by copying on
-// every connection.
+// ends. It serves a connection's first request (firstRequest) and, on a
+// connection the http.Server has, any later one. Its frame is kept small,
+// the work being in helpers that return before or after the upgrade: the
+// upgrade runs at the bottom of the serving goroutine's stack, where a
+// deeper stack would be grown by copying on every connection.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w) {
 		return
@@ -89,8 +90,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The session is served by the connection's reader (Conn.Serve), so
-	// that this handler returns and net/http releases the request's
-	// buffers (about 10 KiB per connection, which 10,000 bots feel).
+	// that this handler returns and the request's buffers are released
+	// (about 10 KiB per connection, which 10,000 bots feel).
 	ss.serve()
 }
 
