@@ -129,14 +129,72 @@ func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
 		WriteBufferPool:  &writeBufferPool,
 		Subprotocols:     []string{Subprotocol},
 	}
-	if cfg.InMemory {
+	switch {
+	case cfg.InMemory:
 		if strings.HasPrefix(target, "wss:") {
 			return nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
 		}
 		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
 		d.ReadBufferSize = memReadBufferSize
+	case strings.HasPrefix(target, "ws:"):
+		d.NetDialContext = dialTCP
 	}
 	return d, nil
+}
+
+var tcpDialer net.Dialer
+
+// dialTCP opens the socket of a ws:// connection, as the WebSocket layer
+// would, wrapped in a handshakeConn.
+func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	nc, err := tcpDialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &handshakeConn{Conn: nc, held: getMsgBuf()}, nil
+}
+
+// handshakeConn is a dialled socket that holds what is written to it
+// until it is first read from: the opening handshake's request, which
+// goes out in one write. Being a byte writer, it spares net/http the
+// 4 KiB buffer it would make to write the request. After the first read
+// it is the socket. (WriteString spares net/http a copy of each string.)
+type handshakeConn struct {
+	net.Conn
+	held *[]byte // nil once sent
+}
+
+func (c *handshakeConn) Write(p []byte) (int, error) {
+	if c.held == nil {
+		return c.Conn.Write(p)
+	}
+	*c.held = append(*c.held, p...)
+	return len(p), nil
+}
+
+func (c *handshakeConn) WriteString(s string) (int, error) {
+	if c.held == nil {
+		return c.Conn.Write([]byte(s))
+	}
+	*c.held = append(*c.held, s...)
+	return len(s), nil
+}
+
+func (c *handshakeConn) WriteByte(b byte) error {
+	_, err := c.Write([]byte{b})
+	return err
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if bp := c.held; bp != nil {
+		c.held = nil
+		_, err := c.Conn.Write(*bp)
+		putMsgBuf(bp)
+		if err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
 }
 
 // shutdown closes cleanly and synchronously: Close, read until the end, wait

@@ -1,0 +1,68 @@
+package transport
+
+import (
+	"io"
+	"net"
+	"testing"
+)
+
+// A dialled socket holds the handshake's request until the response is
+// read, and is the plain socket afterwards.
+func TestHandshakeConnHoldsUntilRead(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := &handshakeConn{Conn: a, held: getMsgBuf()}
+	defer c.Close()
+	if _, err := c.WriteString("GET / "); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteByte('\r'); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	go func() {
+		buf := make([]byte, 64)
+		for range 2 {
+			n, err := b.Read(buf) // net.Pipe: one Read per Write
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(buf[:n])
+		}
+		_, _ = b.Write([]byte("ok"))
+	}()
+	select {
+	case s := <-got:
+		t.Fatalf("%q went out before the first read", s)
+	default:
+	}
+	// The first read sends what is held, in one write.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ok" {
+			t.Errorf("read %q, %v", buf, err)
+		}
+	}()
+	if s := <-got; s != "GET / HTTP/1.1\r\n\r\n" {
+		t.Fatalf("first write %q", s)
+	}
+	if _, err := c.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "after" {
+		t.Fatalf("write after the first read: %q", s)
+	}
+	<-done
+	if c.held != nil {
+		t.Fatal("still holding after the first read")
+	}
+}
