@@ -59,7 +59,7 @@ type SinchClient struct {
 	wg       sync.WaitGroup // goroutines besides the loop: reader, dialer, provider calls
 	busy     atomic.Int64   // queued commands, requests in flight, background work, callbacks: for Idle
 	idleMu   sync.Mutex
-	idleCh   chan struct{} // closed and replaced whenever the client may have become idle
+	idleCh   chan struct{} // made by a waiter, closed and dropped whenever the client may have become idle
 
 	l *loop // owned by the loop goroutine
 }
@@ -193,7 +193,6 @@ func New(applicationKey, environmentHost, userID string, opts ...Option) (*Sinch
 		o:        o,
 		log:      o.logger,
 		loopDone: make(chan struct{}),
-		idleCh:   make(chan struct{}),
 	}
 	if len(urls) > 1 {
 		// Round-robin at start: the clients of a process spread over the hosts.
@@ -250,7 +249,8 @@ func (c *SinchClient) ensureLoop() bool {
 	if !c.loopOn {
 		c.loopOn = true
 		c.l = newLoop(c)
-		c.cmds.setStart(func() { gopool.Go(c.l.run) })
+		run := c.l.run
+		c.cmds.setStart(func() { gopool.Go(run) })
 	}
 	return true
 }
@@ -392,6 +392,9 @@ func (c *SinchClient) Idle() bool {
 func (c *SinchClient) WaitIdle(ctx context.Context) error {
 	for {
 		c.idleMu.Lock()
+		if c.idleCh == nil {
+			c.idleCh = make(chan struct{})
+		}
 		ch := c.idleCh
 		c.idleMu.Unlock()
 		if c.Idle() {
@@ -439,8 +442,10 @@ func (c *SinchClient) unbusy(n int64) {
 // kick wakes WaitIdle callers.
 func (c *SinchClient) kick() {
 	c.idleMu.Lock()
-	close(c.idleCh)
-	c.idleCh = make(chan struct{})
+	if c.idleCh != nil {
+		close(c.idleCh)
+		c.idleCh = nil
+	}
 	c.idleMu.Unlock()
 }
 
@@ -464,6 +469,7 @@ func (c *SinchClient) post(f func()) bool {
 type cmdQueue struct {
 	mu      sync.Mutex
 	items   []func()
+	spare   []func() // the slice the loop ran last, emptied: items' next backing
 	closed  bool
 	running bool   // a loop goroutine runs
 	start   func() // starts a loop goroutine; nil until the loop exists
@@ -474,6 +480,9 @@ func (q *cmdQueue) push(f func()) bool {
 	if q.closed {
 		q.mu.Unlock()
 		return false
+	}
+	if q.items == nil {
+		q.items, q.spare = q.spare, nil
 	}
 	q.items = append(q.items, f)
 	start := !q.running && q.start != nil
@@ -503,9 +512,15 @@ func (q *cmdQueue) setStart(start func()) {
 
 // take returns the queued commands; when there are none it returns nil
 // and the calling loop goroutine must end (the next push starts another).
-func (q *cmdQueue) take() []func() {
+// ran is what the previous take returned, run: its backing array is
+// reused.
+func (q *cmdQueue) take(ran []func()) []func() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if ran != nil && q.spare == nil {
+		clear(ran)
+		q.spare = ran[:0]
+	}
 	items := q.items
 	q.items = nil
 	if len(items) == 0 {

@@ -329,3 +329,24 @@ func TestInstanceInfoAndReconnectReason(t *testing.T) {
 		t.Fatalf("after reconnect: %v, Err() = %v", err, c.Err())
 	}
 }
+
+// A ListenerFuncs without a function for an event gets nothing queued for
+// it; any other listener gets every event.
+func TestWantsSkipsMissingListenerFuncs(t *testing.T) {
+	started := func(f *ListenerFuncs) bool { return f.ClientStarted != nil }
+	if wants(nil, started) {
+		t.Error("a nil listener wants ClientStarted")
+	}
+	if wants(&ListenerFuncs{ClientFailed: func(*SinchClient, error) {}}, started) {
+		t.Error("a ListenerFuncs without ClientStarted wants it")
+	}
+	if !wants(&ListenerFuncs{ClientStarted: func(*SinchClient) {}}, started) {
+		t.Error("a ListenerFuncs with ClientStarted does not want it")
+	}
+	if !wants(&otherListener{}, started) {
+		t.Error("another listener does not want ClientStarted")
+	}
+}
+
+// otherListener is a Listener that is not a ListenerFuncs.
+type otherListener struct{ ListenerFuncs }

@@ -19,6 +19,7 @@ type dispatcher struct {
 	onPanic func(any)
 	done    func(n int64) // called after each callback: the client's work count
 	onIdle  func()        // called when the queue has run dry
+	runFn   func()        // run, made once
 }
 
 func (d *dispatcher) enqueue(f func()) {
@@ -27,7 +28,10 @@ func (d *dispatcher) enqueue(f func()) {
 	if !d.running {
 		d.running = true
 		d.idle = make(chan struct{})
-		gopool.Go(d.run)
+		if d.runFn == nil {
+			d.runFn = d.run
+		}
+		gopool.Go(d.runFn)
 	}
 	d.mu.Unlock()
 }

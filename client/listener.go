@@ -51,6 +51,16 @@ type ListenerFuncs struct {
 	CallEnded                   func(call *Call)
 }
 
+// wants reports whether lis has something to call for an event: false
+// when it is nil, or a ListenerFuncs without the event's function (has
+// says whether it has it), so that nothing is queued to call nothing.
+func wants(lis Listener, has func(*ListenerFuncs) bool) bool {
+	if f, ok := lis.(*ListenerFuncs); ok {
+		return has(f)
+	}
+	return lis != nil
+}
+
 // OnClientStarted implements Listener.
 func (l *ListenerFuncs) OnClientStarted(c *SinchClient) {
 	if l.ClientStarted != nil {

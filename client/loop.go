@@ -144,8 +144,9 @@ func (l *loop) seedJitter() {
 // run runs the queued commands and ends when the queue is empty (the next
 // command starts it again), or once terminated.
 func (l *loop) run() {
+	var items []func()
 	for !l.stopped {
-		items := l.c.cmds.take()
+		items = l.c.cmds.take(items)
 		if items == nil {
 			return
 		}

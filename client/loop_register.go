@@ -177,7 +177,7 @@ func (l *loop) becomeStarted(e registration.Event) {
 	}
 	l.reconnects, l.renewAttempts = 0, 0
 	c := l.c
-	if lis := c.o.listener; lis != nil {
+	if lis := c.o.listener; wants(lis, func(f *ListenerFuncs) bool { return f.ClientStarted != nil }) {
 		c.dispatch(func() { lis.OnClientStarted(c) })
 	}
 	c.logf(slog.LevelInfo, "client started (instance %s)", l.dev.InstanceID)

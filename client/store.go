@@ -71,21 +71,22 @@ func newDeviceID() string {
 // TerminateGracefully and a new client with the same store, not the process.
 type MemoryDeviceStore struct {
 	mu   sync.Mutex
-	recs map[string]DeviceRecord
+	recs map[storeKey]DeviceRecord
 }
 
 // NewMemoryDeviceStore returns an empty in-memory store.
 func NewMemoryDeviceStore() *MemoryDeviceStore {
-	return &MemoryDeviceStore{recs: map[string]DeviceRecord{}}
+	return &MemoryDeviceStore{recs: map[storeKey]DeviceRecord{}}
 }
 
-func storeKey(app, user string) string { return app + "\x00" + user }
+// storeKey keys a MemoryDeviceStore's records.
+type storeKey struct{ app, user string }
 
 // Load implements DeviceStore.
 func (s *MemoryDeviceStore) Load(_ context.Context, app, user string) (DeviceRecord, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.recs[storeKey(app, user)]
+	r, ok := s.recs[storeKey{app, user}]
 	r.Capabilities = slices.Clone(r.Capabilities)
 	return r, ok, nil
 }
@@ -94,7 +95,7 @@ func (s *MemoryDeviceStore) Load(_ context.Context, app, user string) (DeviceRec
 func (s *MemoryDeviceStore) Save(_ context.Context, r DeviceRecord) error {
 	r.Capabilities = slices.Clone(r.Capabilities)
 	s.mu.Lock()
-	s.recs[storeKey(r.ApplicationKey, r.UserID)] = r
+	s.recs[storeKey{r.ApplicationKey, r.UserID}] = r
 	s.mu.Unlock()
 	return nil
 }
