@@ -38,11 +38,23 @@ type Machine struct {
 	firing       bool // inside onTransition; see Fire
 }
 
-// fsmPool lends looplab machines built from rules. Their enter_state
-// callback reports to the Machine passed as the event's argument.
-var fsmPool = sync.Pool{New: func() any { return newFSM() }}
+// lent is a looplab machine built from rules, lent to one Machine at a
+// time (borrow): its enter_state callback reports to that Machine.
+type lent struct {
+	f *fsm.FSM
+	m *Machine
+}
 
-func newFSM() *fsm.FSM {
+// fsmPool holds the looplab machines not lent.
+var fsmPool = sync.Pool{New: func() any {
+	l := &lent{}
+	l.f = newFSM(l.entered)
+	return l
+}}
+
+// newFSM builds a looplab machine from rules; enter, if not nil, is its
+// enter_state callback.
+func newFSM(enter func(*fsm.Event)) *fsm.FSM {
 	events := make(fsm.Events, 0, len(rules))
 	for _, r := range rules {
 		src := make([]string, len(r.src))
@@ -51,27 +63,39 @@ func newFSM() *fsm.FSM {
 		}
 		events = append(events, fsm.EventDesc{Name: string(r.event), Src: src, Dst: string(r.dst)})
 	}
-	return fsm.NewFSM(string(StateIdle), events, fsm.Callbacks{
-		enterStateKey: func(_ context.Context, e *fsm.Event) {
-			m, ok := e.Args[0].(*Machine)
-			if !ok {
-				return
-			}
-			to := State(e.Dst)
-			m.state.Store(statePtr(to))
-			if m.onTransition != nil {
-				m.onTransition(Transition{From: State(e.Src), To: to, Event: Event(e.Event)})
-			}
-		},
-	})
+	cbs := fsm.Callbacks{}
+	if enter != nil {
+		cbs[enterStateKey] = func(_ context.Context, e *fsm.Event) { enter(e) }
+	}
+	return fsm.NewFSM(string(StateIdle), events, cbs)
 }
 
-// borrow returns a looplab machine standing at m's state; give it back
-// with fsmPool.Put.
-func (m *Machine) borrow() *fsm.FSM {
-	f := fsmPool.Get().(*fsm.FSM)
-	f.SetState(string(m.Current()))
-	return f
+// entered publishes the state l's machine entered and reports the
+// transition.
+func (l *lent) entered(e *fsm.Event) {
+	m := l.m
+	if m == nil {
+		return
+	}
+	to := State(e.Dst)
+	m.state.Store(statePtr(to))
+	if m.onTransition != nil {
+		m.onTransition(Transition{From: State(e.Src), To: to, Event: Event(e.Event)})
+	}
+}
+
+// borrow returns a looplab machine standing at m's state and reporting to
+// m; give it back with giveBack.
+func (m *Machine) borrow() *lent {
+	l := fsmPool.Get().(*lent)
+	l.m = m
+	l.f.SetState(string(m.Current()))
+	return l
+}
+
+func giveBack(l *lent) {
+	l.m = nil
+	fsmPool.Put(l)
 }
 
 // NewMachine returns a Machine in [StateIdle]. onTransition, if not nil, is
@@ -127,11 +151,11 @@ func (m *Machine) Fire(e Event) error {
 	from := m.Current()
 	// looplab/fsm leaves the machine "in transition" for good if the context
 	// is cancelled mid-event; this context can never be.
-	f := m.borrow()
-	err := f.Event(noCancel, string(e), m)
-	// Not deferred: a panic in onTransition leaves f mid-event; the pool
-	// makes a new one instead.
-	fsmPool.Put(f)
+	l := m.borrow()
+	err := l.f.Event(noCancel, string(e))
+	// Not deferred: a panic in onTransition leaves the machine mid-event;
+	// the pool makes a new one instead.
+	giveBack(l)
 	if err != nil {
 		// Every error looplab/fsm returns from Event (InvalidEventError,
 		// UnknownEventError, NoTransitionError, InTransitionError,
@@ -154,17 +178,17 @@ func (m *Machine) Can(e Event) bool {
 	if m.firing {
 		return false
 	}
-	f := m.borrow()
-	defer fsmPool.Put(f)
-	return f.Can(string(e))
+	l := m.borrow()
+	defer giveBack(l)
+	return l.f.Can(string(e))
 }
 
 // AvailableEvents returns the events allowed in the current state, sorted by
 // name. It is empty in [StateTerminated].
 func (m *Machine) AvailableEvents() []Event {
-	f := m.borrow()
-	names := f.AvailableTransitions()
-	fsmPool.Put(f)
+	l := m.borrow()
+	names := l.f.AvailableTransitions()
+	giveBack(l)
 	out := make([]Event, len(names))
 	for i, n := range names {
 		out[i] = Event(n)
@@ -179,7 +203,7 @@ func (m *Machine) AvailableEvents() []Event {
 // sorted by source state, then event. The README embeds it; a golden test
 // keeps the two in step.
 func Mermaid() string {
-	out, err := fsm.VisualizeWithType(newFSM(), fsm.MermaidStateDiagram)
+	out, err := fsm.VisualizeWithType(newFSM(nil), fsm.MermaidStateDiagram)
 	if err != nil {
 		// Only an unknown visualize type errors, and the type is a constant.
 		panic(fmt.Sprintf("registration: mermaid: %v", err))
