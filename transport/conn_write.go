@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -161,24 +162,14 @@ func (c *Conn) finish() {
 		// meanwhile (see linger), so the reader is draining: wait for it
 		// all the same.
 		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
-			grace := time.NewTimer(c.cfg.CloseGrace)
-			select {
-			case <-c.readDone:
-			case <-grace.C:
-			}
-			grace.Stop()
+			c.awaitReader(c.cfg.CloseGrace)
 		}
 	case modeAbort:
 		c.writeClose(code, reason, time.Now().Add(min(c.cfg.WriteWait, c.cfg.CloseGrace)))
 	case modeLinger:
 		// The reader drains for at most CloseGrace; this bound only
 		// matters if it is stuck.
-		grace := time.NewTimer(c.cfg.CloseGrace + time.Second)
-		select {
-		case <-c.readDone:
-		case <-grace.C:
-		}
-		grace.Stop()
+		c.awaitReader(c.cfg.CloseGrace + time.Second)
 	}
 	c.qmu.Lock()
 	if c.ping != nil {
@@ -190,6 +181,31 @@ func (c *Conn) finish() {
 		putMsgBuf(bp)
 	}
 }
+
+// awaitReader waits until the reader has finished, for at most d.
+func (c *Conn) awaitReader(d time.Duration) {
+	select {
+	case <-c.readDone:
+		return
+	default:
+	}
+	t, _ := graceTimers.Get().(*time.Timer)
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		t.Reset(d)
+	}
+	select {
+	case <-c.readDone:
+	case <-t.C:
+	}
+	t.Stop() // nothing is left to receive (Go 1.23 timers)
+	graceTimers.Put(t)
+}
+
+// graceTimers are stopped timers for awaitReader: two connections end per
+// registration.
+var graceTimers sync.Pool
 
 func (c *Conn) writeClose(code int, reason string, deadline time.Time) error {
 	c.ws.SetWriteDeadline(deadline)
