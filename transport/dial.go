@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -218,6 +219,24 @@ func (c *Conn) shutdown(code int, reason string) {
 // become "ws" and "wss", a bare "host:port" (or "host") gets "ws://", and a
 // URL without a path gets Path. An explicit path, "/" included, is kept.
 func URL(raw string) (string, error) {
+	if p := lastURL.Load(); p != nil && p.raw == raw {
+		return p.url, nil
+	}
+	u, err := normalizeURL(raw)
+	if err == nil {
+		lastURL.Store(&urlMemo{raw, u})
+	}
+	return u, err
+}
+
+// lastURL is URL's last answer: the clients of a fleet, each of which
+// normalises its URL when it is made and again when it dials, all have
+// the same one.
+var lastURL atomic.Pointer[urlMemo]
+
+type urlMemo struct{ raw, url string }
+
+func normalizeURL(raw string) (string, error) {
 	s := raw
 	if !strings.Contains(s, "://") {
 		s = "ws://" + s

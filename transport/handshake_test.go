@@ -66,3 +66,15 @@ func TestHandshakeConnHoldsUntilRead(t *testing.T) {
 		t.Fatal("still holding after the first read")
 	}
 }
+
+// URL remembers its last answer; asked again, or in between about another
+// URL, it answers the same as the first time.
+func TestURLMemo(t *testing.T) {
+	for _, raw := range []string{"127.0.0.1:1", "127.0.0.1:1", "http://h:2", "127.0.0.1:1", "bad://x", "127.0.0.1:1"} {
+		got, err := URL(raw)
+		want, werr := normalizeURL(raw)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Fatalf("URL(%q) = %q, %v; want %q, %v", raw, got, err, want, werr)
+		}
+	}
+}
