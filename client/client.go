@@ -12,7 +12,6 @@ import (
 
 	"github.com/sinchsim/sinchsim/codes"
 	"github.com/sinchsim/sinchsim/credentials"
-	"github.com/sinchsim/sinchsim/internal/gopool"
 	"github.com/sinchsim/sinchsim/registration"
 	"github.com/sinchsim/sinchsim/vclock"
 )
@@ -249,8 +248,7 @@ func (c *SinchClient) ensureLoop() bool {
 	if !c.loopOn {
 		c.loopOn = true
 		c.l = newLoop(c)
-		run := c.l.run
-		c.cmds.setStart(func() { gopool.Go(run) })
+		c.cmds.setRun(c.l.run)
 	}
 	return true
 }
@@ -300,14 +298,17 @@ func (c *SinchClient) pushCall(f func() error) error {
 // connection is closed cleanly, every timer and goroutine stops, and the
 // client cannot be started again. It is idempotent and safe from any
 // goroutine, including a listener callback.
-func (c *SinchClient) Terminate() {
+func (c *SinchClient) Terminate() { c.terminate(c.post) }
+
+// terminate is Terminate, with post queueing the loop's part.
+func (c *SinchClient) terminate(post func(func()) bool) {
 	c.termOnce.Do(func() {
 		c.mu.Lock()
 		c.terminated = true
 		loopOn := c.loopOn
 		c.mu.Unlock()
 		if loopOn {
-			c.post(func() { c.l.terminate() })
+			post(func() { c.l.terminate() })
 			return
 		}
 		prev := c.snap.Load()
@@ -326,7 +327,7 @@ func (c *SinchClient) Terminate() {
 // Called from a listener callback, it does not wait for the callbacks (the
 // calling one included): they finish once it returns.
 func (c *SinchClient) TerminateGracefully() {
-	c.Terminate()
+	c.terminate(c.postHere) // it waits for the loop: it may as well run it
 	<-c.loopDone
 	c.wg.Wait()
 	if !c.disp.inCallback() {
@@ -460,89 +461,26 @@ func (c *SinchClient) post(f func()) bool {
 	return true
 }
 
-// cmdQueue is the loop's input: unbounded, so that no poster (a reader, a
-// timer, a callback) ever blocks on the loop, and closable, so that nothing
-// is accepted once the loop has finished: whatever was accepted runs. The
-// loop's goroutine runs only while commands are queued: push starts one
-// (start) when none runs, and take stops it when the queue is empty, so an
-// idle client holds no goroutine for its loop.
-type cmdQueue struct {
-	mu      sync.Mutex
-	items   []func()
-	spare   []func() // the slice the loop ran last, emptied: items' next backing
-	closed  bool
-	running bool   // a loop goroutine runs
-	start   func() // starts a loop goroutine; nil until the loop exists
-}
-
-func (q *cmdQueue) push(f func()) bool {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+// postHere is post from a goroutine that has nothing else to do: when no
+// loop runs, it runs the loop itself rather than start one.
+func (c *SinchClient) postHere(f func()) bool {
+	c.begin(1)
+	ok, run := c.cmds.add(f)
+	if !ok {
+		c.end(1)
 		return false
 	}
-	if q.items == nil {
-		q.items, q.spare = q.spare, nil
-	}
-	q.items = append(q.items, f)
-	start := !q.running && q.start != nil
-	if start {
-		q.running = true
-	}
-	q.mu.Unlock()
-	if start {
-		q.start()
+	if run != nil {
+		run()
 	}
 	return true
 }
 
-// setStart installs the loop's starter and starts it if commands wait.
-func (q *cmdQueue) setStart(start func()) {
-	q.mu.Lock()
-	q.start = start
-	run := len(q.items) > 0 && !q.running
-	if run {
-		q.running = true
-	}
-	q.mu.Unlock()
-	if run {
-		start()
-	}
-}
-
-// take returns the queued commands; when there are none it returns nil
-// and the calling loop goroutine must end (the next push starts another).
-// ran is what the previous take returned, run: its backing array is
-// reused.
-func (q *cmdQueue) take(ran []func()) []func() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if ran != nil && q.spare == nil {
-		clear(ran)
-		q.spare = ran[:0]
-	}
-	items := q.items
-	q.items = nil
-	if len(items) == 0 {
-		q.running = false
-	}
-	return items
-}
-
-// close refuses further commands and returns those still queued.
-func (q *cmdQueue) close() []func() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.closed = true
-	items := q.items
-	q.items = nil
-	return items
-}
-
-// call runs f on the loop and returns its result.
+// call runs f on the loop and returns its result. The caller waits, so
+// when no loop runs it runs the loop itself.
 func (c *SinchClient) call(f func() error) error {
 	res := make(chan error, 1)
-	if !c.post(func() {
+	if !c.postHere(func() {
 		err := f()
 		c.l.wake(func() { res <- err })
 	}) {

@@ -24,7 +24,7 @@ func (l *loop) connect() {
 	url := c.URL()
 	l.background(false, func(ctx context.Context) {
 		conn, w, err := transport.Dial(ctx, url, dial)
-		if !c.post(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {
+		if !c.postHere(func() { l.onDialed(tk, conn, w, err) }) && conn != nil {
 			conn.Discard()
 		}
 	})
