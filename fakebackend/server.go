@@ -236,6 +236,11 @@ func NewApplication() Application {
 	return Application{Key: credentials.NewNonce(), Secret: credentials.MustParseSecret(base64.StdEncoding.EncodeToString(b[:]))}
 }
 
+// listenConfig accepts sockets without TCP keepalive: the protocol's
+// pings find a dead client, and the four socket options of keepalive are
+// as many system calls per connection.
+var listenConfig = net.ListenConfig{KeepAlive: -1}
+
 // Start listens and serves. Starting a started server is a no-op; a closed
 // one returns ErrClosed.
 func (s *Server) Start() error {
@@ -251,7 +256,7 @@ func (s *Server) Start() error {
 	if s.addr != "" {
 		addr = s.addr // Restart keeps the port
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenConfig.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("fakebackend: listen %s: %w", addr, err)
 	}

@@ -143,7 +143,10 @@ func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
 	return d, nil
 }
 
-var tcpDialer net.Dialer
+// tcpDialer opens sockets without TCP keepalive: the connection's pings
+// and PongWait find a dead peer, and the four socket options of
+// keepalive are as many system calls per connection.
+var tcpDialer = net.Dialer{KeepAlive: -1}
 
 // dialTCP opens the socket of a ws:// connection, as the WebSocket layer
 // would, wrapped in a handshakeConn.

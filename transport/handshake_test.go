@@ -3,6 +3,7 @@ package transport
 import (
 	"io"
 	"net"
+	"syscall"
 	"testing"
 )
 
@@ -77,4 +78,36 @@ func TestURLMemo(t *testing.T) {
 			t.Fatalf("URL(%q) = %q, %v; want %q, %v", raw, got, err, want, werr)
 		}
 	}
+}
+
+// A dialled socket has no TCP keepalive: pings find a dead peer.
+func TestDialledSocketHasNoKeepalive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := dialTCP(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if on := keepalive(t, nc.(*handshakeConn).Conn); on {
+		t.Fatal("SO_KEEPALIVE is set on a dialled socket")
+	}
+}
+
+// keepalive reports whether SO_KEEPALIVE is set on nc, a TCP socket.
+func keepalive(t *testing.T, nc net.Conn) bool {
+	t.Helper()
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	if err := raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	return v != 0
 }
