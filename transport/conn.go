@@ -478,13 +478,29 @@ func (c *Conn) begin(mode closeMode, code int, reason string) bool {
 		c.mode, c.sendCode, c.sendReason = mode, code, reason
 		c.mu.Unlock()
 		close(c.closing)
-		c.kickWriter()
 		started = true
 		// The peer will see the end and handle it: count that as a
 		// message in flight.
 		c.link.Sent(c.peer())
 	})
-	return started
+	if !started {
+		return false
+	}
+	if mode == modeEnd {
+		c.endHere()
+	} else {
+		c.kickWriter()
+	}
+	return true
+}
+
+// endHere ends the connection on the calling goroutine unless a writer
+// runs (which then sees the end and ends it): an end writes nothing and
+// waits for nothing, so there is no need to wake a goroutine for it.
+func (c *Conn) endHere() {
+	if c.writing.CompareAndSwap(false, true) {
+		c.writeSome()
+	}
 }
 
 func validCloseCode(code int) bool {
