@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,13 +279,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			dl := newStartDeadline(ctx, cfg.StartTimeout)
+			defer dl.stop()
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= cfg.N || ctx.Err() != nil {
 					return
 				}
 				b := &bot{on: on}
-				o := startOne(ctx, cfg, i, b, load)
+				o := startOne(ctx, dl, cfg, i, b, load)
 				if o.started {
 					started.Add(1)
 					lastStart.Store(int64(time.Since(begin)))
@@ -348,8 +351,9 @@ wait:
 	terminateAll(outs, cfg.Concurrency)
 }
 
-func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) outcome {
-	user := fmt.Sprintf("%s%d", cfg.UserPrefix, cfg.FirstUser+i)
+// startOne starts client i; dl bounds its start.
+func startOne(ctx context.Context, dl *startDeadline, cfg Config, i int, b *bot, load *callLoad) outcome {
+	user := cfg.UserPrefix + strconv.Itoa(cfg.FirstUser+i)
 	lis := &client.ListenerFuncs{ClientFailed: func(_ *client.SinchClient, err error) { b.failed(err) }}
 	if load != nil {
 		load.listener(lis)
@@ -382,8 +386,8 @@ func startOne(ctx context.Context, cfg Config, i int, b *bot, load *callLoad) ou
 		code, msg := failure(err)
 		return outcome{code: code, message: msg}
 	}
-	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
-	defer cancel()
+	wctx := dl.begin()
+	defer dl.end()
 	err = waitStarted(wctx, c, sub, 1+len(cfg.Hosts))
 	lat := time.Since(t0)
 	if err != nil {
