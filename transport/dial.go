@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,10 +51,16 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := dialer(cfg, target)
+	st := &dialing{}
+	d, err := dialer(cfg, target, st)
 	if err != nil {
 		return nil, nil, err
 	}
+	// A cancelled ctx ends the dial at any step: the WebSocket layer
+	// bounds its opening handshake by a deadline only, which a cancelled
+	// context does not move.
+	stop := context.AfterFunc(ctx, st.abort)
+	defer stop()
 	header := cfg.Header
 	var link *vclock.Link
 	if cfg.World != nil {
@@ -75,6 +82,9 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	}
 	ws, resp, err := d.DialContext(ctx, target, header)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("transport: dial %s: %w", target, ctx.Err())
+		}
 		if resp != nil {
 			return nil, nil, fmt.Errorf("transport: dial %s: %w (HTTP %s)", target, err, resp.Status)
 		}
@@ -91,9 +101,8 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	if link != nil && resp != nil && resp.Header.Get(WorldHeader) == "1" {
 		c.attach(link, vclock.ToDialer)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.Abort() })
+	st.upgraded(c)
 	m, err := c.Read()
-	stop()
 	c.Handled()
 	if ctx.Err() != nil {
 		_ = c.Abort()
@@ -116,8 +125,53 @@ func Dial(ctx context.Context, rawURL string, cfg DialConfig) (_ *Conn, _ *Welco
 	return c, w, nil
 }
 
-// dialer returns the WebSocket dialer of cfg for target.
-func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
+// dialing is what a Dial has made so far, for abort.
+type dialing struct {
+	mu        sync.Mutex
+	nc        net.Conn // the socket, once dialled
+	c         *Conn    // the connection, once upgraded
+	cancelled bool
+}
+
+// abort ends the dial: the connection if there is one, else the socket's
+// handshake (a deadline in the past fails its reads and writes).
+func (d *dialing) abort() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cancelled = true
+	switch {
+	case d.c != nil:
+		_ = d.c.Abort()
+	case d.nc != nil:
+		_ = d.nc.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// dialled records the socket, and fails its handshake if the dial was
+// cancelled meanwhile.
+func (d *dialing) dialled(nc net.Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nc = nc
+	if d.cancelled {
+		_ = nc.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// upgraded records the connection, and aborts it if the dial was
+// cancelled meanwhile.
+func (d *dialing) upgraded(c *Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.c = c
+	if d.cancelled {
+		_ = c.Abort()
+	}
+}
+
+// dialer returns the WebSocket dialer of cfg for target; its sockets are
+// recorded in st.
+func dialer(cfg DialConfig, target string, st *dialing) (*websocket.Dialer, error) {
 	timeout := cfg.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
@@ -130,15 +184,23 @@ func dialer(cfg DialConfig, target string) (*websocket.Dialer, error) {
 		WriteBufferPool:  &writeBufferPool,
 		Subprotocols:     []string{Subprotocol},
 	}
+	dial := dialTCP
 	switch {
 	case cfg.InMemory:
 		if strings.HasPrefix(target, "wss:") {
 			return nil, fmt.Errorf("transport: dial %s: an in-memory connection has no TLS; use a ws:// URL", target)
 		}
-		d.NetDialContext = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
+		dial = func(ctx context.Context, _, addr string) (net.Conn, error) { return dialMem(ctx, addr) }
 		d.ReadBufferSize = memReadBufferSize
-	case strings.HasPrefix(target, "ws:"):
-		d.NetDialContext = dialTCP
+	case !strings.HasPrefix(target, "ws:"):
+		dial = tcpDialer.DialContext // under TLS: nothing to hold back
+	}
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err == nil {
+			st.dialled(nc)
+		}
+		return nc, err
 	}
 	return d, nil
 }

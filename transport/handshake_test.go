@@ -1,10 +1,13 @@
 package transport
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A dialled socket holds the handshake's request until the response is
@@ -110,4 +113,46 @@ func keepalive(t *testing.T, nc net.Conn) bool {
 		t.Fatal(err, gerr)
 	}
 	return v != 0
+}
+
+// A Dial whose context is cancelled while the server sits on the opening
+// handshake returns at once, not after its HandshakeTimeout.
+func TestDialCancelledDuringHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // held open, never answered
+		}
+	}()
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := Dial(ctx, ln.Addr().String(), DialConfig{HandshakeTimeout: time.Hour})
+		errc <- err
+	}()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+		// The request has been written once the socket is read from.
+		buf := make([]byte, 1)
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(failAfter):
+		t.Fatal("no connection")
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Dial = %v, want context.Canceled", err)
+		}
+	case <-time.After(failAfter):
+		t.Fatal("Dial waits for its handshake timeout after its context was cancelled")
+	}
 }
