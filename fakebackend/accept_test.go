@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,36 +186,5 @@ func TestCloseEndsUnfinishedFirstRequests(t *testing.T) {
 		if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
 			t.Errorf("connection %d: read %v after Close, want the end of the connection", i, err)
 		}
-	}
-}
-
-// The server's sockets have no TCP keepalive: its pings find a dead client.
-func TestAcceptedSocketHasNoKeepalive(t *testing.T) {
-	ln, err := listenConfig.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	raw, err := sc.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var gerr error
-	if err := raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil || gerr != nil {
-		t.Fatal(err, gerr)
-	}
-	if v != 0 {
-		t.Fatal("SO_KEEPALIVE is set on an accepted socket")
 	}
 }

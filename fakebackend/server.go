@@ -236,11 +236,6 @@ func NewApplication() Application {
 	return Application{Key: credentials.NewNonce(), Secret: credentials.MustParseSecret(base64.StdEncoding.EncodeToString(b[:]))}
 }
 
-// listenConfig accepts sockets without TCP keepalive: the protocol's
-// pings find a dead client, and the four socket options of keepalive are
-// as many system calls per connection.
-var listenConfig = net.ListenConfig{KeepAlive: -1}
-
 // Start listens and serves. Starting a started server is a no-op; a closed
 // one returns ErrClosed.
 func (s *Server) Start() error {
@@ -256,7 +251,7 @@ func (s *Server) Start() error {
 	if s.addr != "" {
 		addr = s.addr // Restart keeps the port
 	}
-	ln, err := listenConfig.Listen(context.Background(), "tcp", addr)
+	ln, err := transport.Listen(addr)
 	if err != nil {
 		return fmt.Errorf("fakebackend: listen %s: %w", addr, err)
 	}
@@ -279,20 +274,17 @@ func (s *Server) Start() error {
 		lns = append(lns, mem)
 	}
 	for _, ln := range lns {
-		s.wg.Add(1)
-		if s.cfg.TLSConfig != nil {
-			go func(srv *http.Server, ln net.Listener) {
-				defer s.wg.Done()
-				_ = srv.Serve(ln)
-			}(s.srv, ln)
-			continue
+		served := ln
+		if s.cfg.TLSConfig == nil {
+			h := newHandoff(ln)
+			s.wg.Add(1)
+			go s.acceptLoop(ln, h, listenerContext(ln))
+			served = h
 		}
-		h := newHandoff(ln)
 		s.wg.Add(1)
-		go s.acceptLoop(ln, h, listenerContext(ln))
 		go func(srv *http.Server) {
 			defer s.wg.Done()
-			_ = srv.Serve(h)
+			_ = srv.Serve(served)
 		}(s.srv)
 	}
 	s.log.Info("fake backend listening", "url", s.urlLocked(), "admin", s.adminURLLocked())

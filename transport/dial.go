@@ -205,10 +205,19 @@ func dialer(cfg DialConfig, target string, st *dialing) (*websocket.Dialer, erro
 	return d, nil
 }
 
-// tcpDialer opens sockets without TCP keepalive: the connection's pings
-// and PongWait find a dead peer, and the four socket options of
-// keepalive are as many system calls per connection.
-var tcpDialer = net.Dialer{KeepAlive: -1}
+// Sockets of either end go without TCP keepalive: the connection's pings
+// and PongWait find a dead peer, and the four socket options of keepalive
+// are as many system calls per connection.
+var (
+	tcpDialer   = net.Dialer{KeepAlive: -1}
+	tcpListener = net.ListenConfig{KeepAlive: -1}
+)
+
+// Listen listens on the TCP address addr for connections to upgrade
+// (Upgrader), with the socket options Dial uses: no TCP keepalive.
+func Listen(addr string) (net.Listener, error) {
+	return tcpListener.Listen(context.Background(), "tcp", addr)
+}
 
 // dialTCP opens the socket of a ws:// connection, as the WebSocket layer
 // would, wrapped in a handshakeConn.

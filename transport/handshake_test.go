@@ -100,6 +100,28 @@ func TestDialledSocketHasNoKeepalive(t *testing.T) {
 	}
 }
 
+// An accepted socket has no TCP keepalive either.
+func TestListenedSocketHasNoKeepalive(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if keepalive(t, sc) {
+		t.Fatal("SO_KEEPALIVE is set on an accepted socket")
+	}
+}
+
 // keepalive reports whether SO_KEEPALIVE is set on nc, a TCP socket.
 func keepalive(t *testing.T, nc net.Conn) bool {
 	t.Helper()
