@@ -185,28 +185,8 @@ func TestUpgradeWithReadyRunsBeforeFirst(t *testing.T) {
 				drain(c)
 				<-c.Done()
 			})
-			var url string
-			var cfg DialConfig
-			if mem {
-				ml, err := ListenMem("ready-first:1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := &http.Server{Handler: handler}
-				go srv.Serve(ml)
-				t.Cleanup(func() { srv.Close() })
-				url, cfg = "ws://ready-first:1"+Path, DialConfig{InMemory: true}
-			} else {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := &http.Server{Handler: handler, ReadHeaderTimeout: failAfter}
-				go srv.Serve(ln)
-				t.Cleanup(func() { srv.Close() })
-				url = "ws://" + ln.Addr().String() + Path
-			}
-			c, got, err := Dial(t.Context(), url, cfg)
+			addr := serveHTTP(t, mem, "ready-first:1", handler)
+			c, got, err := Dial(t.Context(), "ws://"+addr+Path, DialConfig{InMemory: mem})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,28 +232,15 @@ func TestUpgradeWithFirstWaitsForReady(t *testing.T) {
 				c.Abort()
 			})
 			defer close(finished)
+			addr := serveHTTP(t, mem, "ready-waits:1", handler)
+			var err error
 			if mem {
-				ml, err := ListenMem("ready-waits:1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := &http.Server{Handler: handler}
-				go srv.Serve(ml)
-				t.Cleanup(func() { srv.Close() })
-				if client, err = dialMem(t.Context(), "ready-waits:1"); err != nil {
-					t.Fatal(err)
-				}
+				client, err = dialMem(t.Context(), addr)
 			} else {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := &http.Server{Handler: handler, ReadHeaderTimeout: failAfter}
-				go srv.Serve(ln)
-				t.Cleanup(func() { srv.Close() })
-				if client, err = net.Dial("tcp", ln.Addr().String()); err != nil {
-					t.Fatal(err)
-				}
+				client, err = net.Dial("tcp", addr)
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			defer client.Close()
 			req := "GET " + Path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -304,4 +271,24 @@ func TestUpgradeWithFirstWaitsForReady(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveHTTP serves handler until the test ends, in memory under memAddr
+// or on a loopback port, and returns the address to dial.
+func serveHTTP(t *testing.T, mem bool, memAddr string, handler http.Handler) string {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	if mem {
+		ln, err = ListenMem(memAddr)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: failAfter}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
