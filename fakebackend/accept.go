@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -153,13 +154,13 @@ func (s *Server) firstRequest(c net.Conn, h *handoff, ctx context.Context) {
 	}
 	if err != nil {
 		// As net/http answers a request it cannot read.
-		status := "400 Bad Request"
+		code := http.StatusBadRequest
 		if b.lim.N <= 0 {
-			status = "431 Request Header Fields Too Large"
+			code = http.StatusRequestHeaderFieldsTooLarge
 		}
-		_ = c.SetWriteDeadline(time.Now().Add(headerTimeout))
-		_, _ = io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+status)
-		_ = c.Close()
+		w := &firstResponse{c: c}
+		http.Error(w, strconv.Itoa(code)+" "+http.StatusText(code), code)
+		w.finish(nil)
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
@@ -221,8 +222,8 @@ func (w *firstResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.c, bufio.NewReadWriter(w.buf.r, w.buf.w), nil
 }
 
-// finish answers a request that was not upgraded and closes the
-// connection.
+// finish answers a request that was not upgraded (req: nil if it could
+// not be read) and closes the connection.
 func (w *firstResponse) finish(req *http.Request) {
 	if w.status == 0 {
 		w.status = http.StatusOK
