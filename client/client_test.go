@@ -337,6 +337,9 @@ func TestWantsSkipsMissingListenerFuncs(t *testing.T) {
 	if wants(nil, started) {
 		t.Error("a nil listener wants ClientStarted")
 	}
+	if wants((*ListenerFuncs)(nil), started) {
+		t.Error("a nil *ListenerFuncs wants ClientStarted")
+	}
 	if wants(&ListenerFuncs{ClientFailed: func(*SinchClient, error) {}}, started) {
 		t.Error("a ListenerFuncs without ClientStarted wants it")
 	}

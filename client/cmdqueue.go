@@ -9,9 +9,10 @@ import (
 // cmdQueue is the loop's input: unbounded, so that no poster (a reader, a
 // timer, a callback) ever blocks on the loop, and closable, so that nothing
 // is accepted once the loop has finished: whatever was accepted runs. The
-// loop's goroutine runs only while commands are queued: push starts one
-// (start) when none runs, and take stops it when the queue is empty, so an
-// idle client holds no goroutine for its loop.
+// loop runs only while commands are queued: push starts it on a goroutine
+// of the pool when it does not run (add leaves that to its caller), and
+// take stops it when the queue is empty, so an idle client holds no
+// goroutine for its loop.
 type cmdQueue struct {
 	mu      sync.Mutex
 	items   []func()

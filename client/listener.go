@@ -56,7 +56,7 @@ type ListenerFuncs struct {
 // says whether it has it), so that nothing is queued to call nothing.
 func wants(lis Listener, has func(*ListenerFuncs) bool) bool {
 	if f, ok := lis.(*ListenerFuncs); ok {
-		return has(f)
+		return f != nil && has(f)
 	}
 	return lis != nil
 }

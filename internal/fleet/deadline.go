@@ -35,8 +35,15 @@ func (s *startDeadline) begin() context.Context {
 }
 
 // end ends the start begin began; the context stays for the next one
-// unless it timed out meanwhile.
-func (s *startDeadline) end() { s.timer.Stop() }
+// unless its timer fired meanwhile. A timer that has fired may not have
+// cancelled yet: its context is dropped all the same, lest it end the
+// next start at once.
+func (s *startDeadline) end() {
+	if !s.timer.Stop() {
+		s.cancel()
+		s.ctx = nil
+	}
+}
 
 // stop releases the context and its timer.
 func (s *startDeadline) stop() {
