@@ -57,9 +57,10 @@ const headerLimit = http.DefaultMaxHeaderBytes
 
 // acceptLoop accepts connections on ln until it is closed: the first
 // request of each is read on a goroutine of its own (firstRequest).
-func (s *Server) acceptLoop(ln net.Listener, h *handoff, ctx context.Context) {
+func (s *Server) acceptLoop(ln net.Listener, h *handoff) {
 	defer s.wg.Done()
 	defer h.Close()
+	ctx := listenerContext(ln)
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -83,7 +84,7 @@ func (s *Server) acceptLoop(ln net.Listener, h *handoff, ctx context.Context) {
 			_ = c.Close()
 			continue
 		}
-		gopool.Go(func() { s.firstRequest(c, h, ctx) })
+		gopool.Go(func() { s.firstRequest(ctx, c, h) })
 	}
 }
 
@@ -119,8 +120,8 @@ func (s *Server) closeReadingLocked() {
 }
 
 // firstRequest reads c's first request: one for the WebSocket endpoint is
-// served (serveWS), any other connection goes to the http.Server.
-func (s *Server) firstRequest(c net.Conn, h *handoff, ctx context.Context) {
+// served (serveWS) with ctx, any other connection goes to the http.Server.
+func (s *Server) firstRequest(ctx context.Context, c net.Conn, h *handoff) {
 	defer s.wg.Done()
 	b := firstBufs.Get().(*firstBuf)
 	b.lim = io.LimitedReader{R: c, N: headerLimit}

@@ -278,7 +278,7 @@ func (s *Server) Start() error {
 		if s.cfg.TLSConfig == nil {
 			h := newHandoff(ln)
 			s.wg.Add(1)
-			go s.acceptLoop(ln, h, listenerContext(ln))
+			go s.acceptLoop(ln, h)
 			served = h
 		}
 		s.wg.Add(1)
